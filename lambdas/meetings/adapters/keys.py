@@ -1,0 +1,43 @@
+"""The single table's item layout: every key the code writes is built here.
+
+| item | pk | sk | notes |
+|---|---|---|---|
+| meeting | `MEETING#<meetingId>` | `MEETING` | the record; in `byHost` always, in `openByCreated` and `openByDeadline` while open |
+| attendee | `MEETING#<meetingId>` | `ATTENDEE#<attendeeId>` | presence, capabilities; in `rosterByAdded` |
+| user pointer | `MEETING#<meetingId>` | `USER#<userId>` | the user's current attendee, and whether the host barred the user |
+| room | `ROOM#<casefolded name>` | `ROOM` | the open meeting holding a room name, and the name's generation |
+| idempotency | `IDEMPOTENCY#...` | Powertools' key | written by Powertools' persistence layer |
+
+A meeting's attendee and user items share its partition, so one Query reads a roster.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+MEETING_SK: Final = "MEETING"
+ROOM_SK: Final = "ROOM"
+ATTENDEE_SK_PREFIX: Final = "ATTENDEE#"
+USER_SK_PREFIX: Final = "USER#"
+OPEN_PARTITION: Final = "OPEN"
+
+
+def meeting_pk(meeting_id: str) -> str:
+    return f"MEETING#{meeting_id}"
+
+
+def attendee_sk(attendee_id: str) -> str:
+    return f"{ATTENDEE_SK_PREFIX}{attendee_id}"
+
+
+def user_sk(user_id: str) -> str:
+    return f"{USER_SK_PREFIX}{user_id}"
+
+
+def room_pk(room_name: str) -> str:
+    """Room names are case-insensitive (Chime documents ExternalMeetingId so)."""
+    return f"ROOM#{room_name.casefold()}"
+
+
+def host_pk(user_id: str) -> str:
+    return f"HOST#{user_id}"

@@ -1,0 +1,131 @@
+"""Definitions shared by the Lambda code, the CDK stack (`infra/`) and the local stack (`local/`).
+
+Each constant here is the single source of truth: the stack deploys it, the local stack
+recreates it in moto, and the code relies on it. Change it here and all three follow.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+# --- The table -----------------------------------------------------------------------------
+# One table holds meetings, attendees, per-user attendee pointers, room names and the
+# idempotency records of Powertools. Every key is a string; the layout is in adapters/keys.py.
+PARTITION_KEY: Final = "pk"
+SORT_KEY: Final = "sk"
+TTL_ATTRIBUTE: Final = "expiresAt"
+
+# Sparse GSI: the meetings a user hosts, newest first.
+HOST_INDEX: Final = "byHost"
+HOST_INDEX_PK: Final = "hostPk"
+HOST_INDEX_SK: Final = "hostSk"
+
+# Sparse GSI: open meetings (removed from the index when a meeting ends), newest first.
+OPEN_INDEX: Final = "openByCreated"
+OPEN_INDEX_PK: Final = "openPk"
+OPEN_INDEX_SK: Final = "openSk"
+
+# Sparse GSI: open meetings by the instant they next need the cleanup's attention
+# (max-duration deadline or next reconciliation, whichever is first).
+DUE_INDEX: Final = "openByDeadline"
+DUE_INDEX_PK: Final = "duePk"
+DUE_INDEX_SK: Final = "dueSk"
+
+# LSI: a meeting's attendees in the order they were added (the roster's order).
+ROSTER_INDEX: Final = "rosterByAdded"
+ROSTER_INDEX_SK: Final = "rosterSk"
+
+GLOBAL_INDEXES: Final[dict[str, tuple[str, str]]] = {
+    HOST_INDEX: (HOST_INDEX_PK, HOST_INDEX_SK),
+    OPEN_INDEX: (OPEN_INDEX_PK, OPEN_INDEX_SK),
+    DUE_INDEX: (DUE_INDEX_PK, DUE_INDEX_SK),
+}
+LOCAL_INDEXES: Final[dict[str, str]] = {ROSTER_INDEX: ROSTER_INDEX_SK}
+
+STREAM_VIEW_TYPE: Final = "NEW_AND_OLD_IMAGES"
+
+
+def table_definition(table_name: str) -> dict[str, Any]:
+    """The table as `dynamodb.create_table` arguments (the local stack and tests use it)."""
+    key_names = {PARTITION_KEY, SORT_KEY, ROSTER_INDEX_SK}
+    for pk, sk in GLOBAL_INDEXES.values():
+        key_names.update((pk, sk))
+    return {
+        "TableName": table_name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [
+            {"AttributeName": name, "AttributeType": "S"} for name in sorted(key_names)
+        ],
+        "KeySchema": [
+            {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
+            {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
+        ],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": name,
+                "KeySchema": [
+                    {"AttributeName": pk, "KeyType": "HASH"},
+                    {"AttributeName": sk, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for name, (pk, sk) in GLOBAL_INDEXES.items()
+        ],
+        "LocalSecondaryIndexes": [
+            {
+                "IndexName": name,
+                "KeySchema": [
+                    {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
+                    {"AttributeName": sk, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for name, sk in LOCAL_INDEXES.items()
+        ],
+        "StreamSpecification": {"StreamEnabled": True, "StreamViewType": STREAM_VIEW_TYPE},
+    }
+
+
+# --- Chime's events --------------------------------------------------------------------------
+CHIME_EVENT_SOURCE: Final = "aws.chime"
+CHIME_EVENT_DETAIL_TYPE: Final = "Chime Meeting State Change"
+# The EventBridge rule pattern on the default bus. Every Chime meeting event type is routed:
+# the events handler decides which ones change state.
+CHIME_EVENT_PATTERN: Final[dict[str, list[str]]] = {
+    "source": [CHIME_EVENT_SOURCE],
+    "detail-type": [CHIME_EVENT_DETAIL_TYPE],
+}
+
+# --- The scheduled cleanup -------------------------------------------------------------------
+# EventBridge Scheduler expression (cdk.json may override it; the local stack reads the same).
+DEFAULT_CLEANUP_SCHEDULE: Final = "rate(1 minute)"
+# The input an operator sends the cleanup function to reconcile every open meeting now.
+RECONCILE_ALL_INPUT: Final[dict[str, str]] = {"reconcile": "all"}
+
+# --- Domain events on the project's own bus ---------------------------------------------------
+DEFAULT_DOMAIN_EVENT_SOURCE: Final = "meetings.backend"
+DOMAIN_EVENT_TYPES: Final = (
+    "meeting.created",
+    "meeting.started",
+    "meeting.ended",
+    "attendee.joined",
+    "attendee.left",
+)
+
+# --- The Lambda functions: one package, four entry points -------------------------------------
+HANDLERS: Final[dict[str, str]] = {
+    "api": "meetings.handlers.api.handler",
+    "events": "meetings.handlers.events.handler",
+    "publisher": "meetings.handlers.publisher.handler",
+    "cleanup": "meetings.handlers.cleanup.handler",
+}
+
+# Chime control regions: Chime delivers a meeting's events only to the control region that
+# created it, so the stack (and its CreateMeeting calls) must live in one of them.
+CHIME_CONTROL_REGIONS: Final = ("us-east-1", "us-west-2", "eu-central-1", "ap-southeast-1")
+CHIME_MEDIA_REGIONS: Final = (
+    "af-south-1", "ap-northeast-1", "ap-northeast-2", "ap-south-1", "ap-southeast-1",
+    "ap-southeast-2", "ca-central-1", "eu-central-1", "eu-north-1", "eu-south-1", "eu-west-1",
+    "eu-west-2", "eu-west-3", "sa-east-1", "us-east-1", "us-east-2", "us-west-1", "us-west-2",
+    "us-gov-east-1", "us-gov-west-1",
+)  # fmt: skip
