@@ -32,7 +32,7 @@ test-all: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy lambdas/meetings local infra app.py
+	$(BIN)/mypy lambdas/meetings local infra app.py bench
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

@@ -129,3 +129,25 @@ CHIME_MEDIA_REGIONS: Final = (
     "eu-west-2", "eu-west-3", "sa-east-1", "us-east-1", "us-east-2", "us-west-1", "us-west-2",
     "us-gov-east-1", "us-gov-west-1",
 )  # fmt: skip
+
+# --- The HTTP API's routes -----------------------------------------------------------------------
+# (method, path template, needs a JWT). The CDK stack creates exactly these routes on the HTTP
+# API, and the local stack's gateway matches requests against them, so both answer unknown
+# routes and missing tokens the same way before any handler code runs.
+API_ROUTES: Final[tuple[tuple[str, str, bool], ...]] = (
+    ("GET", "/health", False),
+    ("GET", "/openapi.json", False),
+    ("POST", "/meetings", True),
+    ("GET", "/meetings", True),
+    ("GET", "/meetings/{meetingId}", True),
+    ("DELETE", "/meetings/{meetingId}", True),
+    ("POST", "/meetings/{meetingId}/attendees", True),
+    ("POST", "/meetings/{meetingId}/attendees/batch", True),
+    ("GET", "/meetings/{meetingId}/attendees", True),
+    ("GET", "/meetings/{meetingId}/attendees/{attendeeId}", True),
+    ("DELETE", "/meetings/{meetingId}/attendees/{attendeeId}", True),
+    ("PUT", "/meetings/{meetingId}/attendees/{attendeeId}/capabilities", True),
+)
+# CORS: the request headers clients may send and the response headers they may read.
+CORS_ALLOWED_HEADERS: Final = ("Authorization", "Content-Type", "Idempotency-Key")
+CORS_EXPOSED_HEADERS: Final = ("Retry-After",)

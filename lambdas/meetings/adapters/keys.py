@@ -1,12 +1,14 @@
 """The single table's item layout: every key the code writes is built here.
 
-| item | pk | sk | notes |
-|---|---|---|---|
-| meeting | `MEETING#<meetingId>` | `MEETING` | the record; in `byHost` always, in `openByCreated` and `openByDeadline` while open |
-| attendee | `MEETING#<meetingId>` | `ATTENDEE#<attendeeId>` | presence, capabilities; in `rosterByAdded` |
-| user pointer | `MEETING#<meetingId>` | `USER#<userId>` | the user's current attendee, and whether the host barred the user |
-| room | `ROOM#<casefolded name>` | `ROOM` | the open meeting holding a room name, and the name's generation |
-| idempotency | `IDEMPOTENCY#...` | Powertools' key | written by Powertools' persistence layer |
+- meeting: `MEETING#<meetingId>` / `MEETING`. The record; in `byHost` always, in
+  `openByCreated` and `openByDeadline` while open.
+- attendee: `MEETING#<meetingId>` / `ATTENDEE#<attendeeId>`. Presence and capabilities; in
+  `rosterByAdded`.
+- user pointer: `MEETING#<meetingId>` / `USER#<userId>`. The user's current attendee, and
+  whether the host barred the user.
+- room: `ROOM#<casefolded name>` / `ROOM`. The open meeting holding a room name, and the
+  name's generation.
+- idempotency: `IDEMPOTENCY#...` / Powertools' key, written by Powertools' persistence layer.
 
 A meeting's attendee and user items share its partition, so one Query reads a roster.
 """

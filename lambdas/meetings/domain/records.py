@@ -78,6 +78,9 @@ class MeetingRecord:
     peakConnected: int = 0  # noqa: N815
     contentShareActive: bool = False  # noqa: N815
     expiresAt: int | None = None  # noqa: N815 - TTL (epoch seconds), set when the meeting ends
+    # The reason the backend itself ends it with (host_ended, max_duration), written before
+    # DeleteMeeting so a chime:MeetingEnded that overtakes our own write still gets it.
+    requestedEndReason: EndReason | None = None  # noqa: N815
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,3 +96,15 @@ class AttendeeRecord:
     capabilities: Capabilities = field(default_factory=Capabilities)
     video: bool = False
     contentShare: bool = False  # noqa: N815
+
+
+@dataclass(frozen=True, slots=True)
+class UserPointerRecord:
+    """A user's current attendee in a meeting (item `USER#<userId>` in the meeting's partition)."""
+
+    meetingId: str  # noqa: N815
+    userId: str  # noqa: N815
+    attendeeId: str  # noqa: N815 - the attendee a join hands back (200) instead of a new one
+    externalUserId: str  # noqa: N815
+    barred: bool = False  # the host or an admin removed this user: no rejoin
+    expiresAt: int | None = None  # noqa: N815 - TTL (epoch seconds), set when the meeting ends

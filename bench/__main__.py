@@ -1,0 +1,100 @@
+"""`python -m bench [--quick] [--only name,...]`: every figure of issue 7, printed as it comes.
+
+Figures (in order): cold_start, overhead, roundtrips, event_cost, cleanup_scaling, throughput,
+asset. Each runs in its own process (bench/worker.py); the results also land in
+`.bench-cache/results.json` for docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Final
+
+from bench.environments import CACHE_ROOT, PROJECT_ROOT
+from bench.stats import Figure
+
+FIGURES: Final = (
+    "cold_start",
+    "overhead",
+    "roundtrips",
+    "event_cost",
+    "cleanup_scaling",
+    "throughput",
+    "asset",
+)
+FIGURE_TIMEOUT_SECONDS: Final = 420
+
+
+def _environment() -> dict[str, str]:
+    environment = dict(os.environ)
+    paths = [str(PROJECT_ROOT / "lambdas"), str(PROJECT_ROOT)]
+    if environment.get("PYTHONPATH"):
+        paths.append(environment["PYTHONPATH"])
+    environment["PYTHONPATH"] = os.pathsep.join(paths)
+    environment.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    return environment
+
+
+def run_figure(name: str, quick: bool) -> list[Figure]:
+    with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
+        result = Path(scratch) / "result.json"
+        command = [sys.executable, "-m", "bench.worker", name, str(result)]
+        finished = subprocess.run(
+            [*command, *(["quick"] if quick else [])],
+            cwd=PROJECT_ROOT,
+            env=_environment(),
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=FIGURE_TIMEOUT_SECONDS,
+        )
+        if finished.returncode != 0 or not result.exists():
+            raise RuntimeError(f"{name} failed:\n{finished.stderr[-4000:]}")
+        return [Figure.from_dict(data) for data in json.loads(result.read_text())]
+
+
+def _print(figure: Figure) -> None:
+    print(figure.line())
+    for key, value in figure.notes.items():
+        print(f"    {key}: {value}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="tiny inputs, for a smoke run")
+    parser.add_argument("--only", default="", help="comma-separated figure names")
+    arguments = parser.parse_args()
+    wanted = [name for name in arguments.only.split(",") if name] or list(FIGURES)
+    unknown = set(wanted) - set(FIGURES)
+    if unknown:
+        parser.error(f"unknown figures {sorted(unknown)}; choose from {', '.join(FIGURES)}")
+    started = time.monotonic()
+    results: dict[str, Any] = {}
+    failed = []
+    for name in wanted:
+        print(f"== {name}", flush=True)
+        try:
+            figures = run_figure(name, arguments.quick)
+        except (RuntimeError, subprocess.TimeoutExpired) as error:
+            print(f"   FAILED: {error}", flush=True)
+            failed.append(name)
+            continue
+        for figure in figures:
+            _print(figure)
+        sys.stdout.flush()
+        results[name] = [figure.as_dict() for figure in figures]
+    CACHE_ROOT.mkdir(exist_ok=True)
+    (CACHE_ROOT / "results.json").write_text(json.dumps(results, indent=1, default=str))
+    print(f"== done in {time.monotonic() - started:.0f} s; failed: {failed or 'none'}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

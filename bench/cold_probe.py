@@ -1,0 +1,76 @@
+"""One cold start, run as a script in a fresh interpreter (no bench imports: they would be
+measured). `python cold_probe.py handler <spec.json>` imports the handler module and serves
+its first event; `python cold_probe.py floor <spec.json>` imports boto3 and creates the
+clients the handler created. Writes its timings as JSON to the spec's `result` path."""
+
+import time
+
+STARTED = time.perf_counter()
+
+import importlib  # noqa: E402 - the clock starts before any import
+import json  # noqa: E402
+import sys  # noqa: E402
+from typing import Any  # noqa: E402
+
+
+class ProbeContext:
+    """The attributes of Lambda's context object that Powertools reads."""
+
+    function_name = "meetings-cold-start"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:111122223333:function:meetings-cold-start"
+    memory_limit_in_mb = 1024
+    aws_request_id = "00000000-0000-4000-8000-000000000001"
+    log_group_name = "/aws/lambda/meetings-cold-start"
+    log_stream_name = "probe"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+def serve_first_event(spec: dict[str, Any]) -> dict[str, Any]:
+    module_name, _, function_name = spec["handler"].rpartition(".")
+    module = importlib.import_module(module_name)
+    imported = time.perf_counter()
+    answer = getattr(module, function_name)(spec["event"], ProbeContext())
+    served = time.perf_counter()
+    clients = importlib.import_module("meetings.adapters.aws_clients")
+    created = {
+        "chime-sdk-meetings": clients.chime_client.cache_info().currsize,
+        "dynamodb": clients.dynamodb_client.cache_info().currsize,
+        "events": clients.events_client.cache_info().currsize,
+    }
+    return {
+        "import_ms": (imported - STARTED) * 1000,
+        "total_ms": (served - STARTED) * 1000,
+        "clients": sorted(name for name, count in created.items() if count),
+        "answer": answer if isinstance(answer, dict) else None,
+    }
+
+
+def create_clients(spec: dict[str, Any]) -> dict[str, Any]:
+    import boto3  # noqa: PLC0415 - the floor's own import is what it measures
+
+    imported = time.perf_counter()
+    # The adapters' own client configuration (it imports only boto3 and botocore).
+    config = importlib.import_module("meetings.adapters.aws_clients").client_config()
+    session = boto3.session.Session()
+    for service in spec["clients"]:
+        session.client(service, config=config)
+    return {
+        "import_ms": (imported - STARTED) * 1000,
+        "total_ms": (time.perf_counter() - STARTED) * 1000,
+        "clients": spec["clients"],
+    }
+
+
+def main() -> None:
+    mode, spec_path = sys.argv[1], sys.argv[2]
+    with open(spec_path) as file:
+        spec = json.load(file)
+    result = serve_first_event(spec) if mode == "handler" else create_clients(spec)
+    with open(spec["result"], "w") as file:
+        json.dump(result, file)
+
+
+main()

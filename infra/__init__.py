@@ -1,0 +1,1 @@
+"""The CDK side of the project: one stack composed of constructs, configured from cdk.json."""

@@ -1,0 +1,142 @@
+"""The HTTP API: the routes of api-v1, the JWT authorizer on all but two, throttling, logs."""
+
+from __future__ import annotations
+
+import json
+from typing import Final
+
+import jsii
+from aws_cdk import Duration
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.config import MeetingsConfig
+from infra.function import log_retention, removal_policy
+
+# (method, path) of every route; only these two answer without a token.
+PUBLIC_ROUTES: Final = (("GET", "/health"), ("GET", "/openapi.json"))
+PROTECTED_ROUTES: Final = (
+    ("POST", "/meetings"),
+    ("GET", "/meetings"),
+    ("GET", "/meetings/{meetingId}"),
+    ("DELETE", "/meetings/{meetingId}"),
+    ("POST", "/meetings/{meetingId}/attendees"),
+    ("POST", "/meetings/{meetingId}/attendees/batch"),
+    ("GET", "/meetings/{meetingId}/attendees"),
+    ("GET", "/meetings/{meetingId}/attendees/{attendeeId}"),
+    ("DELETE", "/meetings/{meetingId}/attendees/{attendeeId}"),
+    ("PUT", "/meetings/{meetingId}/attendees/{attendeeId}/capabilities"),
+)
+CORS_ALLOWED_HEADERS: Final = ("Authorization", "Content-Type", "Idempotency-Key")
+CORS_EXPOSED_HEADERS: Final = ("Retry-After",)
+# One JSON line per request. Context variables only: no header, so no Authorization value.
+ACCESS_LOG_FIELDS: Final = {
+    "requestId": "$context.requestId",
+    "requestTime": "$context.requestTime",
+    "ip": "$context.identity.sourceIp",
+    "method": "$context.httpMethod",
+    "routeKey": "$context.routeKey",
+    "path": "$context.path",
+    "status": "$context.status",
+    "protocol": "$context.protocol",
+    "responseLength": "$context.responseLength",
+    "responseLatencyMs": "$context.responseLatency",
+    "integrationLatencyMs": "$context.integrationLatency",
+    "integrationError": "$context.integrationErrorMessage",
+    "authorizerError": "$context.authorizer.error",
+    "userId": "$context.authorizer.claims.sub",
+    "userAgent": "$context.identity.userAgent",
+}
+
+
+@jsii.implements(apigwv2.IAccessLogSettings)
+class _AccessLogSettings:
+    def __init__(self, log_group: logs.ILogGroup) -> None:
+        self._destination = apigwv2.LogGroupLogDestination(log_group)
+        self._format = apigateway.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FIELDS))
+
+    @property
+    def destination(self) -> apigwv2.IAccessLogDestination:
+        return self._destination
+
+    @property
+    def format(self) -> apigateway.AccessLogFormat:
+        return self._format
+
+
+class MeetingsApi(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: MeetingsConfig,
+        handler: lambda_.IFunction,
+        authorizer: apigwv2.IHttpRouteAuthorizer,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.http_api = apigwv2.HttpApi(
+            self,
+            "HttpApi",
+            api_name=config.stack_name,
+            description="Amazon Chime SDK meetings API (v1)",
+            cors_preflight=_cors(config),
+            # Every route needs a token unless it opts out, so a new route is closed by default.
+            default_authorizer=authorizer,
+            create_default_stage=False,
+        )
+        self.access_logs = logs.LogGroup(
+            self,
+            "AccessLogs",
+            retention=log_retention(config),
+            removal_policy=removal_policy(config),
+        )
+        self.stage = apigwv2.HttpStage(
+            self,
+            "DefaultStage",
+            http_api=self.http_api,
+            stage_name="$default",
+            auto_deploy=True,
+            throttle=apigwv2.ThrottleSettings(
+                rate_limit=config.api_throttle_rate_limit,
+                burst_limit=config.api_throttle_burst_limit,
+            ),
+            access_log_settings=_AccessLogSettings(self.access_logs),
+        )
+        integration = integrations.HttpLambdaIntegration(
+            "ApiFunction",
+            handler,
+            payload_format_version=apigwv2.PayloadFormatVersion.VERSION_2_0,
+        )
+        for method, path in PUBLIC_ROUTES:
+            self.http_api.add_routes(
+                path=path,
+                methods=[apigwv2.HttpMethod(method)],
+                integration=integration,
+                authorizer=apigwv2.HttpNoneAuthorizer(),
+            )
+        for method, path in PROTECTED_ROUTES:
+            self.http_api.add_routes(
+                path=path, methods=[apigwv2.HttpMethod(method)], integration=integration
+            )
+
+    @property
+    def url(self) -> str:
+        return self.stage.url
+
+
+def _cors(config: MeetingsConfig) -> apigwv2.CorsPreflightOptions | None:
+    if not config.cors_allowed_origins:
+        return None  # no browser client configured: no CORS headers at all
+    methods = sorted({method for method, _ in PUBLIC_ROUTES + PROTECTED_ROUTES})
+    return apigwv2.CorsPreflightOptions(
+        allow_origins=list(config.cors_allowed_origins),
+        allow_headers=list(CORS_ALLOWED_HEADERS),
+        expose_headers=list(CORS_EXPOSED_HEADERS),
+        allow_methods=[apigwv2.CorsHttpMethod(method) for method in methods],
+        max_age=Duration.hours(1),
+    )

@@ -1,0 +1,70 @@
+"""Chime's meeting events: the rule on the default bus → an SQS queue → the events function.
+
+The queue between the rule and the function absorbs bursts and retries a failed record on
+its own (partial batch responses) before it parks it in the dead-letter queue; the rule's
+own dead-letter queue catches what EventBridge could not deliver to the queue at all.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from aws_cdk import Duration
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda_event_sources as sources
+from constructs import Construct
+from meetings import deployment
+
+from infra.function import MeetingsFunction
+from infra.queues import encrypted_queue
+
+# EventBridge pattern keys → aws_events.EventPattern arguments.
+_PATTERN_FIELDS: Final = {
+    "source": "source",
+    "detail-type": "detail_type",
+    "detail": "detail",
+    "account": "account",
+    "region": "region",
+    "resources": "resources",
+}
+# AWS's advice for an SQS event source: visibility timeout at least 6x the function timeout.
+_VISIBILITY_FACTOR: Final = 6
+
+
+def event_pattern(pattern: dict[str, Any]) -> events.EventPattern:
+    """The shared pattern constant as CDK's EventPattern (unknown keys are an error)."""
+    unknown = set(pattern) - set(_PATTERN_FIELDS)
+    if unknown:
+        raise ValueError(f"unsupported event pattern keys: {sorted(unknown)}")
+    return events.EventPattern(**{_PATTERN_FIELDS[key]: value for key, value in pattern.items()})
+
+
+class ChimeEventIngestion(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, consumer: MeetingsFunction) -> None:
+        super().__init__(scope, construct_id)
+        self.dead_letter_queue = encrypted_queue(self, "DeadLetterQueue")
+        self.queue = encrypted_queue(
+            self,
+            "Queue",
+            visibility_timeout=Duration.seconds(consumer.timeout.to_seconds() * _VISIBILITY_FACTOR),
+            dead_letter_queue=self.dead_letter_queue,
+        )
+        self.rule_dead_letter_queue = encrypted_queue(self, "RuleDeadLetterQueue")
+        self.rule = events.Rule(
+            self,
+            "ChimeMeetingEvents",
+            description="Amazon Chime SDK meeting state changes to the events queue",
+            event_pattern=event_pattern(deployment.CHIME_EVENT_PATTERN),
+        )
+        self.rule.add_target(
+            targets.SqsQueue(
+                self.queue,
+                dead_letter_queue=self.rule_dead_letter_queue,
+                retry_attempts=185,
+                max_event_age=Duration.hours(24),
+            )
+        )
+        consumer.function.add_event_source(
+            sources.SqsEventSource(self.queue, batch_size=10, report_batch_item_failures=True)
+        )

@@ -1,0 +1,60 @@
+"""The boto3 clients every adapter uses: created lazily, once per container, with explicit limits.
+
+Created on first use rather than at import, so that tests (moto, the emulator) and the local
+stack can set `AWS_ENDPOINT_URL_*` first, and so a cold start pays only for the clients a
+function needs. The timeouts and attempts bound one AWS call to well under API Gateway's 30 s:
+3 attempts x (2 s connect + 5 s read) plus standard-mode backoff.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_chime_sdk_meetings import ChimeSDKMeetingsClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+CONNECT_TIMEOUT_SECONDS = 2
+READ_TIMEOUT_SECONDS = 5
+MAX_ATTEMPTS = 3
+
+
+def client_config() -> Config:
+    return Config(
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        read_timeout=READ_TIMEOUT_SECONDS,
+        retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
+        tcp_keepalive=True,
+    )
+
+
+@cache
+def _session() -> boto3.session.Session:
+    # One session per container: boto3's default session is shared module state that
+    # is not safe to build clients from concurrently.
+    return boto3.session.Session()
+
+
+@cache
+def chime_client() -> ChimeSDKMeetingsClient:
+    return _session().client("chime-sdk-meetings", config=client_config())
+
+
+@cache
+def dynamodb_client() -> DynamoDBClient:
+    return _session().client("dynamodb", config=client_config())
+
+
+@cache
+def events_client() -> Any:
+    return _session().client("events", config=client_config())
+
+
+def reset_clients() -> None:
+    """Forget every cached client (tests and the local stack change endpoints between runs)."""
+    for cached in (_session, chime_client, dynamodb_client, events_client):
+        cached.cache_clear()

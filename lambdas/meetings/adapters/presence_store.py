@@ -1,0 +1,351 @@
+"""The events handler's reads and conditional writes of a meeting's activity.
+
+A meeting's activity log (domain/presence.py) lives on the meeting item as the string set
+`activityLog`. One write adds new entries to it and stores what the service derived from the
+whole set, in one TransactWriteItems: the meeting update is conditioned on the status and
+the log size it was derived from — the log only grows, so an equal size means an equal log —
+and each attendee update on the attendee not being REMOVED (new attendees: not existing).
+Two batches of one meeting applied at once therefore never overwrite each other's work: the
+second one's condition fails, it reads again and derives again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
+
+from botocore.exceptions import ClientError
+
+from meetings import deployment
+from meetings.adapters import aws_clients, keys
+from meetings.adapters.store import (
+    attendee_from_item,
+    attendee_key,
+    attendee_to_item,
+    meeting_from_item,
+    meeting_key,
+    to_attribute_values,
+)
+from meetings.domain.records import AttendeeRecord, MeetingRecord, MeetingStatus, Presence
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+# The meeting item's attribute holding the activity log (a string set of encoded entries).
+LOG_ATTRIBUTE: Final = "activityLog"
+# TransactWriteItems takes at most 100 actions: the meeting update plus this many attendees.
+MAX_ATTENDEES_PER_WRITE: Final = 99
+_BATCH_GET_LIMIT: Final = 100
+
+Item = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ActivitySnapshot:
+    """A meeting as read, with its log and the attendees the events concern."""
+
+    meeting: MeetingRecord
+    log: frozenset[str]
+    # Every attendee asked for: its record, or None if it has no item.
+    attendees: Mapping[str, AttendeeRecord | None] = field(default_factory=dict)
+    # Attendees the events concern that were not read (the snapshot was remembered, not read):
+    # their derived fields are written whole, conditioned on the item existing, not REMOVED.
+    unread: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class AttendeeChange:
+    attendee_id: str
+    fields: Mapping[str, Any]  # attribute name → plain value, for an existing attendee
+    create: AttendeeRecord | None = None  # the whole record of an attendee never recorded
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityWrite:
+    meeting_id: str
+    expected_status: MeetingStatus
+    expected_log_size: int
+    new_entries: frozenset[str]
+    meeting_fields: Mapping[str, Any]
+    attendees: Sequence[AttendeeChange] = ()
+    # Attendees recorded for the first time: counted with ADD, as the API counts its own.
+    attendees_added: int = 0
+    # Attendee items of an ended meeting get the meeting's TTL (end_meeting gave it to the rest).
+    attendee_expires_at: int | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.new_entries or self.meeting_fields or self.attendees)
+
+
+class ActivityConflictError(Exception):
+    """The meeting or an attendee changed since the snapshot: read again and derive again."""
+
+
+def _names_and_values(fields: Mapping[str, Any], prefix: str) -> tuple[str, dict[str, str], Item]:
+    """`SET` assignments for the fields with a value (None values are for `REMOVE`)."""
+    assignments, names, values = [], {}, {}
+    present = sorted((name, value) for name, value in fields.items() if value is not None)
+    for index, (name, value) in enumerate(present):
+        names[f"#{prefix}{index}"] = name
+        values[f":{prefix}{index}"] = to_attribute_values({name: value})[name]
+        assignments.append(f"#{prefix}{index} = :{prefix}{index}")
+    return ", ".join(assignments), names, values
+
+
+class ActivityStore:
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+        self.table_name = table_name
+        self._client = client
+
+    @property
+    def client(self) -> DynamoDBClient:
+        if self._client is None:
+            self._client = aws_clients.dynamodb_client()
+        return self._client
+
+    # --- read --------------------------------------------------------------------------------
+
+    def read(
+        self, meeting_id: str, attendee_ids: Sequence[str], *, every_attendee: bool = False
+    ) -> ActivitySnapshot | None:
+        """The meeting and the given attendees in one consistent BatchGetItem (or, with
+        every_attendee, the meeting's whole partition); None: no such meeting."""
+        if every_attendee:
+            return self._read_partition(meeting_id)
+        wanted = [meeting_key(meeting_id)] + [attendee_key(meeting_id, a) for a in attendee_ids]
+        found = self._batch_get(wanted[:_BATCH_GET_LIMIT])
+        meeting_item = found.get(_key_of(wanted[0]))
+        if meeting_item is None:
+            return None
+        attendees: dict[str, AttendeeRecord | None] = {}
+        for attendee_id, key in zip(attendee_ids, wanted[1:], strict=False):
+            item = found.get(_key_of(key))
+            attendees[attendee_id] = None if item is None else attendee_from_item(item)
+        log = frozenset(meeting_item.get(LOG_ATTRIBUTE, {}).get("SS", []))
+        return ActivitySnapshot(meeting_from_item(meeting_item), log, attendees)
+
+    def _read_partition(self, meeting_id: str) -> ActivitySnapshot | None:
+        meeting_item: Item | None = None
+        attendees: dict[str, AttendeeRecord | None] = {}
+        for item in self._partition(meeting_id):
+            sort_key = item[deployment.SORT_KEY]["S"]
+            if sort_key == keys.MEETING_SK:
+                meeting_item = item
+            elif sort_key.startswith(keys.ATTENDEE_SK_PREFIX):
+                attendee = attendee_from_item(item)
+                attendees[attendee.attendeeId] = attendee
+        if meeting_item is None:
+            return None
+        log = frozenset(meeting_item.get(LOG_ATTRIBUTE, {}).get("SS", []))
+        return ActivitySnapshot(meeting_from_item(meeting_item), log, attendees)
+
+    def _partition(self, meeting_id: str) -> list[Item]:
+        items: list[Item] = []
+        arguments: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "#pk = :pk",
+            "ExpressionAttributeNames": {"#pk": deployment.PARTITION_KEY},
+            "ExpressionAttributeValues": {":pk": {"S": keys.meeting_pk(meeting_id)}},
+            "ConsistentRead": True,
+        }
+        while True:
+            answer: Any = self.client.query(**arguments)
+            items.extend(answer.get("Items", []))
+            if not answer.get("LastEvaluatedKey"):
+                return items
+            arguments["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+    def _batch_get(self, item_keys: list[Item]) -> dict[tuple[str, str], Item]:
+        found: dict[tuple[str, str], Item] = {}
+        request: Any = {self.table_name: {"Keys": item_keys, "ConsistentRead": True}}
+        while request:
+            answer: Any = self.client.batch_get_item(RequestItems=request)
+            for item in answer.get("Responses", {}).get(self.table_name, []):
+                found[_key_of(item)] = item
+            request = answer.get("UnprocessedKeys") or None
+        return found
+
+    # --- write -------------------------------------------------------------------------------
+
+    def write(self, change: ActivityWrite) -> None:
+        """Apply one derived change atomically; ActivityConflictError if the snapshot is stale."""
+        if change.is_empty:
+            return
+        if len(change.attendees) > MAX_ATTENDEES_PER_WRITE:
+            raise ValueError(f"at most {MAX_ATTENDEES_PER_WRITE} attendees per write")
+        actions = [self._meeting_action(change)]
+        actions += [self._attendee_action(change, attendee) for attendee in change.attendees]
+        try:
+            self.client.transact_write_items(TransactItems=actions)  # type: ignore[arg-type]
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code in {"TransactionCanceledException", "ConditionalCheckFailedException"}:
+                response: Any = error.response
+                reasons = [r.get("Code") for r in response.get("CancellationReasons", [])]
+                if not reasons or "ConditionalCheckFailed" in reasons:
+                    raise ActivityConflictError(", ".join(map(str, reasons))) from error
+            raise
+
+    def _meeting_action(self, change: ActivityWrite) -> dict[str, Any]:
+        assignments, names, values = _names_and_values(change.meeting_fields, "m")
+        names |= {"#pk": deployment.PARTITION_KEY, "#status": "status", "#log": LOG_ATTRIBUTE}
+        values[":status"] = {"S": str(change.expected_status)}
+        if change.expected_log_size:
+            log_condition = "size(#log) = :logSize"
+            values[":logSize"] = {"N": str(change.expected_log_size)}
+        else:
+            log_condition = "attribute_not_exists(#log)"
+        clauses = [f"SET {assignments}"] if assignments else []
+        additions = []
+        if change.new_entries:
+            additions.append("#log :entries")
+            values[":entries"] = {"SS": sorted(change.new_entries)}
+        if change.attendees_added:
+            additions.append("#total :added")
+            names["#total"] = "attendeeTotal"
+            values[":added"] = {"N": str(change.attendees_added)}
+        if additions:
+            clauses.append("ADD " + ", ".join(additions))
+        condition = f"attribute_exists(#pk) AND #status = :status AND {log_condition}"
+        if not clauses:
+            # Nothing to change on the meeting: only check it is still what we derived from.
+            return {
+                "ConditionCheck": {
+                    "TableName": self.table_name,
+                    "Key": meeting_key(change.meeting_id),
+                    "ConditionExpression": condition,
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": values,
+                }
+            }
+        return {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": meeting_key(change.meeting_id),
+                "UpdateExpression": " ".join(clauses),
+                "ConditionExpression": condition,
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+            }
+        }
+
+    def _attendee_action(self, change: ActivityWrite, attendee: AttendeeChange) -> dict[str, Any]:
+        names = {"#pk": deployment.PARTITION_KEY}
+        if attendee.create is not None:
+            item = attendee_to_item(attendee.create)
+            if change.attendee_expires_at is not None:
+                item |= to_attribute_values({deployment.TTL_ATTRIBUTE: change.attendee_expires_at})
+            return {
+                "Put": {
+                    "TableName": self.table_name,
+                    "Item": item,
+                    "ConditionExpression": "attribute_not_exists(#pk)",
+                    "ExpressionAttributeNames": names,
+                }
+            }
+        fields = dict(attendee.fields)
+        if change.attendee_expires_at is not None:
+            fields[deployment.TTL_ATTRIBUTE] = change.attendee_expires_at
+        assignments, field_names, values = _names_and_values(fields, "a")
+        clauses = [f"SET {assignments}"] if assignments else []
+        removals = sorted(name for name, value in fields.items() if value is None)
+        if removals:
+            clauses.append("REMOVE " + ", ".join(f"#r{i}" for i in range(len(removals))))
+            field_names |= {f"#r{i}": name for i, name in enumerate(removals)}
+        values[":removed"] = {"S": str(Presence.REMOVED)}
+        return {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": attendee_key(change.meeting_id, attendee.attendee_id),
+                "UpdateExpression": " ".join(clauses),
+                "ConditionExpression": "attribute_exists(#pk) AND #presence <> :removed",
+                "ExpressionAttributeNames": names | field_names | {"#presence": "presence"},
+                "ExpressionAttributeValues": values,
+            }
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class OpenMeeting:
+    """An open meeting as the cleanup sees it: the record, its log and its due instant."""
+
+    meeting: MeetingRecord
+    log: frozenset[str]
+    due: str | None  # the dueSk the cleanup claims it by
+
+
+class CleanupQueries:
+    """The cleanup's reads of the open indexes and its claim on a due meeting."""
+
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+        self.table_name = table_name
+        self._client = client
+
+    @property
+    def client(self) -> DynamoDBClient:
+        if self._client is None:
+            self._client = aws_clients.dynamodb_client()
+        return self._client
+
+    def page(
+        self, *, due_by: str | None, limit: int, start_key: Item | None
+    ) -> tuple[list[OpenMeeting], Item | None]:
+        """Open meetings by due instant (only those due by `due_by`, unless None: all of them)."""
+        names = {"#pk": deployment.DUE_INDEX_PK}
+        values: Item = {":pk": {"S": keys.OPEN_PARTITION}}
+        condition = "#pk = :pk"
+        if due_by is not None:
+            condition += " AND #sk <= :due"
+            names["#sk"] = deployment.DUE_INDEX_SK
+            values[":due"] = {"S": due_by}
+        arguments: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": deployment.DUE_INDEX,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+            "Limit": limit,
+        }
+        if start_key:
+            arguments["ExclusiveStartKey"] = start_key
+        answer: Any = self.client.query(**arguments)
+        meetings = [
+            OpenMeeting(
+                meeting_from_item(item),
+                frozenset(item.get(LOG_ATTRIBUTE, {}).get("SS", [])),
+                item.get(deployment.DUE_INDEX_SK, {}).get("S"),
+            )
+            for item in answer.get("Items", [])
+        ]
+        return meetings, answer.get("LastEvaluatedKey")
+
+    def claim(self, meeting_id: str, seen_due: str | None, next_due: str) -> bool:
+        """Move the due instant on, if it is still the one we read: of two overlapping runs,
+        exactly one wins each meeting."""
+        names = {"#sk": deployment.DUE_INDEX_SK, "#pk": deployment.DUE_INDEX_PK}
+        values: Item = {":next": {"S": next_due}}
+        if seen_due is None:
+            condition = "attribute_exists(#pk) AND attribute_not_exists(#sk)"
+        else:
+            condition = "attribute_exists(#pk) AND #sk = :seen"
+            values[":seen"] = {"S": seen_due}
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=meeting_key(meeting_id),
+                UpdateExpression="SET #sk = :next",
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+
+def _key_of(item: Mapping[str, Any]) -> tuple[str, str]:
+    return (item[deployment.PARTITION_KEY]["S"], item[deployment.SORT_KEY]["S"])

@@ -1,0 +1,974 @@
+"""The DynamoDB single table: meeting, attendee, user-pointer and room items.
+
+Items are in DynamoDB's low-level attribute-value format (what the client and the table's
+stream both speak), so `meeting_from_item` reads a stream image as well as a GetItem answer.
+Every state change is a conditional write; nothing here scans. Index attributes
+(meetings.deployment) are derived from the record on every full write, and removed when a
+meeting ends, so the open/due indexes only ever hold open meetings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from meetings import deployment
+from meetings.adapters import aws_clients, keys
+from meetings.domain.errors import UpstreamUnavailableError
+from meetings.domain.records import (
+    AttendeeRecord,
+    Capabilities,
+    Capability,
+    EndReason,
+    MeetingRecord,
+    MeetingStatus,
+    Presence,
+    UserPointerRecord,
+)
+from meetings.domain.views import rfc3339
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+Item = dict[str, Any]
+Key = dict[str, str]
+RecordT = TypeVar("RecordT")
+
+DEFAULT_RECONCILE_INTERVAL_SECONDS: Final = 180
+DEFAULT_RETENTION_DAYS: Final = 30
+_SECONDS_PER_DAY: Final = 86_400
+# BatchGetItem and the roster pass these limits to DynamoDB.
+_MAX_BATCH_GET: Final = 100
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+_UNAVAILABLE_CODES: Final = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "LimitExceededException",
+        "TransactionInProgressException",
+    }
+)
+
+
+class TransactionRejectedError(Exception):
+    """A conditional write or transaction whose condition did not hold.
+
+    `reasons` has one code per transaction item ("None" where that item was fine), or a
+    single "ConditionalCheckFailed" for a plain conditional write.
+    """
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__(", ".join(reasons))
+        self.reasons = reasons
+
+    def failed_at(self, index: int) -> bool:
+        return index < len(self.reasons) and self.reasons[index] == "ConditionalCheckFailed"
+
+
+@contextmanager
+def _dynamodb_errors() -> Iterator[None]:
+    """Throttling and outages that outlived botocore's retries → 503; conditions → rejection."""
+    try:
+        yield
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if code == "ConditionalCheckFailedException":
+            raise TransactionRejectedError(["ConditionalCheckFailed"]) from error
+        if code == "TransactionCanceledException":
+            response: Any = error.response
+            reasons = [
+                reason.get("Code", "None") for reason in response.get("CancellationReasons", [])
+            ]
+            if "ConditionalCheckFailed" in reasons:
+                raise TransactionRejectedError(reasons) from error
+            raise UpstreamUnavailableError(retry_after=1) from error
+        if code in _UNAVAILABLE_CODES:
+            raise UpstreamUnavailableError(retry_after=1) from error
+        raise
+    except BotoCoreError as error:
+        raise UpstreamUnavailableError(retry_after=1) from error
+
+
+# --- (de)serialisation -----------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal; every number this table holds is an integer."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {key: _plain(inner) for key, inner in value.items()}
+    if isinstance(value, list | set | tuple):
+        return [_plain(inner) for inner in value]
+    return value
+
+
+def to_attribute_values(values: Mapping[str, Any]) -> Item:
+    """Plain values → attribute values; None means "no attribute" (sparse indexes rely on it)."""
+    return {
+        name: _serializer.serialize(value) for name, value in values.items() if value is not None
+    }
+
+
+def from_attribute_values(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: _plain(_deserializer.deserialize(value)) for name, value in item.items()}
+
+
+def _record_fields(record_type: type[Any]) -> set[str]:
+    return {field.name for field in dataclasses.fields(record_type)}
+
+
+def _capabilities(raw: Mapping[str, str] | None) -> Capabilities:
+    raw = raw or {}
+    return Capabilities(
+        audio=Capability(raw.get("audio", Capability.SEND_RECEIVE)),
+        video=Capability(raw.get("video", Capability.SEND_RECEIVE)),
+        content=Capability(raw.get("content", Capability.SEND_RECEIVE)),
+    )
+
+
+_MEETING_CONVERTERS: Final[dict[str, Any]] = {
+    "status": MeetingStatus,
+    "endReason": EndReason,
+    "requestedEndReason": EndReason,
+}
+_ATTENDEE_CONVERTERS: Final[dict[str, Any]] = {
+    "presence": Presence,
+    "capabilities": _capabilities,
+}
+
+
+def _record_from(
+    record_type: type[RecordT], item: Mapping[str, Any], converters: Mapping[str, Any]
+) -> RecordT:
+    values = from_attribute_values(item)
+    known = _record_fields(record_type)
+    arguments = {name: value for name, value in values.items() if name in known}
+    for name, convert in converters.items():
+        if arguments.get(name) is not None:
+            arguments[name] = convert(arguments[name])
+    return record_type(**arguments)
+
+
+def meeting_from_item(item: Mapping[str, Any]) -> MeetingRecord:
+    return _record_from(MeetingRecord, item, _MEETING_CONVERTERS)
+
+
+def attendee_from_item(item: Mapping[str, Any]) -> AttendeeRecord:
+    return _record_from(AttendeeRecord, item, _ATTENDEE_CONVERTERS)
+
+
+def pointer_from_item(item: Mapping[str, Any]) -> UserPointerRecord:
+    return _record_from(UserPointerRecord, item, {})
+
+
+def next_due_at_ms(record: MeetingRecord, reconcile_interval_seconds: int) -> int:
+    """The first instant the cleanup must look at a new meeting: its deadline or a reconcile."""
+    due = record.createdAt + reconcile_interval_seconds * 1000
+    if record.maxDurationSeconds is not None:
+        due = min(due, record.createdAt + record.maxDurationSeconds * 1000)
+    return due
+
+
+def _created_sort_key(record: MeetingRecord) -> str:
+    # The meeting id breaks ties between meetings created in the same millisecond.
+    return f"{rfc3339(record.createdAt)}#{record.meetingId}"
+
+
+def meeting_to_item(
+    record: MeetingRecord, reconcile_interval_seconds: int = DEFAULT_RECONCILE_INTERVAL_SECONDS
+) -> Item:
+    values: dict[str, Any] = dataclasses.asdict(record)
+    values[deployment.PARTITION_KEY] = keys.meeting_pk(record.meetingId)
+    values[deployment.SORT_KEY] = keys.MEETING_SK
+    values[deployment.HOST_INDEX_PK] = keys.host_pk(record.hostUserId)
+    values[deployment.HOST_INDEX_SK] = _created_sort_key(record)
+    if record.status.is_open:
+        values[deployment.OPEN_INDEX_PK] = keys.OPEN_PARTITION
+        values[deployment.OPEN_INDEX_SK] = _created_sort_key(record)
+        values[deployment.DUE_INDEX_PK] = keys.OPEN_PARTITION
+        values[deployment.DUE_INDEX_SK] = rfc3339(
+            next_due_at_ms(record, reconcile_interval_seconds)
+        )
+    return to_attribute_values(values)
+
+
+def roster_sort_key(record: AttendeeRecord) -> str:
+    return f"{rfc3339(record.addedAt)}#{record.attendeeId}"
+
+
+def attendee_to_item(record: AttendeeRecord) -> Item:
+    values: dict[str, Any] = dataclasses.asdict(record)
+    values[deployment.PARTITION_KEY] = keys.meeting_pk(record.meetingId)
+    values[deployment.SORT_KEY] = keys.attendee_sk(record.attendeeId)
+    values[deployment.ROSTER_INDEX_SK] = roster_sort_key(record)
+    return to_attribute_values(values)
+
+
+def pointer_to_item(record: UserPointerRecord) -> Item:
+    values: dict[str, Any] = dataclasses.asdict(record)
+    values[deployment.PARTITION_KEY] = keys.meeting_pk(record.meetingId)
+    values[deployment.SORT_KEY] = keys.user_sk(record.userId)
+    return to_attribute_values(values)
+
+
+@dataclass(frozen=True, slots=True)
+class RoomClaim:
+    """What the ROOM item says: the meeting holding the name (if any) and the name's generation."""
+
+    roomName: str  # noqa: N815
+    generation: int = 0
+    meetingId: str | None = None  # noqa: N815
+
+
+def _key(pk: str, sk: str) -> Item:
+    return {deployment.PARTITION_KEY: {"S": pk}, deployment.SORT_KEY: {"S": sk}}
+
+
+def meeting_key(meeting_id: str) -> Item:
+    return _key(keys.meeting_pk(meeting_id), keys.MEETING_SK)
+
+
+def attendee_key(meeting_id: str, attendee_id: str) -> Item:
+    return _key(keys.meeting_pk(meeting_id), keys.attendee_sk(attendee_id))
+
+
+def pointer_key(meeting_id: str, user_id: str) -> Item:
+    return _key(keys.meeting_pk(meeting_id), keys.user_sk(user_id))
+
+
+def room_key(room_name: str) -> Item:
+    return _key(keys.room_pk(room_name), keys.ROOM_SK)
+
+
+_INDEX_ATTRIBUTES_OF_OPEN: Final = (
+    deployment.OPEN_INDEX_PK,
+    deployment.OPEN_INDEX_SK,
+    deployment.DUE_INDEX_PK,
+    deployment.DUE_INDEX_SK,
+)
+
+
+def _is_better_reason(current: EndReason | None, offered: EndReason) -> bool:
+    """Only `unknown` is ever replaced, and only by a reason that explains something."""
+    return current in {None, EndReason.UNKNOWN} and offered not in {
+        EndReason.UNKNOWN,
+        EndReason.VANISHED,
+    }
+
+
+class MeetingStore:
+    """Reads and conditional writes of the meeting service's items."""
+
+    def __init__(
+        self,
+        table_name: str,
+        client: DynamoDBClient | None = None,
+        *,
+        reconcile_interval_seconds: int = DEFAULT_RECONCILE_INTERVAL_SECONDS,
+        retention_days: int = DEFAULT_RETENTION_DAYS,
+    ) -> None:
+        self.table_name = table_name
+        self._client = client
+        self.reconcile_interval_seconds = reconcile_interval_seconds
+        self.retention_seconds = retention_days * _SECONDS_PER_DAY
+
+    @property
+    def client(self) -> DynamoDBClient:
+        if self._client is None:
+            self._client = aws_clients.dynamodb_client()
+        return self._client
+
+    # --- reads ---------------------------------------------------------------------------
+
+    def _get(self, key: Item) -> Item | None:
+        with _dynamodb_errors():
+            answer: Any = self.client.get_item(
+                TableName=self.table_name, Key=key, ConsistentRead=True
+            )
+        item: Item | None = answer.get("Item")
+        return item
+
+    def _batch_get(self, item_keys: list[Item]) -> dict[tuple[str, str], Item]:
+        """Consistent reads of up to 100 keys, answered by (pk, sk); unprocessed keys retried."""
+        found: dict[tuple[str, str], Item] = {}
+        pending = list(item_keys)
+        while pending:
+            chunk, pending = pending[:_MAX_BATCH_GET], pending[_MAX_BATCH_GET:]
+            request: Any = {self.table_name: {"Keys": chunk, "ConsistentRead": True}}
+            while request:
+                with _dynamodb_errors():
+                    answer: Any = self.client.batch_get_item(RequestItems=request)
+                for item in answer.get("Responses", {}).get(self.table_name, []):
+                    key = (item[deployment.PARTITION_KEY]["S"], item[deployment.SORT_KEY]["S"])
+                    found[key] = item
+                request = answer.get("UnprocessedKeys") or None
+        return found
+
+    @staticmethod
+    def _found(found: dict[tuple[str, str], Item], key: Item) -> Item | None:
+        return found.get((key[deployment.PARTITION_KEY]["S"], key[deployment.SORT_KEY]["S"]))
+
+    def get_meeting(self, meeting_id: str) -> MeetingRecord | None:
+        item = self._get(meeting_key(meeting_id))
+        return None if item is None else meeting_from_item(item)
+
+    def get_attendee(self, meeting_id: str, attendee_id: str) -> AttendeeRecord | None:
+        item = self._get(attendee_key(meeting_id, attendee_id))
+        return None if item is None else attendee_from_item(item)
+
+    def get_pointer(self, meeting_id: str, user_id: str) -> UserPointerRecord | None:
+        item = self._get(pointer_key(meeting_id, user_id))
+        return None if item is None else pointer_from_item(item)
+
+    def get_meeting_and_pointer(
+        self, meeting_id: str, user_id: str
+    ) -> tuple[MeetingRecord | None, UserPointerRecord | None]:
+        """The meeting and the caller's pointer in one round trip (authorization needs both)."""
+        wanted_meeting, wanted_pointer = meeting_key(meeting_id), pointer_key(meeting_id, user_id)
+        found = self._batch_get([wanted_meeting, wanted_pointer])
+        meeting_item, pointer_item = (
+            self._found(found, wanted_meeting),
+            self._found(found, wanted_pointer),
+        )
+        return (
+            None if meeting_item is None else meeting_from_item(meeting_item),
+            None if pointer_item is None else pointer_from_item(pointer_item),
+        )
+
+    def get_attendee_context(
+        self, meeting_id: str, attendee_id: str, user_id: str
+    ) -> tuple[MeetingRecord | None, AttendeeRecord | None, UserPointerRecord | None]:
+        """The meeting, one attendee and the caller's pointer in one round trip."""
+        wanted = [
+            meeting_key(meeting_id),
+            attendee_key(meeting_id, attendee_id),
+            pointer_key(meeting_id, user_id),
+        ]
+        found = self._batch_get(wanted)
+        meeting_item, attendee_item, pointer_item = (self._found(found, key) for key in wanted)
+        return (
+            None if meeting_item is None else meeting_from_item(meeting_item),
+            None if attendee_item is None else attendee_from_item(attendee_item),
+            None if pointer_item is None else pointer_from_item(pointer_item),
+        )
+
+    def get_pointers(self, meeting_id: str, user_ids: list[str]) -> dict[str, UserPointerRecord]:
+        found = self._batch_get(
+            [pointer_key(meeting_id, user_id) for user_id in dict.fromkeys(user_ids)]
+        )
+        pointers = (pointer_from_item(item) for item in found.values())
+        return {pointer.userId: pointer for pointer in pointers}
+
+    def get_room(self, room_name: str) -> RoomClaim:
+        item = self._get(room_key(room_name))
+        if item is None:
+            return RoomClaim(roomName=room_name)
+        values = from_attribute_values(item)
+        return RoomClaim(
+            roomName=str(values.get("roomName", room_name)),
+            generation=int(values.get("generation", 0)),
+            meetingId=values.get("meetingId"),
+        )
+
+    def count_open_hosted(self, host_user_id: str, stop_at: int) -> int:
+        """Open meetings the user hosts, counted up to `stop_at` (the cap is all that matters)."""
+        counted, start_key = 0, None
+        while counted < stop_at:
+            arguments: dict[str, Any] = {
+                "TableName": self.table_name,
+                "IndexName": deployment.HOST_INDEX,
+                "KeyConditionExpression": "#pk = :pk",
+                "FilterExpression": "attribute_exists(#open)",
+                "ExpressionAttributeNames": {
+                    "#pk": deployment.HOST_INDEX_PK,
+                    "#open": deployment.OPEN_INDEX_PK,
+                },
+                "ExpressionAttributeValues": {":pk": {"S": keys.host_pk(host_user_id)}},
+                "Select": "COUNT",
+                "ScanIndexForward": False,
+            }
+            if start_key:
+                arguments["ExclusiveStartKey"] = start_key
+            with _dynamodb_errors():
+                answer: Any = self.client.query(**arguments)
+            counted += int(answer.get("Count", 0))
+            start_key = answer.get("LastEvaluatedKey")
+            if not start_key:
+                break
+        return counted
+
+    def _query_page(
+        self,
+        *,
+        index: str | None,
+        key_condition: str,
+        names: dict[str, str],
+        values: Item,
+        limit: int,
+        start_key: Key | None,
+        newest_first: bool,
+        filter_expression: str | None = None,
+        max_rounds: int = 10,
+    ) -> tuple[list[Item], Key | None]:
+        """Up to `limit` items; with a filter, keeps reading (bounded) so pages are rarely short."""
+        items: list[Item] = []
+        next_key: Item | None = to_attribute_values(start_key) if start_key else None
+        for _ in range(max_rounds):
+            arguments: dict[str, Any] = {
+                "TableName": self.table_name,
+                "KeyConditionExpression": key_condition,
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+                "Limit": limit - len(items),
+                "ScanIndexForward": not newest_first,
+            }
+            if index:
+                arguments["IndexName"] = index
+            if filter_expression:
+                arguments["FilterExpression"] = filter_expression
+            if next_key:
+                arguments["ExclusiveStartKey"] = next_key
+            with _dynamodb_errors():
+                answer: Any = self.client.query(**arguments)
+            items.extend(answer.get("Items", []))
+            next_key = answer.get("LastEvaluatedKey")
+            if not next_key or len(items) >= limit:
+                break
+        plain_key = (
+            None
+            if not next_key
+            else {k: str(v) for k, v in from_attribute_values(next_key).items()}
+        )
+        return items, plain_key
+
+    def list_hosted(
+        self,
+        host_user_id: str,
+        *,
+        status_filter: str | None,
+        limit: int,
+        start_key: Key | None,
+    ) -> tuple[list[MeetingRecord], Key | None]:
+        """A host's meetings, newest first. status_filter: open | ended | a MeetingStatus value."""
+        names = {"#pk": deployment.HOST_INDEX_PK}
+        values: Item = {":pk": {"S": keys.host_pk(host_user_id)}}
+        filter_expression = None
+        if status_filter == "open":
+            filter_expression = "attribute_exists(#open)"
+            names["#open"] = deployment.OPEN_INDEX_PK
+        elif status_filter is not None:
+            wanted = (
+                MeetingStatus.ENDED if status_filter == "ended" else MeetingStatus(status_filter)
+            )
+            filter_expression = "#status = :status"
+            names["#status"] = "status"
+            values[":status"] = {"S": str(wanted)}
+        items, last_key = self._query_page(
+            index=deployment.HOST_INDEX,
+            key_condition="#pk = :pk",
+            names=names,
+            values=values,
+            limit=limit,
+            start_key=start_key,
+            newest_first=True,
+            filter_expression=filter_expression,
+        )
+        return [meeting_from_item(item) for item in items], last_key
+
+    def list_open(
+        self, *, status_filter: str | None, limit: int, start_key: Key | None
+    ) -> tuple[list[MeetingRecord], Key | None]:
+        """Every open meeting, newest first (admins). status_filter: CREATED | STARTED | None."""
+        names = {"#pk": deployment.OPEN_INDEX_PK}
+        values: Item = {":pk": {"S": keys.OPEN_PARTITION}}
+        filter_expression = None
+        if status_filter in {MeetingStatus.CREATED, MeetingStatus.STARTED}:
+            filter_expression = "#status = :status"
+            names["#status"] = "status"
+            values[":status"] = {"S": str(status_filter)}
+        items, last_key = self._query_page(
+            index=deployment.OPEN_INDEX,
+            key_condition="#pk = :pk",
+            names=names,
+            values=values,
+            limit=limit,
+            start_key=start_key,
+            newest_first=True,
+            filter_expression=filter_expression,
+        )
+        return [meeting_from_item(item) for item in items], last_key
+
+    def list_due(
+        self, now_ms: int, *, limit: int, start_key: Key | None = None
+    ) -> tuple[list[MeetingRecord], Key | None]:
+        """Open meetings whose next cleanup instant is at or before now, most overdue first."""
+        items, last_key = self._query_page(
+            index=deployment.DUE_INDEX,
+            key_condition="#pk = :pk AND #sk <= :now",
+            names={"#pk": deployment.DUE_INDEX_PK, "#sk": deployment.DUE_INDEX_SK},
+            values={":pk": {"S": keys.OPEN_PARTITION}, ":now": {"S": rfc3339(now_ms)}},
+            limit=limit,
+            start_key=start_key,
+            newest_first=False,
+        )
+        return [meeting_from_item(item) for item in items], last_key
+
+    def list_roster(
+        self, meeting_id: str, *, limit: int, start_key: Key | None
+    ) -> tuple[list[AttendeeRecord], Key | None]:
+        """A meeting's attendees in the order they were added (content shares included)."""
+        items, last_key = self._query_page(
+            index=deployment.ROSTER_INDEX,
+            key_condition="#pk = :pk",
+            names={"#pk": deployment.PARTITION_KEY},
+            values={":pk": {"S": keys.meeting_pk(meeting_id)}},
+            limit=limit,
+            start_key=start_key,
+            newest_first=False,
+        )
+        return [attendee_from_item(item) for item in items], last_key
+
+    def _partition(self, meeting_id: str) -> list[Item]:
+        """Every item of a meeting's partition (the meeting, its attendees and pointers)."""
+        items: list[Item] = []
+        start_key: Item | None = None
+        while True:
+            arguments: dict[str, Any] = {
+                "TableName": self.table_name,
+                "KeyConditionExpression": "#pk = :pk",
+                "ExpressionAttributeNames": {"#pk": deployment.PARTITION_KEY},
+                "ExpressionAttributeValues": {":pk": {"S": keys.meeting_pk(meeting_id)}},
+                "ConsistentRead": True,
+            }
+            if start_key:
+                arguments["ExclusiveStartKey"] = start_key
+            with _dynamodb_errors():
+                answer: Any = self.client.query(**arguments)
+            items.extend(answer.get("Items", []))
+            start_key = answer.get("LastEvaluatedKey")
+            if not start_key:
+                return items
+
+    # --- writes --------------------------------------------------------------------------
+
+    def _transact(self, actions: list[dict[str, Any]]) -> None:
+        with _dynamodb_errors():
+            self.client.transact_write_items(TransactItems=actions)  # type: ignore[arg-type]
+
+    def _put_new(self, item: Item) -> dict[str, Any]:
+        return {
+            "Put": {
+                "TableName": self.table_name,
+                "Item": item,
+                "ConditionExpression": "attribute_not_exists(#pk)",
+                "ExpressionAttributeNames": {"#pk": deployment.PARTITION_KEY},
+            }
+        }
+
+    def _claim_room(self, claim: RoomClaim, meeting_id: str) -> dict[str, Any]:
+        """Take the room name for a meeting, if its generation is still the one we read."""
+        item = to_attribute_values(
+            {
+                deployment.PARTITION_KEY: keys.room_pk(claim.roomName),
+                deployment.SORT_KEY: keys.ROOM_SK,
+                "roomName": claim.roomName,
+                "generation": claim.generation + 1,
+                "meetingId": meeting_id,
+            }
+        )
+        put: dict[str, Any] = {"TableName": self.table_name, "Item": item}
+        if claim.generation == 0:
+            put["ConditionExpression"] = "attribute_not_exists(#pk)"
+            put["ExpressionAttributeNames"] = {"#pk": deployment.PARTITION_KEY}
+        else:
+            put["ConditionExpression"] = "#generation = :generation"
+            put["ExpressionAttributeNames"] = {"#generation": "generation"}
+            put["ExpressionAttributeValues"] = {":generation": {"N": str(claim.generation)}}
+        return {"Put": put}
+
+    def create_meeting(
+        self,
+        meeting: MeetingRecord,
+        *,
+        room: RoomClaim | None = None,
+        first_attendee: tuple[AttendeeRecord, UserPointerRecord] | None = None,
+    ) -> None:
+        """Write a new meeting (plus its room claim and first attendee) atomically.
+
+        Raises TransactionRejectedError: index 0 failed = the meeting item already exists,
+        index 1 failed (with a room) = another meeting took the room first.
+        """
+        actions = [self._put_new(meeting_to_item(meeting, self.reconcile_interval_seconds))]
+        if room is not None:
+            actions.append(self._claim_room(room, meeting.meetingId))
+        if first_attendee is not None:
+            attendee, pointer = first_attendee
+            actions.append(self._put_new(attendee_to_item(attendee)))
+            actions.append(self._put_new(pointer_to_item(pointer)))
+        self._transact(actions)
+
+    def add_attendee(
+        self,
+        attendee: AttendeeRecord,
+        pointer: UserPointerRecord,
+        *,
+        replaces_attendee_id: str | None,
+    ) -> None:
+        """Record a new attendee for a user of an open meeting, counting it once.
+
+        The pointer is only overwritten if it still names `replaces_attendee_id` and the user is
+        not barred (None: no pointer may exist yet). Raises TransactionRejectedError: index 0 = the
+        meeting is gone or ended, 1 = the attendee exists, 2 = the pointer changed or is barred.
+        """
+        if replaces_attendee_id is None:
+            pointer_condition = "attribute_not_exists(#pk)"
+            pointer_values: Item = {}
+        else:
+            pointer_condition = (
+                "#attendeeId = :previous AND (attribute_not_exists(#barred) OR #barred = :false)"
+            )
+            pointer_values = {":previous": {"S": replaces_attendee_id}, ":false": {"BOOL": False}}
+        pointer_put: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Item": pointer_to_item(pointer),
+            "ConditionExpression": pointer_condition,
+            "ExpressionAttributeNames": {"#pk": deployment.PARTITION_KEY}
+            if replaces_attendee_id is None
+            else {"#attendeeId": "attendeeId", "#barred": "barred"},
+        }
+        if pointer_values:
+            pointer_put["ExpressionAttributeValues"] = pointer_values
+        self._transact(
+            [
+                self._count_attendee(attendee.meetingId),
+                self._put_new(attendee_to_item(attendee)),
+                {"Put": pointer_put},
+            ]
+        )
+
+    def _count_attendee(self, meeting_id: str) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": meeting_key(meeting_id),
+                "UpdateExpression": "ADD #total :one",
+                "ConditionExpression": "attribute_exists(#pk) AND #status <> :ended",
+                "ExpressionAttributeNames": {
+                    "#total": "attendeeTotal",
+                    "#pk": deployment.PARTITION_KEY,
+                    "#status": "status",
+                },
+                "ExpressionAttributeValues": {
+                    ":one": {"N": "1"},
+                    ":ended": {"S": str(MeetingStatus.ENDED)},
+                },
+            }
+        }
+
+    def remove_attendee(
+        self,
+        attendee: AttendeeRecord,
+        *,
+        removed_at_ms: int,
+        bar_user: bool,
+    ) -> None:
+        """Presence → REMOVED (from the presence we read), a connected seat released, and the
+        user barred if the host/admin removed them. Raises TransactionRejectedError if the attendee
+        changed meanwhile (index 0)."""
+        actions: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self.table_name,
+                    "Key": attendee_key(attendee.meetingId, attendee.attendeeId),
+                    "UpdateExpression": (
+                        "SET #presence = :removed, #leftAt = if_not_exists(#leftAt, :at)"
+                    ),
+                    "ConditionExpression": "#presence = :previous",
+                    "ExpressionAttributeNames": {"#presence": "presence", "#leftAt": "leftAt"},
+                    "ExpressionAttributeValues": {
+                        ":removed": {"S": str(Presence.REMOVED)},
+                        ":previous": {"S": str(attendee.presence)},
+                        ":at": {"N": str(removed_at_ms)},
+                    },
+                }
+            }
+        ]
+        if attendee.presence is Presence.CONNECTED:
+            actions.append(self._release_connected_seat(attendee.meetingId))
+        if bar_user:
+            actions.append(
+                {
+                    "Update": {
+                        "TableName": self.table_name,
+                        "Key": pointer_key(attendee.meetingId, attendee.userId),
+                        "UpdateExpression": "SET #barred = :true",
+                        "ConditionExpression": "attribute_exists(#pk)",
+                        "ExpressionAttributeNames": {
+                            "#barred": "barred",
+                            "#pk": deployment.PARTITION_KEY,
+                        },
+                        "ExpressionAttributeValues": {":true": {"BOOL": True}},
+                    }
+                }
+            )
+        self._transact(actions)
+
+    def bar_user(self, meeting_id: str, user_id: str) -> None:
+        """The host/admin removed this user: no rejoin (idempotent)."""
+        with _dynamodb_errors():
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=pointer_key(meeting_id, user_id),
+                UpdateExpression="SET #barred = :true",
+                ConditionExpression="attribute_exists(#pk)",
+                ExpressionAttributeNames={"#barred": "barred", "#pk": deployment.PARTITION_KEY},
+                ExpressionAttributeValues={":true": {"BOOL": True}},
+            )
+
+    def _release_connected_seat(self, meeting_id: str) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": meeting_key(meeting_id),
+                "UpdateExpression": "SET #connected = #connected - :one",
+                "ConditionExpression": "#connected > :zero",
+                "ExpressionAttributeNames": {"#connected": "connected"},
+                "ExpressionAttributeValues": {":one": {"N": "1"}, ":zero": {"N": "0"}},
+            }
+        }
+
+    def set_capabilities(
+        self, meeting_id: str, attendee_id: str, capabilities: Capabilities
+    ) -> AttendeeRecord:
+        """Store capabilities Chime accepted; only for an attendee not removed."""
+        with _dynamodb_errors():
+            answer: Any = self.client.update_item(
+                TableName=self.table_name,
+                Key=attendee_key(meeting_id, attendee_id),
+                UpdateExpression="SET #capabilities = :capabilities",
+                ConditionExpression="attribute_exists(#pk) AND #presence <> :removed",
+                ExpressionAttributeNames={
+                    "#capabilities": "capabilities",
+                    "#pk": deployment.PARTITION_KEY,
+                    "#presence": "presence",
+                },
+                ExpressionAttributeValues={
+                    ":capabilities": _serializer.serialize(dataclasses.asdict(capabilities)),
+                    ":removed": {"S": str(Presence.REMOVED)},
+                },
+                ReturnValues="ALL_NEW",
+            )
+        return attendee_from_item(answer["Attributes"])
+
+    def request_end(self, meeting_id: str, reason: EndReason) -> MeetingRecord | None:
+        """Note the reason we are about to end an open meeting with, before DeleteMeeting.
+
+        The first request wins; returns the meeting as it now is, or None if it already ended.
+        """
+        try:
+            with _dynamodb_errors():
+                answer: Any = self.client.update_item(
+                    TableName=self.table_name,
+                    Key=meeting_key(meeting_id),
+                    UpdateExpression="SET #requested = if_not_exists(#requested, :reason)",
+                    ConditionExpression="attribute_exists(#pk) AND #status <> :ended",
+                    ExpressionAttributeNames={
+                        "#requested": "requestedEndReason",
+                        "#pk": deployment.PARTITION_KEY,
+                        "#status": "status",
+                    },
+                    ExpressionAttributeValues={
+                        ":reason": {"S": str(reason)},
+                        ":ended": {"S": str(MeetingStatus.ENDED)},
+                    },
+                    ReturnValues="ALL_NEW",
+                )
+        except TransactionRejectedError:
+            return None
+        return meeting_from_item(answer["Attributes"])
+
+    def reschedule(self, meeting_id: str, due_at_ms: int) -> bool:
+        """Move an open meeting's next cleanup instant (the cleanup, after reconciling it)."""
+        try:
+            with _dynamodb_errors():
+                self.client.update_item(
+                    TableName=self.table_name,
+                    Key=meeting_key(meeting_id),
+                    UpdateExpression="SET #dueSk = :due",
+                    ConditionExpression="attribute_exists(#duePk)",
+                    ExpressionAttributeNames={
+                        "#dueSk": deployment.DUE_INDEX_SK,
+                        "#duePk": deployment.DUE_INDEX_PK,
+                    },
+                    ExpressionAttributeValues={":due": {"S": rfc3339(due_at_ms)}},
+                )
+        except TransactionRejectedError:
+            return False
+        return True
+
+    def end_meeting(
+        self,
+        meeting_id: str,
+        reason: EndReason,
+        ended_at_ms: int,
+        *,
+        honour_requested: bool = True,
+    ) -> MeetingRecord | None:
+        """End an open meeting (idempotent, safe under concurrency); None if there is no meeting.
+
+        An open meeting becomes ENDED with the reason the backend requested before deleting it
+        (`requestedEndReason`, unless honour_requested is False), else with `reason`; it leaves
+        the open/due indexes and gets its TTL; its room is released and its connected attendees
+        become LEFT. An ENDED meeting only has an `unknown` reason replaced by a better one;
+        otherwise nothing changes.
+        """
+        expires_at = ended_at_ms // 1000 + self.retention_seconds
+        reason_source = "if_not_exists(#requested, :reason)" if honour_requested else ":reason"
+        names = {"#requested": "requestedEndReason"} if honour_requested else {}
+        try:
+            with _dynamodb_errors():
+                answer: Any = self.client.update_item(
+                    TableName=self.table_name,
+                    Key=meeting_key(meeting_id),
+                    UpdateExpression=(
+                        f"SET #status = :ended, #endReason = {reason_source}, #endedAt = :endedAt, "
+                        "#connected = :zero, #expiresAt = :expiresAt "
+                        "REMOVE " + ", ".join(f"#{name}" for name in _INDEX_ATTRIBUTES_OF_OPEN)
+                    ),
+                    ConditionExpression="attribute_exists(#pk) AND #status <> :ended",
+                    ExpressionAttributeNames={
+                        "#status": "status",
+                        "#endReason": "endReason",
+                        "#endedAt": "endedAt",
+                        "#connected": "connected",
+                        "#expiresAt": deployment.TTL_ATTRIBUTE,
+                        "#pk": deployment.PARTITION_KEY,
+                        **{f"#{name}": name for name in _INDEX_ATTRIBUTES_OF_OPEN},
+                        **names,
+                    },
+                    ExpressionAttributeValues={
+                        ":ended": {"S": str(MeetingStatus.ENDED)},
+                        ":reason": {"S": str(reason)},
+                        ":endedAt": {"N": str(ended_at_ms)},
+                        ":zero": {"N": "0"},
+                        ":expiresAt": {"N": str(expires_at)},
+                    },
+                    ReturnValues="ALL_NEW",
+                )
+        except TransactionRejectedError:
+            return self._improve_reason(meeting_id, reason)
+        ended = meeting_from_item(answer["Attributes"])
+        self._release_room(ended)
+        self._close_attendees(ended, expires_at)
+        return ended
+
+    def _improve_reason(self, meeting_id: str, reason: EndReason) -> MeetingRecord | None:
+        current = self.get_meeting(meeting_id)
+        if current is None or not _is_better_reason(current.endReason, reason):
+            return current
+        try:
+            with _dynamodb_errors():
+                answer: Any = self.client.update_item(
+                    TableName=self.table_name,
+                    Key=meeting_key(meeting_id),
+                    UpdateExpression="SET #endReason = :reason",
+                    ConditionExpression="#status = :ended AND #endReason = :unknown",
+                    ExpressionAttributeNames={"#endReason": "endReason", "#status": "status"},
+                    ExpressionAttributeValues={
+                        ":reason": {"S": str(reason)},
+                        ":ended": {"S": str(MeetingStatus.ENDED)},
+                        ":unknown": {"S": str(EndReason.UNKNOWN)},
+                    },
+                    ReturnValues="ALL_NEW",
+                )
+        except TransactionRejectedError:
+            # Someone else filled it in first: theirs stands.
+            return self.get_meeting(meeting_id)
+        return meeting_from_item(answer["Attributes"])
+
+    def _release_room(self, meeting: MeetingRecord) -> None:
+        """Free the room name, but only if it still names this meeting (a newer one may hold it)."""
+        try:
+            with _dynamodb_errors():
+                self.client.update_item(
+                    TableName=self.table_name,
+                    Key=room_key(meeting.externalMeetingId),
+                    UpdateExpression="REMOVE #meetingId",
+                    ConditionExpression="#meetingId = :meetingId",
+                    ExpressionAttributeNames={"#meetingId": "meetingId"},
+                    ExpressionAttributeValues={":meetingId": {"S": meeting.meetingId}},
+                )
+        except TransactionRejectedError:
+            pass
+
+    def _close_attendees(self, meeting: MeetingRecord, expires_at: int) -> None:
+        """Connected attendees → LEFT at the end instant; every attendee and pointer gets a TTL."""
+        for item in self._partition(meeting.meetingId):
+            sort_key = item[deployment.SORT_KEY]["S"]
+            if sort_key.startswith(keys.ATTENDEE_SK_PREFIX):
+                self._close_attendee(item, meeting, expires_at)
+            elif sort_key.startswith(keys.USER_SK_PREFIX):
+                self._expire(item, expires_at)
+
+    def _close_attendee(self, item: Item, meeting: MeetingRecord, expires_at: int) -> None:
+        attendee = attendee_from_item(item)
+        key = attendee_key(attendee.meetingId, attendee.attendeeId)
+        if attendee.presence is not Presence.CONNECTED:
+            self._expire(item, expires_at)
+            return
+        try:
+            with _dynamodb_errors():
+                self.client.update_item(
+                    TableName=self.table_name,
+                    Key=key,
+                    UpdateExpression=(
+                        "SET #presence = :left, #leftAt = :at, #expiresAt = :expiresAt"
+                    ),
+                    ConditionExpression="#presence = :connected",
+                    ExpressionAttributeNames={
+                        "#presence": "presence",
+                        "#leftAt": "leftAt",
+                        "#expiresAt": deployment.TTL_ATTRIBUTE,
+                    },
+                    ExpressionAttributeValues={
+                        ":left": {"S": str(Presence.LEFT)},
+                        ":connected": {"S": str(Presence.CONNECTED)},
+                        ":at": {"N": str(meeting.endedAt or 0)},
+                        ":expiresAt": {"N": str(expires_at)},
+                    },
+                )
+        except TransactionRejectedError:
+            # It left or was removed meanwhile: still give it the TTL.
+            self._expire(item, expires_at)
+
+    def _expire(self, item: Item, expires_at: int) -> None:
+        key = {name: item[name] for name in (deployment.PARTITION_KEY, deployment.SORT_KEY)}
+        try:
+            with _dynamodb_errors():
+                self.client.update_item(
+                    TableName=self.table_name,
+                    Key=key,
+                    UpdateExpression="SET #expiresAt = :expiresAt",
+                    ConditionExpression="attribute_exists(#pk)",
+                    ExpressionAttributeNames={
+                        "#expiresAt": deployment.TTL_ATTRIBUTE,
+                        "#pk": deployment.PARTITION_KEY,
+                    },
+                    ExpressionAttributeValues={":expiresAt": {"N": str(expires_at)}},
+                )
+        except TransactionRejectedError:
+            pass

@@ -1,0 +1,117 @@
+"""The project's domain events, derived from the old and new image of a changed item.
+
+Only meeting and attendee items speak: a transition of the committed state becomes one event
+(created, started, ended; joined, left). The `eventId` is a digest of what the event is about
+— never of when it was derived — so a stream record processed twice yields the same id and
+consumers can drop the repeat.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from meetings.domain.records import MeetingStatus, Presence
+from meetings.domain.views import rfc3339
+
+Image = Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class DomainEvent:
+    detail_type: str
+    detail: dict[str, Any]
+
+    @property
+    def event_id(self) -> str:
+        return str(self.detail["eventId"])
+
+
+def _event_id(*parts: object) -> str:
+    return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:32]
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _base(
+    meeting: Image, detail_type: str, occurred_at: int | None, *key: object
+) -> dict[str, Any]:
+    meeting_id = str(meeting["meetingId"])
+    return {
+        "eventId": _event_id(detail_type, meeting_id, *key),
+        "occurredAt": rfc3339(occurred_at) if occurred_at is not None else None,
+        "meetingId": meeting_id,
+        "externalMeetingId": meeting.get("externalMeetingId"),
+        "hostUserId": meeting.get("hostUserId"),
+    }
+
+
+def _status(image: Image | None) -> str | None:
+    return None if image is None else image.get("status")
+
+
+def meeting_events(old: Image | None, new: Image | None) -> list[DomainEvent]:
+    if new is None:
+        return []  # a TTL deletion: the meeting ended long ago
+    events = []
+    if old is None:
+        events.append(
+            DomainEvent(
+                "meeting.created", _base(new, "meeting.created", _int(new.get("createdAt")))
+            )
+        )
+    old_status, new_status = _status(old), _status(new)
+    if new.get("startedAt") is not None and (old is None or old.get("startedAt") is None):
+        events.append(
+            DomainEvent("meeting.started", _base(new, "meeting.started", _int(new["startedAt"])))
+        )
+    if new_status == MeetingStatus.ENDED and old_status != MeetingStatus.ENDED:
+        events.append(DomainEvent("meeting.ended", _ended_detail(new)))
+    return events
+
+
+def _ended_detail(meeting: Image) -> dict[str, Any]:
+    ended_at, created_at = _int(meeting.get("endedAt")), _int(meeting.get("createdAt"))
+    duration = None
+    if ended_at is not None and created_at is not None:
+        duration = max(0, ended_at - created_at) // 1000
+    return _base(meeting, "meeting.ended", ended_at) | {
+        "endReason": meeting.get("endReason"),
+        "durationSeconds": duration,
+        "peakConnected": _int(meeting.get("peakConnected")) or 0,
+        "attendeeCount": _int(meeting.get("attendeeTotal")) or 0,
+    }
+
+
+def _presence(image: Image | None) -> str | None:
+    return None if image is None else image.get("presence")
+
+
+def attendee_events(
+    old: Image | None, new: Image | None, meeting: Image | None = None
+) -> list[DomainEvent]:
+    """attendee.joined on a change to CONNECTED, attendee.left on a change away from it.
+
+    `meeting` adds the room name and host when the caller has them; without it the detail
+    carries the meeting id only.
+    """
+    if new is None:
+        return []
+    context = dict(meeting or {"meetingId": new["meetingId"]})
+    was, now = _presence(old) == Presence.CONNECTED, _presence(new) == Presence.CONNECTED
+    who = {"userId": new.get("userId"), "attendeeId": new.get("attendeeId")}
+    if now and not was:
+        joined_at = _int(new.get("joinedAt"))
+        detail = _base(context, "attendee.joined", joined_at, new["attendeeId"], joined_at)
+        return [DomainEvent("attendee.joined", detail | who)]
+    if was and not now:
+        left_at = _int(new.get("leftAt"))
+        # Keyed by the connection that ended, so a second image of the same leave matches.
+        joined_at = _int(old.get("joinedAt")) if old is not None else None
+        detail = _base(context, "attendee.left", left_at, new["attendeeId"], joined_at)
+        return [DomainEvent("attendee.left", detail | who | {"presence": _presence(new)})]
+    return []

@@ -1,0 +1,161 @@
+"""Why Chime ended a meeting on its own, read from event timestamps only.
+
+`chime:MeetingEnded` carries no reason. The backend infers one from its activity log
+(domain/presence.py), by the project's precise reading of Chime's auto-end rules
+(chime-facts.md): a rule explains an end at instant E when its condition held continuously
+for at least its threshold before E; rules are tried in the order no_audio_5min,
+single_attendee_30min, chime_24h_limit, and the first whose answer is not a clear "no"
+decides — "yes" gives its reason, "cannot tell" gives `unknown`. Screen-share viewers raise
+no event, so that rule is never inferred.
+
+"Cannot tell" happens when a stretch began at the meeting's creation and the log lacks
+chime:MeetingStarted: the creation instant is then only known to lie at or before the
+earliest entry, which is a lower bound on the stretch — enough for a "yes", never for a "no".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from enum import Enum
+from typing import Final
+
+from meetings.domain.presence import EntryKind, LogEntry, audio_steps
+from meetings.domain.records import EndReason
+
+NO_AUDIO_MS: Final = 300_000
+SINGLE_ATTENDEE_MS: Final = 1_800_000
+LIFETIME_MS: Final = 86_400_000
+# Inferable reasons: recomputed when late events refine the log. Reasons the backend records
+# itself (host_ended, max_duration) or concludes without an end event (vanished) never are.
+INFERRED_REASONS: Final = frozenset(
+    {
+        EndReason.NO_AUDIO_5MIN,
+        EndReason.SINGLE_ATTENDEE_30MIN,
+        EndReason.CHIME_24H_LIMIT,
+        EndReason.UNKNOWN,
+    }
+)
+
+
+class Verdict(Enum):
+    HOLDS = "holds"
+    FAILS = "fails"
+    UNDECIDABLE = "undecidable"
+
+
+@dataclass(frozen=True, slots=True)
+class _Since:
+    """Since when a condition holds: exactly, or only 'at or before' (a lower bound)."""
+
+    instant: int
+    exact: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Timeline:
+    steps: list[tuple[int, int]]
+    created_at: int | None
+    earliest: int | None
+    latest: int | None
+
+    @classmethod
+    def of(cls, entries: Iterable[LogEntry], ended_at: int | None) -> _Timeline:
+        seen = [e for e in entries if ended_at is None or e.timestamp <= ended_at]
+        created = [e.timestamp for e in seen if e.kind is EntryKind.MEETING_STARTED]
+        instants = [e.timestamp for e in seen]
+        return cls(
+            steps=audio_steps(seen, ended_at),
+            created_at=min(created, default=None),
+            earliest=min(instants, default=None),
+            latest=max(instants, default=None),
+        )
+
+    def creation(self) -> _Since | None:
+        if self.created_at is not None:
+            return _Since(self.created_at, exact=True)
+        if self.earliest is not None:
+            return _Since(self.earliest, exact=False)
+        return None
+
+    def audio_count_at_end(self) -> int:
+        return self.steps[-1][1] if self.steps else 0
+
+    def below_since(self, bound: int) -> _Since | None:
+        """Since when fewer than `bound` audio connections are present (call when that holds
+        at the end): the last drop below it, else the creation. None: cannot tell."""
+        previous = 0
+        since: int | None = None
+        for instant, after in self.steps:
+            if previous >= bound > after:
+                since = instant
+            previous = after
+        return _Since(since, exact=True) if since is not None else self.creation()
+
+
+# (reason, fewer audio connections than, threshold): the audio rules in precedence order.
+_AUDIO_RULES: Final = (
+    (EndReason.NO_AUDIO_5MIN, 1, NO_AUDIO_MS),
+    (EndReason.SINGLE_ATTENDEE_30MIN, 2, SINGLE_ATTENDEE_MS),
+)
+
+
+def _rule_starts(timeline: _Timeline) -> Iterator[tuple[EndReason, _Since | None, int] | None]:
+    """Each rule in precedence order: (reason, since when it holds, threshold), or None for a
+    rule whose condition does not hold at the end of the log."""
+    for reason, bound, threshold in _AUDIO_RULES:
+        if timeline.audio_count_at_end() >= bound:
+            yield None
+        else:
+            yield reason, timeline.below_since(bound), threshold
+    yield EndReason.CHIME_24H_LIMIT, timeline.creation(), LIFETIME_MS
+
+
+def _verdict(since: _Since | None, ended_at: int, threshold: int) -> Verdict:
+    if since is None:
+        return Verdict.UNDECIDABLE
+    if ended_at - since.instant >= threshold:
+        return Verdict.HOLDS
+    # A lower bound below the threshold says nothing: the stretch may have been longer.
+    return Verdict.FAILS if since.exact else Verdict.UNDECIDABLE
+
+
+def infer_end_reason(entries: Iterable[LogEntry], ended_at: int) -> EndReason:
+    """The auto-end reason that explains an end at `ended_at` (Chime's MeetingEnded instant)."""
+    timeline = _Timeline.of(entries, ended_at)
+    for rule in _rule_starts(timeline):
+        if rule is None:
+            continue
+        reason, since, threshold = rule
+        verdict = _verdict(since, ended_at, threshold)
+        if verdict is Verdict.HOLDS:
+            return reason
+        if verdict is Verdict.UNDECIDABLE:
+            return EndReason.UNKNOWN
+    return EndReason.UNKNOWN
+
+
+def predict_end(entries: Iterable[LogEntry], now: int) -> tuple[EndReason, int] | None:
+    """For a meeting Chime no longer knows but never reported ended: the rule that would have
+    ended it first if the log is complete, and that instant — if it lies at or before `now`.
+
+    None when the log cannot say (its creation instant unknown, or no rule due by now): the
+    caller then reports `vanished`. A rule that would have fired before the last entry
+    evidently did not (Chime may run with it switched off), so it is passed over.
+    """
+    timeline = _Timeline.of(entries, None)
+    if timeline.created_at is None or timeline.latest is None:
+        return None
+    best: tuple[int, EndReason] | None = None
+    for rule in _rule_starts(timeline):
+        if rule is None:
+            continue
+        reason, since, threshold = rule
+        if since is None:
+            continue
+        fires_at = since.instant + threshold + 1  # "more than T": the first millisecond past
+        if fires_at > timeline.latest and (best is None or fires_at < best[0]):
+            best = (fires_at, reason)
+    if best is None or best[0] > now:
+        return None
+    return best[1], best[0]

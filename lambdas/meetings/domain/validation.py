@@ -1,0 +1,132 @@
+"""Rules a request must satisfy before anything is sent to Chime (chime-facts.md).
+
+boto3 checks only minimum lengths, so the backend checks the rest itself: a bad request is a
+400 with details, never a Chime error or a 500. Functions return a problem (str) or None, or
+raise ValueError, so pydantic validators can use them directly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any, Final
+
+from meetings.deployment import CHIME_MEDIA_REGIONS
+from meetings.domain.records import Capabilities, Capability
+
+# ExternalMeetingId / ExternalUserId: Chime documents this pattern (full match), 2-64 chars.
+_CHIME_EXTERNAL_ID: Final = re.compile(r"[-_&@+=,(){}\[\]/«».:|'\"#a-zA-Z0-9À-ÿ\s]*")
+EXTERNAL_ID_MIN: Final = 2
+EXTERNAL_ID_MAX: Final = 64
+RESERVED_PREFIX: Final = "aws:"
+GENERATED_ROOM_PREFIX: Final = "auto-"
+
+# Chime's own patterns for tags (botocore's model; `+-=` in a class is a range there too).
+_TAG_KEY: Final = re.compile(r"^[a-zA-Z+-=._:/]+$")
+_TAG_VALUE: Final = re.compile(r"[\s\w+-=\.:/@]*")
+TAG_KEY_MAX: Final = 128
+TAG_VALUE_MAX: Final = 256
+TAGS_MAX: Final = 50
+
+MAX_ATTENDEES: Final = 250
+# Chime caps a meeting at 25 attendees with FHD video or UHD content.
+HIGH_RESOLUTION_MAX_ATTENDEES: Final = 25
+
+_TOKEN_DIGEST_CHARS: Final = 56
+
+
+def is_valid_chime_external_id(value: str) -> bool:
+    return (
+        EXTERNAL_ID_MIN <= len(value) <= EXTERNAL_ID_MAX
+        and _CHIME_EXTERNAL_ID.fullmatch(value) is not None
+        and not value.casefold().startswith(RESERVED_PREFIX)
+    )
+
+
+def room_name_problem(name: str) -> str | None:
+    if not EXTERNAL_ID_MIN <= len(name) <= EXTERNAL_ID_MAX:
+        return f"must be {EXTERNAL_ID_MIN}-{EXTERNAL_ID_MAX} characters"
+    if _CHIME_EXTERNAL_ID.fullmatch(name) is None:
+        return "contains characters Chime does not accept in a meeting name"
+    folded = name.casefold()
+    if folded.startswith(RESERVED_PREFIX) or folded.startswith(GENERATED_ROOM_PREFIX):
+        return f"must not start with '{RESERVED_PREFIX}' or '{GENERATED_ROOM_PREFIX}'"
+    return None
+
+
+def media_region_problem(region: str) -> str | None:
+    if region not in CHIME_MEDIA_REGIONS:
+        return "is not a Chime media region"
+    return None
+
+
+def tags_problem(tags: dict[str, str]) -> str | None:
+    if len(tags) > TAGS_MAX:
+        return f"at most {TAGS_MAX} tags"
+    for key, value in tags.items():
+        if not 1 <= len(key) <= TAG_KEY_MAX or _TAG_KEY.match(key) is None:
+            return f"tag key {key!r} is not valid"
+        if key.casefold().startswith(RESERVED_PREFIX):
+            return f"tag key {key!r} uses the reserved prefix '{RESERVED_PREFIX}'"
+        if len(value) > TAG_VALUE_MAX or _TAG_VALUE.fullmatch(value) is None:
+            return f"tag value for {key!r} is not valid"
+    return None
+
+
+def attendee_limit(video_max_resolution: str, content_max_resolution: str) -> int:
+    if video_max_resolution == "FHD" or content_max_resolution == "UHD":
+        return HIGH_RESOLUTION_MAX_ATTENDEES
+    return MAX_ATTENDEES
+
+
+def chime_meeting_features(
+    *,
+    echo_reduction: bool,
+    video_max_resolution: str,
+    content_max_resolution: str,
+    max_attendees: int,
+) -> dict[str, Any]:
+    """Chime's MeetingFeatures for a create request (shape of the botocore model)."""
+    return {
+        "Audio": {"EchoReduction": "AVAILABLE" if echo_reduction else "UNAVAILABLE"},
+        "Video": {"MaxResolution": video_max_resolution},
+        "Content": {"MaxResolution": content_max_resolution},
+        "Attendee": {"MaxCount": max_attendees},
+    }
+
+
+def capabilities_problem(
+    capabilities: Capabilities, meeting_features: dict[str, Any]
+) -> str | None:
+    """Chime's corner cases for attendee capabilities (the model's AttendeeCapabilities docs)."""
+    receives_content = capabilities.content in {Capability.SEND_RECEIVE, Capability.RECEIVE}
+    receives_video = capabilities.video in {Capability.SEND_RECEIVE, Capability.RECEIVE}
+    if receives_content and not receives_video:
+        return "content SendReceive or Receive needs video SendReceive or Receive"
+    video_resolution = meeting_features.get("Video", {}).get("MaxResolution")
+    content_resolution = meeting_features.get("Content", {}).get("MaxResolution")
+    if video_resolution == "None" and capabilities.video is not Capability.NONE:
+        return "the meeting has no video: video must be None"
+    if content_resolution == "None" and capabilities.content is not Capability.NONE:
+        return "the meeting has no content sharing: content must be None"
+    return None
+
+
+def _token(kind: str, *parts: str) -> str:
+    # Unit separators keep ("a", "bc") and ("ab", "c") apart.
+    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+    return f"{kind}-{digest[:_TOKEN_DIGEST_CHARS]}"
+
+
+def request_token_for_key(user_id: str, idempotency_key: str) -> str:
+    """Chime ClientRequestToken of a create with an Idempotency-Key: a retry after a timeout
+    lands on the same Chime meeting."""
+    return _token("key", user_id, idempotency_key)
+
+
+def request_token_for_room(room_name: str, generation: int, request_fingerprint: str) -> str:
+    """Chime ClientRequestToken of a room's n-th meeting. Concurrent creators sending the same
+    request get the same Chime meeting; different requests (Chime refuses a token reused with
+    other parameters) get different ones, and the room item decides which one holds the name.
+    A new generation (after the last meeting ended) always gets a new meeting."""
+    return _token("room", room_name.casefold(), str(generation), request_fingerprint)

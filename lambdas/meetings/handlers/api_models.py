@@ -1,0 +1,211 @@
+"""The API's request and response bodies as pydantic models (api-v1.md).
+
+Request models validate everything a client can get wrong, with domain.validation's rules, so a
+bad request becomes a 400 with details before any AWS call. Response models exist for the
+OpenAPI document; handlers return the service's dicts, which have exactly these shapes.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from meetings.domain.records import Capabilities, Capability
+from meetings.domain.validation import (
+    MAX_ATTENDEES,
+    attendee_limit,
+    media_region_problem,
+    room_name_problem,
+    tags_problem,
+)
+
+CapabilityValue = Literal["SendReceive", "Send", "Receive", "None"]
+VideoResolution = Literal["None", "HD", "FHD"]
+ContentResolution = Literal["None", "FHD", "UHD"]
+
+MIN_DURATION_SECONDS = 60
+MAX_DURATION_SECONDS = 86_400
+MAX_PROVISION_BATCH = 100
+USER_ID_MAX = 256
+DurationSeconds = Annotated[int, Field(ge=MIN_DURATION_SECONDS, le=MAX_DURATION_SECONDS)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+# --- requests ------------------------------------------------------------------------------
+
+
+class Features(_Strict):
+    echoReduction: bool = False  # noqa: N815 - the API is camelCase
+    videoMaxResolution: VideoResolution = "HD"  # noqa: N815
+    contentMaxResolution: ContentResolution = "FHD"  # noqa: N815
+
+
+class CreateMeetingBody(_Strict):
+    externalMeetingId: str | None = Field(  # noqa: N815
+        default=None,
+        description="Room name (join-or-create): 2-64 characters of Chime's pattern, compared "
+        "case-insensitively, not starting with 'aws:' or 'auto-'.",
+    )
+    mediaRegion: str | None = None  # noqa: N815
+    maxAttendees: Annotated[int, Field(ge=1, le=MAX_ATTENDEES)] | None = None  # noqa: N815
+    features: Features = Field(default_factory=Features)
+    maxDurationSeconds: DurationSeconds | None = None  # noqa: N815
+    tags: dict[str, str] = Field(default_factory=dict, max_length=50)
+    join: bool = False
+
+    @field_validator("externalMeetingId")
+    @classmethod
+    def _room_name(cls, value: str | None) -> str | None:
+        problem = None if value is None else room_name_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("mediaRegion")
+    @classmethod
+    def _media_region(cls, value: str | None) -> str | None:
+        problem = None if value is None else media_region_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: dict[str, str]) -> dict[str, str]:
+        problem = tags_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @model_validator(mode="after")
+    def _attendee_limit(self) -> CreateMeetingBody:
+        limit = attendee_limit(self.features.videoMaxResolution, self.features.contentMaxResolution)
+        if self.maxAttendees is not None and self.maxAttendees > limit:
+            raise ValueError(f"maxAttendees is at most {limit} with FHD video or UHD content")
+        return self
+
+
+class CapabilitiesBody(_Strict):
+    audio: CapabilityValue = "SendReceive"
+    video: CapabilityValue = "SendReceive"
+    content: CapabilityValue = "SendReceive"
+
+    def to_domain(self) -> Capabilities:
+        return Capabilities(
+            audio=Capability(self.audio),
+            video=Capability(self.video),
+            content=Capability(self.content),
+        )
+
+
+class ProvisionEntry(_Strict):
+    userId: Annotated[str, Field(min_length=1, max_length=USER_ID_MAX)]  # noqa: N815
+    capabilities: CapabilitiesBody | None = None
+
+
+class ProvisionBody(_Strict):
+    attendees: Annotated[list[ProvisionEntry], Field(min_length=1, max_length=MAX_PROVISION_BATCH)]
+
+
+# --- responses (for the OpenAPI document) ----------------------------------------------------
+
+
+class AttendeeCounts(BaseModel):
+    total: int
+    connected: int
+    peakConnected: int  # noqa: N815
+
+
+class MeetingView(BaseModel):
+    meetingId: str  # noqa: N815
+    externalMeetingId: str  # noqa: N815
+    mediaRegion: str  # noqa: N815
+    status: Literal["CREATED", "STARTED", "ENDED"]
+    hostUserId: str  # noqa: N815
+    createdAt: str  # noqa: N815
+    startedAt: str | None  # noqa: N815
+    endedAt: str | None  # noqa: N815
+    endReason: str | None  # noqa: N815
+    maxAttendees: int  # noqa: N815
+    maxDurationSeconds: int | None  # noqa: N815
+    attendees: AttendeeCounts
+    contentShareActive: bool  # noqa: N815
+    tags: dict[str, str]
+
+
+class AttendeeView(BaseModel):
+    attendeeId: str  # noqa: N815
+    userId: str  # noqa: N815
+    meetingId: str  # noqa: N815
+    presence: Literal["PROVISIONED", "CONNECTED", "LEFT", "DROPPED", "REMOVED"]
+    joinedAt: str | None  # noqa: N815
+    leftAt: str | None  # noqa: N815
+    capabilities: CapabilitiesBody
+    video: bool
+    contentShare: bool  # noqa: N815
+
+
+class JoinInfo(BaseModel):
+    """Exactly what the Chime SDK client libraries take (MeetingSessionConfiguration)."""
+
+    Meeting: dict[str, Any]
+    Attendee: dict[str, Any]
+
+
+class MeetingEnvelope(BaseModel):
+    meeting: MeetingView
+
+
+class CreatedMeeting(BaseModel):
+    meeting: MeetingView
+    joinInfo: JoinInfo | None = None  # noqa: N815
+
+
+class MeetingList(BaseModel):
+    meetings: list[MeetingView]
+    nextToken: str | None  # noqa: N815
+
+
+class AttendeeEnvelope(BaseModel):
+    attendee: AttendeeView
+
+
+class Roster(BaseModel):
+    attendees: list[AttendeeView]
+    nextToken: str | None  # noqa: N815
+
+
+class ItemError(BaseModel):
+    userId: str  # noqa: N815
+    code: str
+    message: str
+
+
+class ProvisionResult(BaseModel):
+    attendees: list[AttendeeView]
+    errors: list[ItemError]
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    requestId: str | None  # noqa: N815
+    details: list[dict[str, Any]] | None = None
+
+
+class ErrorEnvelope(BaseModel):
+    error: ErrorDetail
+
+
+class GatewayMessage(BaseModel):
+    """API Gateway's own answers (401 from the authorizer, 429 throttling, 503/504)."""
+
+    message: str
+
+
+class Health(BaseModel):
+    status: Literal["ok"]

@@ -1,0 +1,102 @@
+"""`python -m local` (behind `make dev`): the whole backend on loopback until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
+
+from local.stack import LocalStack, LocalStackConfig, PortBusyError
+
+QUICKSTART = """\
+Local stack ready (Ctrl-C stops it):
+  API                 {api}
+  AWS services (moto) {aws}
+  Chime SDK Meetings  {chime}
+
+Quickstart (bash; needs curl and jq):
+  API={api}
+  ALICE=$(curl -s -X POST $API/_local/token -d '{{"sub":"alice"}}' | jq -r .token)
+  BOB=$(curl -s -X POST $API/_local/token -d '{{"sub":"bob"}}' | jq -r .token)
+  MEETING=$(curl -s -X POST $API/meetings -H "Authorization: Bearer $ALICE" \\
+      -d '{{"externalMeetingId":"standup"}}' | jq -r .meeting.meetingId)
+  A1=$(curl -s -X POST $API/meetings/$MEETING/attendees \\
+      -H "Authorization: Bearer $ALICE" | jq -r .Attendee.AttendeeId)
+  B1=$(curl -s -X POST $API/meetings/$MEETING/attendees \\
+      -H "Authorization: Bearer $BOB" | jq -r .Attendee.AttendeeId)
+  curl -s -X POST $API/_local/meetings/$MEETING/attendees/$A1/connect -d '{{"audio":true}}'
+  curl -s -X POST $API/_local/meetings/$MEETING/attendees/$B1/connect -d '{{"audio":true}}'
+  curl -s $API/meetings/$MEETING/attendees -H "Authorization: Bearer $ALICE" | jq
+  curl -s -X POST $API/_local/meetings/$MEETING/attendees/$A1/leave
+  curl -s -X POST $API/_local/meetings/$MEETING/attendees/$B1/leave
+  curl -s -X POST $API/_local/clock/advance -d '{{"seconds":301}}'
+  sleep 3; curl -s $API/meetings/$MEETING -H "Authorization: Bearer $ALICE" | jq .meeting.endReason
+"""
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def parse_args(argv: list[str]) -> LocalStackConfig:
+    parser = argparse.ArgumentParser(prog="python -m local", description=__doc__)
+    parser.add_argument("--host", default=os.environ.get("LOCAL_HOST", "127.0.0.1"))
+    parser.add_argument("--api-port", type=int, default=_env_int("LOCAL_API_PORT", 3000))
+    parser.add_argument("--aws-port", type=int, default=_env_int("LOCAL_AWS_PORT", 5000))
+    parser.add_argument("--chime-port", type=int, default=_env_int("LOCAL_CHIME_PORT", 8081))
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=_env_int("LOCAL_API_WORKERS", 4),
+        help="api worker processes (concurrent requests)",
+    )
+    parser.add_argument(
+        "--cors-origin",
+        action="append",
+        dest="cors_origins",
+        help="allowed CORS origin (repeatable; default: any)",
+    )
+    parser.add_argument(
+        "--cleanup-every",
+        type=float,
+        default=None,
+        help="seconds between cleanup runs (default: the deployed schedule)",
+    )
+    parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO"))
+    args = parser.parse_args(argv)
+    return LocalStackConfig(
+        host=args.host,
+        api_port=args.api_port,
+        aws_port=args.aws_port,
+        chime_port=args.chime_port,
+        api_workers=args.workers,
+        cors_origins=tuple(args.cors_origins or ("*",)),
+        cleanup_every_seconds=args.cleanup_every,
+        log_level=args.log_level.upper(),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    stack = LocalStack(config)
+    try:
+        stack.start()
+    except PortBusyError as busy:
+        print(f"error: {busy}", file=sys.stderr)
+        stack.stop()
+        return 1
+    print(
+        QUICKSTART.format(api=stack.api_url, aws=stack.aws_url, chime=stack.chime_url), flush=True
+    )
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    with contextlib.suppress(KeyboardInterrupt):
+        stopped.wait()
+    print("stopping the local stack...", flush=True)
+    stack.stop()
+    return 0

@@ -1,0 +1,135 @@
+"""The local-only control routes (`/_local/...`, never deployed): tokens, the simulated media
+plane, Chime's virtual clock, the event logs, fault injection, event chaos and cleanup runs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from local.auth import MAX_TTL_SECONDS, LocalIssuer
+from local.chime import ChimeEmulator
+from local.event_delivery import Chaos
+
+Answer = tuple[int, Any]
+_MEDIA = re.compile(
+    r"^/_local/meetings/(?P<meeting>[^/]+)/attendees/(?P<attendee>[^/]+)/(?P<action>connect|leave|drop)$"
+)
+
+
+@dataclass
+class ControlPlane:
+    issuer: LocalIssuer
+    chime: ChimeEmulator
+    set_chaos: Callable[[Chaos], None]
+    delivery_stats: Callable[[], dict[str, int]]
+    run_cleanup: Callable[[dict[str, Any]], Any]
+    domain_events: Callable[[], list[dict[str, Any]]]
+
+    def __call__(self, method: str, path: str, body: Any) -> Answer:
+        if not isinstance(body, dict):
+            return 400, {"message": "the body must be a JSON object"}
+        media = _MEDIA.match(path)
+        if media and method == "POST":
+            return self._media(media["meeting"], media["attendee"], media["action"], body)
+        route = self._routes().get((method, path))
+        if route is None:
+            return 404, {"message": f"no local control route {method} {path}"}
+        return route(body)
+
+    def _routes(self) -> dict[tuple[str, str], Callable[[dict[str, Any]], Answer]]:
+        return {
+            ("POST", "/_local/token"): self._token,
+            ("GET", "/_local/jwks.json"): lambda _: (200, self.issuer.jwks()),
+            ("POST", "/_local/clock/advance"): self._advance,
+            ("GET", "/_local/events"): lambda _: (200, {"events": list(self.chime.events)}),
+            ("GET", "/_local/domain-events"): lambda _: (200, {"events": self.domain_events()}),
+            ("POST", "/_local/faults"): self._fault,
+            ("DELETE", "/_local/faults"): self._clear_faults,
+            ("POST", "/_local/chaos"): self._chaos,
+            ("GET", "/_local/chaos"): lambda _: (200, {"deliveries": self.delivery_stats()}),
+            ("POST", "/_local/cleanup"): lambda body: (200, self.run_cleanup(body)),
+        }
+
+    def _token(self, body: dict[str, Any]) -> Answer:
+        sub = body.get("sub")
+        groups = body.get("groups", [])
+        ttl = body.get("ttlSeconds", 3600)
+        if not isinstance(sub, str) or not sub:
+            return 400, {"message": "sub: a non-empty string is required"}
+        if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+            return 400, {"message": "groups: a list of strings"}
+        if not isinstance(ttl, int) or not -MAX_TTL_SECONDS <= ttl <= MAX_TTL_SECONDS:
+            return 400, {"message": f"ttlSeconds: an integer up to {MAX_TTL_SECONDS}"}
+        token = self.issuer.issue(
+            sub, groups=groups, ttl_seconds=ttl, audience=body.get("aud"), issuer=body.get("iss")
+        )
+        return 200, {"token": token}
+
+    def _media(
+        self, meeting_id: str, attendee_id: str, action: str, body: dict[str, Any]
+    ) -> Answer:
+        flags = {"audio", "video", "content", "viewingContent"}
+        if action == "connect" and not all(isinstance(body.get(f, False), bool) for f in flags):
+            return 400, {"message": "audio, video, content, viewingContent: booleans"}
+        try:
+            if action == "connect":
+                self.chime.connect(
+                    meeting_id,
+                    attendee_id,
+                    audio=body.get("audio", False),
+                    video=body.get("video", False),
+                    content=body.get("content", False),
+                    viewing_content=body.get("viewingContent", False),
+                )
+            elif action == "leave":
+                self.chime.leave(meeting_id, attendee_id)
+            else:
+                self.chime.drop(meeting_id, attendee_id)
+        except LookupError as missing:
+            return 404, {"message": str(missing)}
+        except ValueError as invalid:
+            return 409, {"message": str(invalid)}
+        return 200, {"ok": True}
+
+    def _advance(self, body: dict[str, Any]) -> Answer:
+        seconds = body.get("seconds")
+        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
+            return 400, {"message": "seconds: a non-negative number"}
+        self.chime.advance(float(seconds))
+        return 200, {"nowMs": self.chime.now_ms()}
+
+    def _fault(self, body: dict[str, Any]) -> Answer:
+        operation = body.get("operation")
+        if not isinstance(operation, str) or not operation:
+            return 400, {"message": "operation: an operation name or '*'"}
+        try:
+            self.chime.inject_fault(
+                operation=operation,
+                error=body.get("error"),
+                count=int(body.get("count", 1)),
+                latency_ms=int(body.get("latencyMs", 0)),
+            )
+        except (TypeError, ValueError) as invalid:
+            return 400, {"message": str(invalid)}
+        return 200, {"ok": True}
+
+    def _clear_faults(self, _: dict[str, Any]) -> Answer:
+        self.chime.clear_faults()
+        return 200, {"ok": True}
+
+    def _chaos(self, body: dict[str, Any]) -> Answer:
+        try:
+            chaos = Chaos(
+                drop_rate=float(body.get("dropRate", 0.0)),
+                duplicate_rate=float(body.get("duplicateRate", 0.0)),
+                reorder_window=int(body.get("reorderWindow", 0)),
+                seed=body.get("seed"),
+            )
+        except (TypeError, ValueError) as invalid:
+            return 400, {"message": str(invalid)}
+        if not (0 <= chaos.drop_rate <= 1 and 0 <= chaos.duplicate_rate <= 1):
+            return 400, {"message": "dropRate and duplicateRate are between 0 and 1"}
+        self.set_chaos(chaos)
+        return 200, {"chaos": body}

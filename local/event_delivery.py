@@ -1,0 +1,279 @@
+"""Delivering events to the functions as the deployed event sources do.
+
+- `SqsBatchPoller`: the SQS → Lambda event source mapping. It long-polls a queue, hands the
+  function batches in the SQS event shape, deletes what succeeded and leaves what the function
+  reported in `batchItemFailures` to come back after the visibility timeout. Optional chaos
+  drops, duplicates and reorders deliveries like a bad day of EventBridge.
+- `StreamPoller`: the DynamoDB Streams → Lambda event source mapping, resuming after the
+  first record the function reported failed.
+- `RateSchedule`: EventBridge Scheduler's `rate(...)` expressions.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from local.lambda_runtime import FunctionError
+
+log = logging.getLogger("local.delivery")
+
+Invoke = Callable[[dict[str, Any]], Any]
+
+
+@dataclass(frozen=True)
+class Chaos:
+    """How badly deliveries to the events function behave (all off by default)."""
+
+    drop_rate: float = 0.0
+    duplicate_rate: float = 0.0
+    reorder_window: int = 0
+    seed: int | None = None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.drop_rate or self.duplicate_rate or self.reorder_window > 1)
+
+
+class _Stoppable:
+    def __init__(self, name: str) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run_forever, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run_forever(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll_once()
+            except Exception:
+                log.exception("%s failed; retrying", self._thread.name)
+                self._stop.wait(1.0)
+
+    def poll_once(self) -> None:
+        raise NotImplementedError
+
+
+class SqsBatchPoller(_Stoppable):
+    def __init__(
+        self,
+        *,
+        sqs: Any,
+        queue_url: str,
+        queue_arn: str,
+        invoke: Invoke,
+        batch_size: int = 10,
+        wait_seconds: int = 1,
+    ) -> None:
+        super().__init__("sqs-poller")
+        self.sqs = sqs
+        self.queue_url = queue_url
+        self.queue_arn = queue_arn
+        self.invoke = invoke
+        self.batch_size = batch_size
+        self.wait_seconds = wait_seconds
+        self._chaos = Chaos()
+        self._random = random.Random()  # noqa: S311 - simulation, not security
+        self._held_back: list[dict[str, Any]] = []
+        # What reached the function and what chaos did on the way (for tests and reports).
+        self.stats = {"delivered": 0, "dropped": 0, "duplicated": 0}
+
+    def set_chaos(self, chaos: Chaos) -> None:
+        self._chaos = chaos
+        self._random = random.Random(chaos.seed)  # noqa: S311 - simulation
+
+    def poll_once(self) -> None:
+        answer = self.sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=self.batch_size,
+            WaitTimeSeconds=self.wait_seconds,
+            AttributeNames=["All"],
+        )
+        messages = answer.get("Messages", [])
+        if not messages and not self._held_back:
+            return
+        records = [self._record(message) for message in messages]
+        deliver = self._apply_chaos(records) if self._chaos.active else records
+        failed = self._deliver(deliver) if deliver else set()
+        done = [m for m in messages if m["MessageId"] not in failed]
+        for start in range(0, len(done), 10):
+            self.sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                    for i, m in enumerate(done[start : start + 10])
+                ],
+            )
+
+    def _deliver(self, records: list[dict[str, Any]]) -> set[str]:
+        self.stats["delivered"] += len(records)
+        try:
+            result = self.invoke({"Records": records}) or {}
+        except FunctionError as failure:
+            # A failed invocation: the whole batch comes back after the visibility timeout.
+            log.warning(
+                "the function failed on a batch of %d; SQS retries it: %s", len(records), failure
+            )
+            return {record["messageId"] for record in records}
+        return {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
+
+    def _apply_chaos(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        chaos, rng = self._chaos, self._random
+        out: list[dict[str, Any]] = []
+        for record in records:
+            if rng.random() < chaos.drop_rate:
+                self.stats["dropped"] += 1
+                continue  # lost on the way: deleted from the queue without a delivery
+            out.append(record)
+            if rng.random() < chaos.duplicate_rate:
+                self.stats["duplicated"] += 1
+                self._held_back.append(dict(record))  # a duplicate, delivered later
+        out.extend(self._held_back)
+        self._held_back = []
+        window = max(1, chaos.reorder_window)
+        for start in range(0, len(out), window):
+            chunk = out[start : start + window]
+            rng.shuffle(chunk)
+            out[start : start + window] = chunk
+        return out
+
+    def _record(self, message: dict[str, Any]) -> dict[str, Any]:
+        attributes = message.get("Attributes", {})
+        return {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message["Body"],
+            "attributes": {
+                "ApproximateReceiveCount": attributes.get("ApproximateReceiveCount", "1"),
+                "SentTimestamp": attributes.get("SentTimestamp", str(int(time.time() * 1000))),
+                "SenderId": attributes.get("SenderId", "local"),
+                "ApproximateFirstReceiveTimestamp": attributes.get(
+                    "ApproximateFirstReceiveTimestamp", str(int(time.time() * 1000))
+                ),
+            },
+            "messageAttributes": {},
+            "md5OfBody": message.get("MD5OfBody", ""),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": self.queue_arn,
+            "awsRegion": self.queue_arn.split(":")[3],
+        }
+
+
+class StreamPoller(_Stoppable):
+    def __init__(
+        self,
+        *,
+        streams: Any,
+        stream_arn: str,
+        invoke: Invoke,
+        batch_size: int = 100,
+        idle_seconds: float = 0.3,
+    ) -> None:
+        super().__init__("stream-poller")
+        self.streams = streams
+        self.stream_arn = stream_arn
+        self.invoke = invoke
+        self.batch_size = batch_size
+        self.idle_seconds = idle_seconds
+        self._iterators: dict[str, str] = {}
+        self._pending: dict[str, list[dict[str, Any]]] = {}
+
+    def poll_once(self) -> None:
+        self._discover_shards()
+        delivered = 0
+        for shard_id in list(self._iterators):
+            delivered += self._poll_shard(shard_id)
+        if not delivered:
+            self._stop.wait(self.idle_seconds)
+
+    def _discover_shards(self) -> None:
+        description = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
+        for shard in description["Shards"]:
+            if shard["ShardId"] not in self._iterators:
+                iterator = self.streams.get_shard_iterator(
+                    StreamArn=self.stream_arn,
+                    ShardId=shard["ShardId"],
+                    ShardIteratorType="TRIM_HORIZON",
+                )["ShardIterator"]
+                self._iterators[shard["ShardId"]] = iterator
+                self._pending[shard["ShardId"]] = []
+
+    def _poll_shard(self, shard_id: str) -> int:
+        pending = self._pending[shard_id]
+        if len(pending) < self.batch_size:
+            answer = self.streams.get_records(
+                ShardIterator=self._iterators[shard_id], Limit=self.batch_size
+            )
+            self._iterators[shard_id] = answer.get("NextShardIterator") or self._iterators[shard_id]
+            pending.extend(self._record(r) for r in answer.get("Records", []))
+        if not pending:
+            return 0
+        batch = pending[: self.batch_size]
+        result = self.invoke({"Records": batch}) or {}
+        failures = [item["itemIdentifier"] for item in result.get("batchItemFailures", [])]
+        if failures:
+            # As the event source mapping does: retry from the first failed record on.
+            first = next(
+                i for i, r in enumerate(batch) if r["dynamodb"]["SequenceNumber"] in failures
+            )
+            self._pending[shard_id] = pending[first:]
+            self._stop.wait(1.0)
+        else:
+            self._pending[shard_id] = pending[len(batch) :]
+        return len(batch)
+
+    def _record(self, record: dict[str, Any]) -> dict[str, Any]:
+        dynamodb = dict(record["dynamodb"])
+        created = dynamodb.get("ApproximateCreationDateTime")
+        if created is not None and not isinstance(created, int | float):
+            dynamodb["ApproximateCreationDateTime"] = int(created.timestamp())
+        return {
+            "eventID": record["eventID"],
+            "eventName": record["eventName"],
+            "eventVersion": record.get("eventVersion", "1.1"),
+            "eventSource": "aws:dynamodb",
+            "awsRegion": record.get("awsRegion", "us-east-1"),
+            "dynamodb": dynamodb,
+            "eventSourceARN": self.stream_arn,
+        }
+
+
+_RATE = re.compile(r"^rate\((\d+)\s+(second|minute|hour|day)s?\)$")
+_UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+def rate_seconds(expression: str) -> int:
+    """Seconds between runs of an EventBridge Scheduler `rate(...)` expression."""
+    found = _RATE.match(expression.strip())
+    if not found:
+        raise ValueError(
+            f"the local scheduler runs rate(...) expressions only, not {expression!r}; "
+            "pass --cleanup-every to choose a period"
+        )
+    return int(found.group(1)) * _UNIT_SECONDS[found.group(2)]
+
+
+class RateSchedule(_Stoppable):
+    """Invokes a function every `period_seconds` with a fixed input, as a schedule does."""
+
+    def __init__(self, *, period_seconds: float, invoke: Invoke, payload: dict[str, Any]) -> None:
+        super().__init__("scheduler")
+        self.period_seconds = period_seconds
+        self.invoke = invoke
+        self.payload = payload
+
+    def poll_once(self) -> None:
+        if self._stop.wait(self.period_seconds):
+            return
+        self.invoke(dict(self.payload))

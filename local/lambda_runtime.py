@@ -1,0 +1,117 @@
+"""Running the deployed handlers as Lambda would: a context object, and a pool of worker
+processes that each serve one invocation at a time.
+
+Powertools' resolvers keep the current request on the router object, so one handler instance
+must never serve two requests at once: as on Lambda, concurrency comes from more workers
+(execution environments), never from threads sharing one.
+"""
+
+from __future__ import annotations
+
+import importlib
+import multiprocessing
+import os
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+LambdaHandler = Callable[[dict[str, Any], Any], Any]
+
+
+@dataclass
+class LocalLambdaContext:
+    """The attributes of Lambda's context object that handlers and Powertools read."""
+
+    function_name: str
+    timeout_seconds: float = 29.0
+    memory_limit_in_mb: int = 1024
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = "local"
+    _deadline: float = field(default=0.0, repr=False)
+
+    def __post_init__(self) -> None:
+        self.invoked_function_arn = (
+            f"arn:aws:lambda:us-east-1:000000000000:function:{self.function_name}"
+        )
+        self.log_group_name = self.log_group_name or f"/aws/lambda/{self.function_name}"
+        self._deadline = time.monotonic() + self.timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def load_handler(dotted_path: str) -> LambdaHandler:
+    """`package.module.function` → the function, as Lambda resolves its handler setting."""
+    module_name, _, function_name = dotted_path.rpartition(".")
+    handler: LambdaHandler = getattr(importlib.import_module(module_name), function_name)
+    return handler
+
+
+# --- worker processes ------------------------------------------------------------------------
+_worker_handler: LambdaHandler | None = None
+_worker_function_name = ""
+
+
+def _start_worker(environment: Mapping[str, str], handler_path: str, function_name: str) -> None:
+    global _worker_handler, _worker_function_name  # noqa: PLW0603 - one handler per process
+    os.environ.update(environment)
+    _worker_handler = load_handler(handler_path)
+    _worker_function_name = function_name
+
+
+class FunctionError(Exception):
+    """The handler raised: Lambda reports the invocation failed (the event source retries)."""
+
+
+def _invoke_in_worker(event: dict[str, Any], timeout_seconds: float) -> Any:
+    assert _worker_handler is not None, "worker started without a handler"
+    context = LocalLambdaContext(_worker_function_name, timeout_seconds=timeout_seconds)
+    try:
+        return _worker_handler(event, context)
+    except Exception as error:
+        # Exceptions may hold unpicklable state (tracebacks, clients): send back their words.
+        raise FunctionError(f"{type(error).__name__}: {error}") from None
+
+
+def _warm_up() -> int:
+    return os.getpid()
+
+
+class HandlerPool:
+    """`workers` processes, each with the handler imported once (a warm Lambda environment)."""
+
+    def __init__(
+        self,
+        handler_path: str,
+        *,
+        function_name: str,
+        environment: Mapping[str, str],
+        workers: int,
+        timeout_seconds: float = 29.0,
+    ) -> None:
+        self.workers = workers
+        self.timeout_seconds = timeout_seconds
+        # spawn, not fork: the parent runs server threads whose locks a fork would copy.
+        self._executor = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_worker,
+            initargs=(dict(environment), handler_path, function_name),
+        )
+
+    def warm_up(self) -> None:
+        """Start every worker now, so the first requests do not pay the imports."""
+        futures = [self._executor.submit(_warm_up) for _ in range(self.workers * 2)]
+        for future in futures:
+            future.result(timeout=120)
+
+    def submit(self, event: dict[str, Any]) -> Future[Any]:
+        return self._executor.submit(_invoke_in_worker, event, self.timeout_seconds)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,59 @@
+"""Fixtures every suite may use: the Chime SDK Meetings emulator over real HTTP.
+
+- `chime_server`: one EmulatorServer per test session, on an ephemeral loopback port.
+- `chime`: that server's ChimeEmulator, reset (no meetings, events, faults or subscribers;
+  the clock restarted) before the test.
+- `chime_client`: a stock boto3 `chime-sdk-meetings` client to it (dummy credentials,
+  us-east-1), with retries off so each injected fault or throttle reaches the test;
+  `make_chime_client(endpoint_url)` builds the same for another server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from local.chime import ChimeEmulator, EmulatorConfig, EmulatorServer
+
+CHIME_REGION = "us-east-1"
+
+
+@pytest.fixture(scope="session")
+def chime_server() -> Iterator[EmulatorServer]:
+    server = EmulatorServer(ChimeEmulator(EmulatorConfig(region=CHIME_REGION)), port=0)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def chime(chime_server: EmulatorServer) -> ChimeEmulator:
+    chime_server.emulator.reset()
+    return chime_server.emulator
+
+
+def _chime_client_for(endpoint_url: str) -> Any:
+    """A boto3 client as application code builds one, pointed at an emulator."""
+    return boto3.client(
+        "chime-sdk-meetings",
+        endpoint_url=endpoint_url,
+        region_name=CHIME_REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"total_max_attempts": 1}),
+    )
+
+
+@pytest.fixture(scope="session")
+def make_chime_client() -> Callable[[str], Any]:
+    """`make_chime_client(endpoint_url)`: such a client for another emulator server."""
+    return _chime_client_for
+
+
+@pytest.fixture
+def chime_client(chime: ChimeEmulator, chime_server: EmulatorServer) -> Any:
+    return _chime_client_for(chime_server.endpoint_url)

@@ -1,0 +1,205 @@
+"""The store against moto's DynamoDB: item layout, conditional writes, ending, pagination."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from meetings import deployment
+from meetings.adapters import keys
+from meetings.adapters.store import (
+    MeetingStore,
+    RoomClaim,
+    TransactionRejectedError,
+    meeting_from_item,
+    meeting_to_item,
+)
+from meetings.domain.records import (
+    AttendeeRecord,
+    EndReason,
+    MeetingRecord,
+    MeetingStatus,
+    Presence,
+    UserPointerRecord,
+)
+
+from tests.integration.conftest import TABLE_NAME
+
+T0 = 1_764_097_200_000
+
+
+def meeting(meeting_id: str = "m-1", host: str = "alice", **fields: Any) -> MeetingRecord:
+    values: dict[str, Any] = {
+        "meetingId": meeting_id,
+        "externalMeetingId": f"room-{meeting_id}",
+        "mediaRegion": "us-east-1",
+        "hostUserId": host,
+        "createdAt": T0,
+        **fields,
+    }
+    return MeetingRecord(**values)
+
+
+def attendee(attendee_id: str, user: str, meeting_id: str = "m-1", **fields: Any) -> AttendeeRecord:
+    return AttendeeRecord(
+        attendeeId=attendee_id,
+        meetingId=meeting_id,
+        userId=user,
+        externalUserId=user,
+        addedAt=T0 + 1,
+        **fields,
+    )
+
+
+def pointer(user: str, attendee_id: str, meeting_id: str = "m-1") -> UserPointerRecord:
+    return UserPointerRecord(
+        meetingId=meeting_id, userId=user, attendeeId=attendee_id, externalUserId=user
+    )
+
+
+@pytest.fixture
+def store(table: Any) -> MeetingStore:
+    return MeetingStore(TABLE_NAME, table, reconcile_interval_seconds=180, retention_days=30)
+
+
+def raw_item(table: Any, pk: str, sk: str) -> Any:
+    return table.get_item(TableName=TABLE_NAME, Key={"pk": {"S": pk}, "sk": {"S": sk}})["Item"]
+
+
+def test_meeting_item_round_trips_with_index_attributes() -> None:
+    record = meeting(
+        maxDurationSeconds=60,
+        tags={"team": "sales"},
+        chimeMeeting={"MeetingId": "m-1", "MeetingFeatures": {"Attendee": {"MaxCount": 5}}},
+    )
+    item = meeting_to_item(record, reconcile_interval_seconds=180)
+    assert item[deployment.HOST_INDEX_PK] == {"S": "HOST#alice"}
+    assert item[deployment.OPEN_INDEX_PK] == {"S": keys.OPEN_PARTITION}
+    # The max-duration deadline (60 s) comes before the first reconciliation (180 s).
+    assert item[deployment.DUE_INDEX_SK] == {"S": "2025-11-25T19:01:00.000Z"}
+    assert "endedAt" not in item
+    assert meeting_from_item(item) == record
+
+
+def test_ended_meeting_item_has_no_open_index_attributes() -> None:
+    item = meeting_to_item(meeting(status=MeetingStatus.ENDED, endReason=EndReason.UNKNOWN))
+    assert not {deployment.OPEN_INDEX_PK, deployment.DUE_INDEX_PK} & set(item)
+
+
+def test_create_claims_room_once_per_generation(store: MeetingStore) -> None:
+    store.create_meeting(meeting("m-1"), room=RoomClaim(roomName="Room-M-1"))
+    assert store.get_room("room-m-1") == RoomClaim(
+        roomName="Room-M-1", generation=1, meetingId="m-1"
+    )
+    with pytest.raises(TransactionRejectedError) as rejected:
+        store.create_meeting(meeting("m-2"), room=RoomClaim(roomName="ROOM-m-1"))
+    assert rejected.value.failed_at(1)
+    assert store.get_meeting("m-2") is None
+
+
+def test_end_meeting_closes_everything_once(store: MeetingStore, table: Any) -> None:
+    store.create_meeting(
+        meeting("m-1", connected=1),
+        room=RoomClaim(roomName="room-m-1"),
+        first_attendee=(
+            attendee("a-1", "alice", presence=Presence.CONNECTED),
+            pointer("alice", "a-1"),
+        ),
+    )
+    ended = store.end_meeting("m-1", EndReason.NO_AUDIO_5MIN, T0 + 60_000)
+    assert ended is not None
+    assert (ended.status, ended.endReason, ended.endedAt, ended.connected) == (
+        MeetingStatus.ENDED,
+        EndReason.NO_AUDIO_5MIN,
+        T0 + 60_000,
+        0,
+    )
+    assert ended.expiresAt == (T0 + 60_000) // 1000 + 30 * 86400
+    item = raw_item(table, "MEETING#m-1", "MEETING")
+    assert not {deployment.OPEN_INDEX_PK, deployment.DUE_INDEX_SK} & set(item)
+    assert store.get_room("room-m-1").meetingId is None
+    left = store.get_attendee("m-1", "a-1")
+    assert left is not None and (left.presence, left.leftAt) == (Presence.LEFT, T0 + 60_000)
+    assert "expiresAt" in raw_item(table, "MEETING#m-1", "USER#alice")
+    # A second end changes nothing: the first reason stands.
+    again = store.end_meeting("m-1", EndReason.CHIME_24H_LIMIT, T0 + 90_000)
+    assert again is not None and (again.endReason, again.endedAt) == (
+        EndReason.NO_AUDIO_5MIN,
+        T0 + 60_000,
+    )
+
+
+def test_end_meeting_fills_in_unknown_reason_only(store: MeetingStore) -> None:
+    store.create_meeting(meeting("m-1"))
+    store.end_meeting("m-1", EndReason.UNKNOWN, T0 + 1000)
+    vanished = store.end_meeting("m-1", EndReason.VANISHED, T0 + 2000)
+    assert vanished is not None and vanished.endReason is EndReason.UNKNOWN
+    better = store.end_meeting("m-1", EndReason.SINGLE_ATTENDEE_30MIN, T0 + 2000)
+    assert better is not None and better.endReason is EndReason.SINGLE_ATTENDEE_30MIN
+    assert better.endedAt == T0 + 1000
+
+
+def test_requested_reason_wins_over_the_inferred_one(store: MeetingStore) -> None:
+    store.create_meeting(meeting("m-1"))
+    requested = store.request_end("m-1", EndReason.HOST_ENDED)
+    assert requested is not None and requested.requestedEndReason is EndReason.HOST_ENDED
+    ended = store.end_meeting("m-1", EndReason.UNKNOWN, T0 + 1000)
+    assert ended is not None and ended.endReason is EndReason.HOST_ENDED
+    assert store.request_end("m-1", EndReason.MAX_DURATION) is None
+
+
+def test_end_meeting_of_unknown_meeting_is_none(store: MeetingStore) -> None:
+    assert store.end_meeting("nope", EndReason.UNKNOWN, T0) is None
+
+
+def test_add_attendee_counts_once_and_respects_the_bar(store: MeetingStore) -> None:
+    store.create_meeting(meeting("m-1"))
+    store.add_attendee(attendee("a-1", "bob"), pointer("bob", "a-1"), replaces_attendee_id=None)
+    with pytest.raises(TransactionRejectedError):
+        store.add_attendee(attendee("a-2", "bob"), pointer("bob", "a-2"), replaces_attendee_id=None)
+    recorded = store.get_meeting("m-1")
+    assert recorded is not None and recorded.attendeeTotal == 1
+    bob = store.get_attendee("m-1", "a-1")
+    assert bob is not None
+    store.remove_attendee(bob, removed_at_ms=T0 + 5, bar_user=True)
+    barred = store.get_pointer("m-1", "bob")
+    assert barred is not None and barred.barred
+    with pytest.raises(TransactionRejectedError) as rejected:
+        store.add_attendee(
+            attendee("a-3", "bob"), pointer("bob", "a-3"), replaces_attendee_id="a-1"
+        )
+    assert rejected.value.failed_at(2)
+
+
+def test_removing_a_connected_attendee_frees_its_seat(store: MeetingStore) -> None:
+    store.create_meeting(
+        meeting("m-1", connected=1),
+        first_attendee=(attendee("a-1", "bob", presence=Presence.CONNECTED), pointer("bob", "a-1")),
+    )
+    bob = store.get_attendee("m-1", "a-1")
+    assert bob is not None
+    store.remove_attendee(bob, removed_at_ms=T0 + 5, bar_user=False)
+    recorded = store.get_meeting("m-1")
+    assert recorded is not None and recorded.connected == 0
+    # The same removal from the stale read is refused, and counts nothing twice.
+    with pytest.raises(TransactionRejectedError):
+        store.remove_attendee(bob, removed_at_ms=T0 + 6, bar_user=False)
+
+
+def test_listings_page_newest_first(store: MeetingStore) -> None:
+    for number in range(5):
+        store.create_meeting(meeting(f"m-{number}", createdAt=T0 + number))
+    store.end_meeting("m-3", EndReason.UNKNOWN, T0 + 10)
+    first, start = store.list_hosted("alice", status_filter=None, limit=2, start_key=None)
+    assert [record.meetingId for record in first] == ["m-4", "m-3"]
+    second, _ = store.list_hosted("alice", status_filter=None, limit=2, start_key=start)
+    assert [record.meetingId for record in second] == ["m-2", "m-1"]
+    open_only, _ = store.list_hosted("alice", status_filter="open", limit=10, start_key=None)
+    assert [record.meetingId for record in open_only] == ["m-4", "m-2", "m-1", "m-0"]
+    everyone_open, _ = store.list_open(status_filter=None, limit=10, start_key=None)
+    assert len(everyone_open) == 4
+    assert store.count_open_hosted("alice", stop_at=3) >= 3
+    assert store.count_open_hosted("bob", stop_at=3) == 0
+    due, _ = store.list_due(T0 + 180_010, limit=10)
+    assert {record.meetingId for record in due} == {"m-0", "m-1", "m-2", "m-4"}
+    assert store.list_due(T0, limit=10)[0] == []

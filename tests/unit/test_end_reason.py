@@ -1,0 +1,124 @@
+"""End-reason inference by the precise reading of Chime's auto-end rules (event timestamps only)."""
+
+from __future__ import annotations
+
+import pytest
+from meetings.domain.end_reason import (
+    LIFETIME_MS,
+    NO_AUDIO_MS,
+    SINGLE_ATTENDEE_MS,
+    infer_end_reason,
+    predict_end,
+)
+from meetings.domain.presence import EntryKind, LogEntry, attendee_ref
+from meetings.domain.records import EndReason
+
+T0 = 1_764_097_200_000
+A, B = "attendee-a", "attendee-b"
+
+
+def entry(at: int, kind: EntryKind, attendee: str | None = None) -> LogEntry:
+    return LogEntry.of(T0 + at, kind, attendee_ref(attendee) if attendee else "")
+
+
+CREATED = entry(0, EntryKind.MEETING_STARTED)
+
+
+def test_nobody_joins_ends_after_five_minutes() -> None:
+    assert infer_end_reason({CREATED}, T0 + NO_AUDIO_MS + 1) is EndReason.NO_AUDIO_5MIN
+
+
+def test_threshold_is_inclusive_and_one_millisecond_short_is_not_enough() -> None:
+    assert infer_end_reason({CREATED}, T0 + NO_AUDIO_MS) is EndReason.NO_AUDIO_5MIN
+    assert infer_end_reason({CREATED}, T0 + NO_AUDIO_MS - 1) is EndReason.UNKNOWN
+
+
+def test_no_audio_counts_from_the_last_disconnect() -> None:
+    log = {CREATED, entry(1000, EntryKind.JOINED, A), entry(600_000, EntryKind.LEFT, A)}
+    assert infer_end_reason(log, T0 + 600_000 + NO_AUDIO_MS + 1) is EndReason.NO_AUDIO_5MIN
+    assert infer_end_reason(log, T0 + 600_000 + 1000) is EndReason.UNKNOWN
+
+
+def test_one_attendee_alone_for_thirty_minutes() -> None:
+    log = {CREATED, entry(1000, EntryKind.JOINED, A)}
+    assert infer_end_reason(log, T0 + SINGLE_ATTENDEE_MS + 1) is EndReason.SINGLE_ATTENDEE_30MIN
+
+
+def test_fewer_than_two_counts_from_when_the_second_left() -> None:
+    log = {
+        CREATED,
+        entry(1, EntryKind.JOINED, A),
+        entry(2, EntryKind.JOINED, B),
+        entry(3_600_000, EntryKind.DROPPED, B),
+    }
+    assert (
+        infer_end_reason(log, T0 + 3_600_000 + SINGLE_ATTENDEE_MS)
+        is EndReason.SINGLE_ATTENDEE_30MIN
+    )
+    assert infer_end_reason(log, T0 + 3_600_000 + 60_000) is EndReason.UNKNOWN
+
+
+def test_twenty_four_hours_with_two_attendees() -> None:
+    log = {CREATED, entry(1, EntryKind.JOINED, A), entry(2, EntryKind.JOINED, B)}
+    assert infer_end_reason(log, T0 + LIFETIME_MS + 1) is EndReason.CHIME_24H_LIMIT
+
+
+def test_the_rule_order_decides_when_two_explain_the_end() -> None:
+    # Created and nobody ever joined for 24 h: every rule holds; no_audio_5min comes first.
+    assert infer_end_reason({CREATED}, T0 + LIFETIME_MS + 1) is EndReason.NO_AUDIO_5MIN
+
+
+def test_without_meeting_started_a_stretch_from_creation_is_only_a_lower_bound() -> None:
+    # The earliest entry bounds the creation from above: long enough proves the rule...
+    log = {entry(10, EntryKind.JOINED, A)}
+    assert infer_end_reason(log, T0 + 10 + SINGLE_ATTENDEE_MS) is EndReason.SINGLE_ATTENDEE_30MIN
+    # ...too short proves nothing, and a later rule must not be guessed.
+    assert infer_end_reason(log, T0 + 60_000) is EndReason.UNKNOWN
+
+
+def test_an_empty_log_explains_nothing() -> None:
+    assert infer_end_reason(set(), T0 + LIFETIME_MS * 2) is EndReason.UNKNOWN
+
+
+def test_screen_share_viewers_or_missed_events_give_unknown() -> None:
+    log = {CREATED, entry(1, EntryKind.JOINED, A), entry(2, EntryKind.JOINED, B)}
+    assert infer_end_reason(log, T0 + 2_000_000) is EndReason.UNKNOWN
+
+
+def test_entries_after_the_end_are_ignored() -> None:
+    log = {CREATED, entry(NO_AUDIO_MS + 5, EntryKind.JOINED, A)}
+    assert infer_end_reason(log, T0 + NO_AUDIO_MS + 1) is EndReason.NO_AUDIO_5MIN
+
+
+@pytest.mark.parametrize(
+    ("log", "expected"),
+    [
+        ({CREATED}, (EndReason.NO_AUDIO_5MIN, T0 + NO_AUDIO_MS + 1)),
+        (
+            {CREATED, entry(5, EntryKind.JOINED, A)},
+            (EndReason.SINGLE_ATTENDEE_30MIN, T0 + SINGLE_ATTENDEE_MS + 1),  # from creation
+        ),
+        (
+            {CREATED, entry(5, EntryKind.JOINED, A), entry(6, EntryKind.JOINED, B)},
+            (EndReason.CHIME_24H_LIMIT, T0 + LIFETIME_MS + 1),
+        ),
+    ],
+)
+def test_prediction_for_a_meeting_that_vanished(
+    log: set[LogEntry], expected: tuple[EndReason, int]
+) -> None:
+    assert predict_end(log, now=T0 + 2 * LIFETIME_MS) == expected
+
+
+def test_no_prediction_before_the_rule_is_due_or_without_a_creation_instant() -> None:
+    assert predict_end({CREATED}, now=T0 + NO_AUDIO_MS) is None
+    assert predict_end({entry(5, EntryKind.JOINED, A)}, now=T0 + 2 * LIFETIME_MS) is None
+
+
+def test_a_rule_that_would_have_fired_before_later_activity_is_passed_over() -> None:
+    # Alone for 40 minutes yet the meeting went on: that rule is off in this Chime.
+    log = {CREATED, entry(5, EntryKind.JOINED, A), entry(2_400_000, EntryKind.VIDEO_ON, A)}
+    assert predict_end(log, now=T0 + 2 * LIFETIME_MS) == (
+        EndReason.CHIME_24H_LIMIT,
+        T0 + LIFETIME_MS + 1,
+    )
