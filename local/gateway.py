@@ -185,6 +185,10 @@ def _handler_class(gateway: LocalGateway) -> type[BaseHTTPRequestHandler]:
     class GatewayRequestHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "LocalApiGateway"
+        # Headers and body leave in one write, without Nagle: split small writes meet the
+        # client's delayed ACK and cost ~40 ms per request.
+        wbufsize = -1
+        disable_nagle_algorithm = True
 
         def _serve(self) -> None:
             length = int(self.headers.get("content-length") or 0)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import multiprocessing
 import os
+import sys
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -57,11 +58,26 @@ _worker_handler: LambdaHandler | None = None
 _worker_function_name = ""
 
 
-def _start_worker(environment: Mapping[str, str], handler_path: str, function_name: str) -> None:
+def _start_worker(
+    environment: Mapping[str, str], handler_path: str, function_name: str, log_path: str | None
+) -> None:
     global _worker_handler, _worker_function_name  # noqa: PLW0603 - one handler per process
+    if log_path:
+        _redirect_output(log_path)
     os.environ.update(environment)
     _worker_handler = load_handler(handler_path)
     _worker_function_name = function_name
+
+
+def _redirect_output(log_path: str) -> None:
+    """Send this worker's stdout and stderr (where Lambda's log lines go) to a file, at the file
+    descriptor level so that every writer is caught, appending so that workers share it."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    descriptor = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(descriptor, sys.stdout.fileno())
+    os.dup2(descriptor, sys.stderr.fileno())
+    os.close(descriptor)
 
 
 class FunctionError(Exception):
@@ -93,6 +109,7 @@ class HandlerPool:
         environment: Mapping[str, str],
         workers: int,
         timeout_seconds: float = 29.0,
+        log_path: str | None = None,
     ) -> None:
         self.workers = workers
         self.timeout_seconds = timeout_seconds
@@ -101,7 +118,7 @@ class HandlerPool:
             max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_start_worker,
-            initargs=(dict(environment), handler_path, function_name),
+            initargs=(dict(environment), handler_path, function_name, log_path),
         )
 
     def warm_up(self) -> None:

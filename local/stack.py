@@ -13,10 +13,9 @@ from typing import Any
 
 import boto3
 from meetings import deployment
-from moto.moto_api._internal import moto_api_backend
-from moto.server import ThreadedMotoServer
 
 from local.auth import LocalIssuer
+from local.aws_services import LocalAwsServices
 from local.chime import ChimeEmulator, EmulatorConfig, EmulatorServer, EventBridgeSink
 from local.control import ControlPlane
 from local.event_delivery import Chaos, RateSchedule, SqsBatchPoller, StreamPoller, rate_seconds
@@ -48,6 +47,8 @@ class LocalStackConfig:
     cleanup_schedule: str = deployment.DEFAULT_CLEANUP_SCHEDULE
     cleanup_every_seconds: float | None = None  # overrides the schedule's period
     log_level: str = "INFO"
+    # Where the functions' output goes (every worker appends to this file); None: the console.
+    worker_log_path: str | None = None
     extra_environment: dict[str, str] = field(default_factory=dict)
 
 
@@ -111,20 +112,10 @@ class LocalStack:
 
     # --- the parts ---------------------------------------------------------------------------
     def _start_moto(self) -> None:
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        self._moto = ThreadedMotoServer(
-            ip_address=self.config.host, port=self.config.aws_port, verbose=False
-        )
-        self._moto.start()
-        host, port = self._moto.get_host_and_port()
-        self.aws_url = f"http://{host}:{port}"
-        self._stoppers.append(self._moto.stop)
-        # moto keeps its state per process, not per server: forget ours when we stop, so that
-        # nothing else in this process (tests) meets our table, rules and queues.
-        self._stoppers.append(self._reset_moto)
-
-    def _reset_moto(self) -> None:
-        moto_api_backend.reset()
+        self._aws = LocalAwsServices(self.config.host, self.config.aws_port)
+        self._aws.start()
+        self.aws_url = self._aws.url
+        self._stoppers.append(self._aws.stop)
 
     def _start_chime(self) -> None:
         self._chime_server = EmulatorServer(
@@ -232,6 +223,7 @@ class LocalStack:
                 environment=env,
                 workers=workers,
                 timeout_seconds=29.0 if name == "api" else 60.0,
+                log_path=self.config.worker_log_path,
             )
             self._pools[name] = pool
             self._stoppers.append(pool.close)

@@ -1,0 +1,94 @@
+"""What the suites that drive the local stack over HTTP share: an HTTP client as a mobile or
+web app would use it, a poll-until helper, and the stack's test configuration.
+
+The stack is started once per package (a package-scoped fixture in a folder with an
+`__init__.py`): it must be gone before other suites run, or its pollers would drain the queues
+of suites that patch botocore in-process (moto's mock_aws); `LocalStack.stop()` also resets
+moto's process-wide state.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from local.stack import LocalStackConfig
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+
+@dataclass
+class Api:
+    base_url: str
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        data = None if body is None else json.dumps(body).encode()
+        all_headers = {"content-type": "application/json", **(headers or {})}
+        if token:
+            all_headers["authorization"] = f"Bearer {token}"
+        request = urllib.request.Request(
+            self.base_url + path, data=data, method=method, headers=all_headers
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60) as answer:
+                return Response(answer.status, _lower(answer.headers.items()), answer.read())
+        except urllib.error.HTTPError as error:
+            return Response(error.code, _lower(error.headers.items()), error.read())
+
+    def token(self, sub: str, **claims: Any) -> str:
+        answer = self.request("POST", "/_local/token", body={"sub": sub, **claims})
+        assert answer.status == 200, answer.body
+        token: str = answer.json["token"]
+        return token
+
+
+def _lower(items: Any) -> dict[str, str]:
+    return {name.lower(): value for name, value in items}
+
+
+def wait_until(check: Callable[[], Any], *, timeout: float = 15.0, every: float = 0.1) -> Any:
+    """The first truthy result of `check`, polling as a client app would (events take a moment)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(every)
+
+
+def stack_config_for_tests(**overrides: Any) -> LocalStackConfig:
+    """Ephemeral ports; the scheduled cleanup would race the tests' own runs, which invoke it
+    explicitly, so it is pushed an hour away."""
+    settings: dict[str, Any] = {
+        "api_port": 0,
+        "aws_port": 0,
+        "chime_port": 0,
+        "api_workers": 2,
+        "events_workers": 1,
+        "cleanup_every_seconds": 3600,
+        "log_level": "WARNING",
+    }
+    settings.update(overrides)
+    return LocalStackConfig(**settings)
