@@ -13,26 +13,15 @@ from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
+from meetings.deployment import API_ROUTES, CORS_ALLOWED_HEADERS, CORS_EXPOSED_HEADERS
 
 from infra.config import MeetingsConfig
 from infra.function import log_retention, removal_policy
 
 # (method, path) of every route; only these two answer without a token.
-PUBLIC_ROUTES: Final = (("GET", "/health"), ("GET", "/openapi.json"))
-PROTECTED_ROUTES: Final = (
-    ("POST", "/meetings"),
-    ("GET", "/meetings"),
-    ("GET", "/meetings/{meetingId}"),
-    ("DELETE", "/meetings/{meetingId}"),
-    ("POST", "/meetings/{meetingId}/attendees"),
-    ("POST", "/meetings/{meetingId}/attendees/batch"),
-    ("GET", "/meetings/{meetingId}/attendees"),
-    ("GET", "/meetings/{meetingId}/attendees/{attendeeId}"),
-    ("DELETE", "/meetings/{meetingId}/attendees/{attendeeId}"),
-    ("PUT", "/meetings/{meetingId}/attendees/{attendeeId}/capabilities"),
-)
-CORS_ALLOWED_HEADERS: Final = ("Authorization", "Content-Type", "Idempotency-Key")
-CORS_EXPOSED_HEADERS: Final = ("Retry-After",)
+# The routes and CORS headers are shared with the local stack's gateway (meetings.deployment).
+PUBLIC_ROUTES: Final = tuple((m, path) for m, path, needs_token in API_ROUTES if not needs_token)
+PROTECTED_ROUTES: Final = tuple((m, path) for m, path, needs_token in API_ROUTES if needs_token)
 # One JSON line per request. Context variables only: no header, so no Authorization value.
 ACCESS_LOG_FIELDS: Final = {
     "requestId": "$context.requestId",
