@@ -11,7 +11,6 @@ import difflib
 import json
 import re
 from collections.abc import Mapping
-from functools import cache
 from typing import Annotated, Any, Final, Literal
 
 from meetings import deployment
@@ -21,7 +20,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    TypeAdapter,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -59,13 +57,7 @@ class ConfigError(ValueError):
 
 def _setting_default(name: str) -> Any:
     """The functions' own default, so the stack and the code cannot disagree on it."""
-    return Settings.model_fields[name].default
-
-
-@cache
-def _settings_field_adapter(name: str) -> TypeAdapter[Any]:
-    field = Settings.model_fields[name]
-    return TypeAdapter(Annotated[(field.annotation, *field.metadata)])  # type: ignore[arg-type]
+    return Settings.default_of(name)
 
 
 def _none_if_blank(value: Any) -> Any:
@@ -145,10 +137,7 @@ class MeetingsConfig(BaseModel):
     def _functions_accept(cls, value: Any, info: ValidationInfo) -> Any:
         """The functions' own rule for a shared knob, applied here at synth time."""
         assert info.field_name is not None
-        try:
-            _settings_field_adapter(info.field_name).validate_python(value)
-        except ValidationError as error:
-            raise ValueError(error.errors()[0]["msg"]) from None
+        Settings.check_field(info.field_name, value)  # its ValueError names the rule
         return value
 
     @field_validator("region")

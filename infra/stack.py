@@ -39,7 +39,7 @@ def function_environment(
 ) -> dict[str, str]:
     """Every variable of the functions' settings model, plus Powertools' own."""
     settings = config.function_settings(table_name=table_name, event_bus_name=event_bus_name)
-    environment = {name: str(value) for name, value in settings.model_dump(by_alias=True).items()}
+    environment = settings.to_environ()
     environment.update(
         POWERTOOLS_SERVICE_NAME=SERVICE_NAME,
         POWERTOOLS_METRICS_NAMESPACE=METRICS_NAMESPACE,

@@ -28,7 +28,7 @@ from moto.dynamodb.exceptions import (
     TransactWriteSingleOpException,
 )
 from moto.dynamodb.models import DynamoDBBackend
-from moto.moto_api._internal import moto_api_backend
+from moto.moto_api._internal.models import moto_api_backend
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -117,8 +117,8 @@ def _apply(backend: DynamoDBBackend, op_type: str, op: dict[str, Any]) -> None:
                             expression_attribute_values=values)  # fmt: skip
     elif op_type == "Update":
         backend.update_item(op["TableName"], op["Key"], update_expression=op["UpdateExpression"],
-                            expression_attribute_names=names,
-                            expression_attribute_values=values)  # fmt: skip
+                            expression_attribute_names=names or {},
+                            expression_attribute_values=values or {})  # fmt: skip
 
 
 class LocalAwsServices:

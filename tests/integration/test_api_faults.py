@@ -159,6 +159,9 @@ class dynamodb_fails:
         self.status = status
 
     def _answer(self, request: Any, **_: Any) -> Any:
+        # botocore hands the request to moto's mock as well: make it a read-only call there,
+        # so that a refused write really changes nothing.
+        request.headers["X-Amz-Target"] = "DynamoDB_20120810.DescribeLimits"
         return AWSResponse(request.url, self.status, HTTPHeaders(), _Raw(self.body.encode()))
 
     def __enter__(self) -> None:

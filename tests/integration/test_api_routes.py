@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 from typing import Any
@@ -10,9 +11,16 @@ import pytest
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from meetings import deployment
 from meetings.handlers.api import meeting_service
-from meetings.service.meetings import IDEMPOTENCY_KEY_PREFIX, IDEMPOTENCY_PARTITION
+from meetings.service.idempotency import IDEMPOTENCY_PARTITION
+from meetings.service.meetings import IDEMPOTENCY_KEY_PREFIX
 
-from tests.integration.conftest import ApiAnswer, Caller, forget_cached_state
+from tests.integration.conftest import (
+    ApiAnswer,
+    Caller,
+    api_event,
+    forget_cached_state,
+    lambda_context,
+)
 
 Api = Callable[..., ApiAnswer]
 ALICE = Caller("alice")
@@ -130,6 +138,24 @@ def test_create_rejects_bad_bodies_with_400(api: Api, chime: Any, body: Any) -> 
 def test_malformed_json_is_400(api: Api) -> None:
     answer = api("POST", "/meetings", caller=ALICE, raw_body="{nope")
     assert (answer.status, answer.error_code) == (400, "VALIDATION_ERROR")
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", "/meetings"), ("PUT", "/meetings/m-1/attendees/a-1/capabilities")],
+)
+def test_body_that_is_not_utf8_is_400(backend: Any, chime: Any, method: str, path: str) -> None:
+    # Found by fuzzing: API Gateway hands binary bodies over base64-encoded, and Powertools'
+    # UTF-8 decode of them raised past the validation (a 500).
+    from meetings.handlers.api import handler  # noqa: PLC0415 - after the environment is set
+
+    event = api_event(method, path, caller=ALICE, raw_body="")
+    event["body"] = base64.b64encode(b'#:\x05A~\xff\xfe{"join": true}').decode()
+    event["isBase64Encoded"] = True
+    answer = handler(event, lambda_context())
+    error = json.loads(answer["body"])["error"]
+    assert (answer["statusCode"], error["code"]) == (400, "VALIDATION_ERROR"), error
+    assert chime.open_meeting_ids() == set()
 
 
 def test_room_name_is_join_or_create_case_insensitively(api: Api, chime: Any) -> None:

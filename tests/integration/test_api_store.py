@@ -9,6 +9,7 @@ from meetings import deployment
 from meetings.adapters import keys
 from meetings.adapters.store import (
     MeetingStore,
+    OpenMeetingLimitError,
     RoomClaim,
     TransactionRejectedError,
     meeting_from_item,
@@ -129,6 +130,58 @@ def test_end_meeting_closes_everything_once(store: MeetingStore, table: Any) -> 
     )
 
 
+def test_open_meetings_count_caps_creates_and_ending_frees_a_place(store: MeetingStore) -> None:
+    store.create_meeting(meeting("m-1"), open_meetings_cap=2)
+    store.create_meeting(meeting("m-2"), open_meetings_cap=2)
+    store.create_meeting(meeting("b-1", host="bob"), open_meetings_cap=2)
+    with pytest.raises(OpenMeetingLimitError):
+        store.create_meeting(meeting("m-3"), open_meetings_cap=2)
+    assert store.get_meeting("m-3") is None
+    assert (store.open_meetings_of("alice"), store.open_meetings_of("bob")) == (2, 1)
+    store.end_meeting("m-1", EndReason.UNKNOWN, T0 + 1000)
+    store.end_meeting("m-1", EndReason.UNKNOWN, T0 + 2000)  # counted down once only
+    assert store.open_meetings_of("alice") == 1
+    store.create_meeting(meeting("m-3"), open_meetings_cap=2)
+    assert store.open_meetings_of("alice") == 2
+
+
+def test_a_duplicate_meeting_is_no_cap_refusal(store: MeetingStore) -> None:
+    store.create_meeting(meeting("m-1"), open_meetings_cap=1)
+    with pytest.raises(TransactionRejectedError) as rejected:
+        store.create_meeting(meeting("m-1"), open_meetings_cap=1)
+    assert not isinstance(rejected.value, OpenMeetingLimitError)
+    assert rejected.value.failed_at(0)
+
+
+def test_ending_a_meeting_older_than_the_count_still_ends_it(store: MeetingStore) -> None:
+    store.create_meeting(meeting("m-1"), room=RoomClaim(roomName="room-m-1"))  # not counted
+    ended = store.end_meeting("m-1", EndReason.UNKNOWN, T0 + 1000)
+    assert ended is not None and ended.status is MeetingStatus.ENDED
+    assert store.get_room("room-m-1").meetingId is None
+    assert store.open_meetings_of("alice") == 0  # never below zero
+    store.create_meeting(meeting("m-2"), open_meetings_cap=1)
+    assert store.open_meetings_of("alice") == 1
+
+
+def test_end_meeting_closes_more_attendees_than_one_transaction_holds(
+    store: MeetingStore, table: Any
+) -> None:
+    store.create_meeting(meeting("m-1", connected=30))
+    for number in range(30):
+        store.add_attendee(
+            attendee(f"a-{number}", f"user{number}", presence=Presence.CONNECTED),
+            pointer(f"user{number}", f"a-{number}"),
+            replaces_attendee_id=None,
+        )
+    ended = store.end_meeting("m-1", EndReason.NO_AUDIO_5MIN, T0 + 60_000)
+    assert ended is not None and ended.attendeeTotal == 30
+    roster, _ = store.list_roster("m-1", limit=100, start_key=None)
+    assert {record.presence for record in roster} == {Presence.LEFT}
+    assert {record.leftAt for record in roster} == {T0 + 60_000}
+    for number in range(30):
+        assert "expiresAt" in raw_item(table, "MEETING#m-1", f"USER#user{number}")
+
+
 def test_end_meeting_fills_in_unknown_reason_only(store: MeetingStore) -> None:
     store.create_meeting(meeting("m-1"))
     store.end_meeting("m-1", EndReason.UNKNOWN, T0 + 1000)
@@ -198,8 +251,6 @@ def test_listings_page_newest_first(store: MeetingStore) -> None:
     assert [record.meetingId for record in open_only] == ["m-4", "m-2", "m-1", "m-0"]
     everyone_open, _ = store.list_open(status_filter=None, limit=10, start_key=None)
     assert len(everyone_open) == 4
-    assert store.count_open_hosted("alice", stop_at=3) >= 3
-    assert store.count_open_hosted("bob", stop_at=3) == 0
     due, _ = store.list_due(T0 + 180_010, limit=10)
     assert {record.meetingId for record in due} == {"m-0", "m-1", "m-2", "m-4"}
     assert store.list_due(T0, limit=10)[0] == []

@@ -90,7 +90,12 @@ class MemoryMeetingStore:
         self.table = table
 
     def end_meeting(
-        self, meeting_id: str, reason: EndReason, ended_at_ms: int
+        self,
+        meeting_id: str,
+        reason: EndReason,
+        ended_at_ms: int,
+        *,
+        known: MeetingRecord | None = None,
     ) -> MeetingRecord | None:
         table = self.table
         meeting = table.meeting

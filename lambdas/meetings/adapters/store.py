@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -32,6 +33,7 @@ from meetings.domain.records import (
     Presence,
     UserPointerRecord,
 )
+from meetings.domain.validation import GENERATED_ROOM_PREFIX
 from meetings.domain.views import rfc3339
 
 if TYPE_CHECKING:
@@ -46,6 +48,13 @@ DEFAULT_RETENTION_DAYS: Final = 30
 _SECONDS_PER_DAY: Final = 86_400
 # BatchGetItem and the roster pass these limits to DynamoDB.
 _MAX_BATCH_GET: Final = 100
+# DynamoDB takes 100 actions per TransactWriteItems; moto (the offline stack) takes 25.
+_MAX_TRANSACTION_ACTIONS: Final = 25
+# The per-host count of open meetings: `HOST#<userId>` / `OPEN_MEETINGS`, attribute below.
+# Kept in the same transactions that create and end a meeting, so it never drifts and the
+# per-user cap costs no read of its own.
+OPEN_MEETINGS_SK: Final = "OPEN_MEETINGS"
+OPEN_MEETINGS_ATTRIBUTE: Final = "openMeetings"
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -78,6 +87,10 @@ class TransactionRejectedError(Exception):
         return index < len(self.reasons) and self.reasons[index] == "ConditionalCheckFailed"
 
 
+class OpenMeetingLimitError(TransactionRejectedError):
+    """A new meeting was refused only because its host already holds the cap of open ones."""
+
+
 @contextmanager
 def _dynamodb_errors() -> Iterator[None]:
     """Throttling and outages that outlived botocore's retries → 503; conditions → rejection."""
@@ -95,11 +108,17 @@ def _dynamodb_errors() -> Iterator[None]:
             if "ConditionalCheckFailed" in reasons:
                 raise TransactionRejectedError(reasons) from error
             raise UpstreamUnavailableError(retry_after=1) from error
-        if code in _UNAVAILABLE_CODES:
+        # Any server-side failure (also an unreadable 5xx from a proxy in front) is an outage.
+        if code in _UNAVAILABLE_CODES or _server_side(error):
             raise UpstreamUnavailableError(retry_after=1) from error
         raise
     except BotoCoreError as error:
         raise UpstreamUnavailableError(retry_after=1) from error
+
+
+def _server_side(error: ClientError) -> bool:
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return int(status) >= HTTPStatus.INTERNAL_SERVER_ERROR
 
 
 # --- (de)serialisation -----------------------------------------------------------------------
@@ -125,6 +144,23 @@ def to_attribute_values(values: Mapping[str, Any]) -> Item:
 
 def from_attribute_values(item: Mapping[str, Any]) -> dict[str, Any]:
     return {name: _plain(_deserializer.deserialize(value)) for name, value in item.items()}
+
+
+def _field_values(record: Any) -> dict[str, Any]:
+    """A record's fields by name, nested records as dicts. Unlike `dataclasses.asdict` it
+    does not deep-copy the plain dicts (features, tags, the Chime meeting): the serializer
+    only reads them, and the copy was a good part of a create's own time."""
+    values = {name: getattr(record, name) for name in _FIELD_NAMES[type(record)]}
+    for name, value in values.items():
+        if isinstance(value, Capabilities):
+            values[name] = dataclasses.asdict(value)
+    return values
+
+
+_FIELD_NAMES: Final[dict[type, tuple[str, ...]]] = {
+    record_type: tuple(field.name for field in dataclasses.fields(record_type))
+    for record_type in (MeetingRecord, AttendeeRecord, UserPointerRecord)
+}
 
 
 def _record_fields(record_type: type[Any]) -> set[str]:
@@ -191,7 +227,7 @@ def _created_sort_key(record: MeetingRecord) -> str:
 def meeting_to_item(
     record: MeetingRecord, reconcile_interval_seconds: int = DEFAULT_RECONCILE_INTERVAL_SECONDS
 ) -> Item:
-    values: dict[str, Any] = dataclasses.asdict(record)
+    values = _field_values(record)
     values[deployment.PARTITION_KEY] = keys.meeting_pk(record.meetingId)
     values[deployment.SORT_KEY] = keys.MEETING_SK
     values[deployment.HOST_INDEX_PK] = keys.host_pk(record.hostUserId)
@@ -211,7 +247,7 @@ def roster_sort_key(record: AttendeeRecord) -> str:
 
 
 def attendee_to_item(record: AttendeeRecord) -> Item:
-    values: dict[str, Any] = dataclasses.asdict(record)
+    values = _field_values(record)
     values[deployment.PARTITION_KEY] = keys.meeting_pk(record.meetingId)
     values[deployment.SORT_KEY] = keys.attendee_sk(record.attendeeId)
     values[deployment.ROSTER_INDEX_SK] = roster_sort_key(record)
@@ -219,7 +255,7 @@ def attendee_to_item(record: AttendeeRecord) -> Item:
 
 
 def pointer_to_item(record: UserPointerRecord) -> Item:
-    values: dict[str, Any] = dataclasses.asdict(record)
+    values = _field_values(record)
     values[deployment.PARTITION_KEY] = keys.meeting_pk(record.meetingId)
     values[deployment.SORT_KEY] = keys.user_sk(record.userId)
     return to_attribute_values(values)
@@ -252,6 +288,10 @@ def pointer_key(meeting_id: str, user_id: str) -> Item:
 
 def room_key(room_name: str) -> Item:
     return _key(keys.room_pk(room_name), keys.ROOM_SK)
+
+
+def open_meetings_key(host_user_id: str) -> Item:
+    return _key(keys.host_pk(host_user_id), OPEN_MEETINGS_SK)
 
 
 _INDEX_ATTRIBUTES_OF_OPEN: Final = (
@@ -383,33 +423,6 @@ class MeetingStore:
             generation=int(values.get("generation", 0)),
             meetingId=values.get("meetingId"),
         )
-
-    def count_open_hosted(self, host_user_id: str, stop_at: int) -> int:
-        """Open meetings the user hosts, counted up to `stop_at` (the cap is all that matters)."""
-        counted, start_key = 0, None
-        while counted < stop_at:
-            arguments: dict[str, Any] = {
-                "TableName": self.table_name,
-                "IndexName": deployment.HOST_INDEX,
-                "KeyConditionExpression": "#pk = :pk",
-                "FilterExpression": "attribute_exists(#open)",
-                "ExpressionAttributeNames": {
-                    "#pk": deployment.HOST_INDEX_PK,
-                    "#open": deployment.OPEN_INDEX_PK,
-                },
-                "ExpressionAttributeValues": {":pk": {"S": keys.host_pk(host_user_id)}},
-                "Select": "COUNT",
-                "ScanIndexForward": False,
-            }
-            if start_key:
-                arguments["ExclusiveStartKey"] = start_key
-            with _dynamodb_errors():
-                answer: Any = self.client.query(**arguments)
-            counted += int(answer.get("Count", 0))
-            start_key = answer.get("LastEvaluatedKey")
-            if not start_key:
-                break
-        return counted
 
     def _query_page(
         self,
@@ -606,11 +619,14 @@ class MeetingStore:
         *,
         room: RoomClaim | None = None,
         first_attendee: tuple[AttendeeRecord, UserPointerRecord] | None = None,
+        open_meetings_cap: int | None = None,
     ) -> None:
-        """Write a new meeting (plus its room claim and first attendee) atomically.
+        """Write a new meeting (plus its room claim and first attendee) atomically, and count
+        it among its host's open meetings, refused at `open_meetings_cap`.
 
         Raises TransactionRejectedError: index 0 failed = the meeting item already exists,
-        index 1 failed (with a room) = another meeting took the room first.
+        index 1 failed (with a room) = another meeting took the room first; its subclass
+        OpenMeetingLimitError when only the cap refused it.
         """
         actions = [self._put_new(meeting_to_item(meeting, self.reconcile_interval_seconds))]
         if room is not None:
@@ -619,7 +635,47 @@ class MeetingStore:
             attendee, pointer = first_attendee
             actions.append(self._put_new(attendee_to_item(attendee)))
             actions.append(self._put_new(pointer_to_item(pointer)))
-        self._transact(actions)
+        if open_meetings_cap is not None:
+            actions.append(self._count_open_meeting(meeting.hostUserId, open_meetings_cap))
+        try:
+            self._transact(actions)
+        except TransactionRejectedError as rejected:
+            only_the_cap = rejected.failed_at(len(actions) - 1) and not any(
+                rejected.failed_at(index) for index in range(len(actions) - 1)
+            )
+            if open_meetings_cap is not None and only_the_cap:
+                raise OpenMeetingLimitError(rejected.reasons) from rejected
+            raise
+
+    def _count_open_meeting(self, host_user_id: str, cap: int) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": open_meetings_key(host_user_id),
+                "UpdateExpression": "ADD #open :one",
+                "ConditionExpression": "attribute_not_exists(#open) OR #open < :cap",
+                "ExpressionAttributeNames": {"#open": OPEN_MEETINGS_ATTRIBUTE},
+                "ExpressionAttributeValues": {":one": {"N": "1"}, ":cap": {"N": str(cap)}},
+            }
+        }
+
+    def _uncount_open_meeting(self, host_user_id: str) -> dict[str, Any]:
+        # A meeting created before the count existed finds no count: the caller drops this.
+        return {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": open_meetings_key(host_user_id),
+                "UpdateExpression": "ADD #open :minus_one",
+                "ConditionExpression": "#open > :zero",
+                "ExpressionAttributeNames": {"#open": OPEN_MEETINGS_ATTRIBUTE},
+                "ExpressionAttributeValues": {":minus_one": {"N": "-1"}, ":zero": {"N": "0"}},
+            }
+        }
+
+    def open_meetings_of(self, host_user_id: str) -> int:
+        """How many open meetings the host holds, as the cap counts them."""
+        item = self._get(open_meetings_key(host_user_id))
+        return 0 if item is None else int(item[OPEN_MEETINGS_ATTRIBUTE]["N"])
 
     def add_attendee(
         self,
@@ -827,54 +883,112 @@ class MeetingStore:
         ended_at_ms: int,
         *,
         honour_requested: bool = True,
+        known: MeetingRecord | None = None,
     ) -> MeetingRecord | None:
         """End an open meeting (idempotent, safe under concurrency); None if there is no meeting.
 
         An open meeting becomes ENDED with the reason the backend requested before deleting it
         (`requestedEndReason`, unless honour_requested is False), else with `reason`; it leaves
-        the open/due indexes and gets its TTL; its room is released and its connected attendees
-        become LEFT. An ENDED meeting only has an `unknown` reason replaced by a better one;
-        otherwise nothing changes.
+        the open/due indexes and gets its TTL; in the same transaction its room is released and
+        its host's open-meeting count goes down. Then its connected attendees become LEFT and
+        every attendee and pointer gets the TTL. An ENDED meeting only has an `unknown` reason
+        replaced by a better one; otherwise nothing changes.
+
+        `known`: the meeting as the caller last read it (its host and room name never change),
+        which spares a read.
         """
+        meeting = known if known is not None else self.get_meeting(meeting_id)
+        if meeting is None:
+            return None
         expires_at = ended_at_ms // 1000 + self.retention_seconds
-        reason_source = "if_not_exists(#requested, :reason)" if honour_requested else ":reason"
-        names = {"#requested": "requestedEndReason"} if honour_requested else {}
         try:
-            with _dynamodb_errors():
-                answer: Any = self.client.update_item(
-                    TableName=self.table_name,
-                    Key=meeting_key(meeting_id),
-                    UpdateExpression=(
-                        f"SET #status = :ended, #endReason = {reason_source}, #endedAt = :endedAt, "
-                        "#connected = :zero, #expiresAt = :expiresAt "
-                        "REMOVE " + ", ".join(f"#{name}" for name in _INDEX_ATTRIBUTES_OF_OPEN)
-                    ),
-                    ConditionExpression="attribute_exists(#pk) AND #status <> :ended",
-                    ExpressionAttributeNames={
-                        "#status": "status",
-                        "#endReason": "endReason",
-                        "#endedAt": "endedAt",
-                        "#connected": "connected",
-                        "#expiresAt": deployment.TTL_ATTRIBUTE,
-                        "#pk": deployment.PARTITION_KEY,
-                        **{f"#{name}": name for name in _INDEX_ATTRIBUTES_OF_OPEN},
-                        **names,
-                    },
-                    ExpressionAttributeValues={
-                        ":ended": {"S": str(MeetingStatus.ENDED)},
-                        ":reason": {"S": str(reason)},
-                        ":endedAt": {"N": str(ended_at_ms)},
-                        ":zero": {"N": "0"},
-                        ":expiresAt": {"N": str(expires_at)},
-                    },
-                    ReturnValues="ALL_NEW",
-                )
+            self._end_open_meeting(meeting, reason, ended_at_ms, expires_at, honour_requested)
         except TransactionRejectedError:
             return self._improve_reason(meeting_id, reason)
-        ended = meeting_from_item(answer["Attributes"])
-        self._release_room(ended)
-        self._close_attendees(ended, expires_at)
+        items = self._partition(meeting_id)
+        ended = next(
+            (
+                meeting_from_item(item)
+                for item in items
+                if item[deployment.SORT_KEY]["S"] == keys.MEETING_SK
+            ),
+            None,
+        )
+        if ended is None:
+            return None  # only an operator deletes a meeting item
+        self._close_attendees(items, ended, expires_at)
         return ended
+
+    def _end_open_meeting(
+        self,
+        meeting: MeetingRecord,
+        reason: EndReason,
+        ended_at_ms: int,
+        expires_at: int,
+        honour_requested: bool,
+    ) -> None:
+        """ENDED, with the room and the host's count released in the same transaction.
+
+        Raises TransactionRejectedError if the meeting is gone or ended already. The room and
+        count actions are dropped when their own conditions fail (a room a newer meeting holds,
+        a meeting older than the count), so they never keep a meeting open."""
+        optional = [self._uncount_open_meeting(meeting.hostUserId)]
+        if not meeting.externalMeetingId.startswith(GENERATED_ROOM_PREFIX):
+            optional.append(self._release_room(meeting))
+        end = self._end_action(meeting.meetingId, reason, ended_at_ms, expires_at, honour_requested)
+        while True:
+            try:
+                self._transact([end, *optional])
+            except TransactionRejectedError as rejected:
+                if rejected.failed_at(0) or not optional:
+                    raise
+                optional = [
+                    action
+                    for index, action in enumerate(optional, start=1)
+                    if not rejected.failed_at(index)
+                ]
+                continue
+            return
+
+    def _end_action(
+        self,
+        meeting_id: str,
+        reason: EndReason,
+        ended_at_ms: int,
+        expires_at: int,
+        honour_requested: bool,
+    ) -> dict[str, Any]:
+        reason_source = "if_not_exists(#requested, :reason)" if honour_requested else ":reason"
+        names = {"#requested": "requestedEndReason"} if honour_requested else {}
+        return {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": meeting_key(meeting_id),
+                "UpdateExpression": (
+                    f"SET #status = :ended, #endReason = {reason_source}, #endedAt = :endedAt, "
+                    "#connected = :zero, #expiresAt = :expiresAt "
+                    "REMOVE " + ", ".join(f"#{name}" for name in _INDEX_ATTRIBUTES_OF_OPEN)
+                ),
+                "ConditionExpression": "attribute_exists(#pk) AND #status <> :ended",
+                "ExpressionAttributeNames": {
+                    "#status": "status",
+                    "#endReason": "endReason",
+                    "#endedAt": "endedAt",
+                    "#connected": "connected",
+                    "#expiresAt": deployment.TTL_ATTRIBUTE,
+                    "#pk": deployment.PARTITION_KEY,
+                    **{f"#{name}": name for name in _INDEX_ATTRIBUTES_OF_OPEN},
+                    **names,
+                },
+                "ExpressionAttributeValues": {
+                    ":ended": {"S": str(MeetingStatus.ENDED)},
+                    ":reason": {"S": str(reason)},
+                    ":endedAt": {"N": str(ended_at_ms)},
+                    ":zero": {"N": "0"},
+                    ":expiresAt": {"N": str(expires_at)},
+                },
+            }
+        }
 
     def _improve_reason(self, meeting_id: str, reason: EndReason) -> MeetingRecord | None:
         current = self.get_meeting(meeting_id)
@@ -900,75 +1014,82 @@ class MeetingStore:
             return self.get_meeting(meeting_id)
         return meeting_from_item(answer["Attributes"])
 
-    def _release_room(self, meeting: MeetingRecord) -> None:
+    def _release_room(self, meeting: MeetingRecord) -> dict[str, Any]:
         """Free the room name, but only if it still names this meeting (a newer one may hold it)."""
-        try:
-            with _dynamodb_errors():
-                self.client.update_item(
-                    TableName=self.table_name,
-                    Key=room_key(meeting.externalMeetingId),
-                    UpdateExpression="REMOVE #meetingId",
-                    ConditionExpression="#meetingId = :meetingId",
-                    ExpressionAttributeNames={"#meetingId": "meetingId"},
-                    ExpressionAttributeValues={":meetingId": {"S": meeting.meetingId}},
-                )
-        except TransactionRejectedError:
-            pass
+        return {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": room_key(meeting.externalMeetingId),
+                "UpdateExpression": "REMOVE #meetingId",
+                "ConditionExpression": "#meetingId = :meetingId",
+                "ExpressionAttributeNames": {"#meetingId": "meetingId"},
+                "ExpressionAttributeValues": {":meetingId": {"S": meeting.meetingId}},
+            }
+        }
 
-    def _close_attendees(self, meeting: MeetingRecord, expires_at: int) -> None:
-        """Connected attendees → LEFT at the end instant; every attendee and pointer gets a TTL."""
-        for item in self._partition(meeting.meetingId):
-            sort_key = item[deployment.SORT_KEY]["S"]
-            if sort_key.startswith(keys.ATTENDEE_SK_PREFIX):
-                self._close_attendee(item, meeting, expires_at)
-            elif sort_key.startswith(keys.USER_SK_PREFIX):
-                self._expire(item, expires_at)
+    def _close_attendees(self, items: list[Item], meeting: MeetingRecord, expires_at: int) -> None:
+        """Connected attendees → LEFT at the end instant; every attendee and pointer gets a TTL.
 
-    def _close_attendee(self, item: Item, meeting: MeetingRecord, expires_at: int) -> None:
-        attendee = attendee_from_item(item)
-        key = attendee_key(attendee.meetingId, attendee.attendeeId)
-        if attendee.presence is not Presence.CONNECTED:
-            self._expire(item, expires_at)
-            return
-        try:
-            with _dynamodb_errors():
-                self.client.update_item(
-                    TableName=self.table_name,
-                    Key=key,
-                    UpdateExpression=(
-                        "SET #presence = :left, #leftAt = :at, #expiresAt = :expiresAt"
-                    ),
-                    ConditionExpression="#presence = :connected",
-                    ExpressionAttributeNames={
-                        "#presence": "presence",
-                        "#leftAt": "leftAt",
-                        "#expiresAt": deployment.TTL_ATTRIBUTE,
-                    },
-                    ExpressionAttributeValues={
-                        ":left": {"S": str(Presence.LEFT)},
-                        ":connected": {"S": str(Presence.CONNECTED)},
-                        ":at": {"N": str(meeting.endedAt or 0)},
-                        ":expiresAt": {"N": str(expires_at)},
-                    },
-                )
-        except TransactionRejectedError:
-            # It left or was removed meanwhile: still give it the TTL.
-            self._expire(item, expires_at)
+        In transactions of up to 25 items; one whose conditions fail (an attendee that changed
+        since the read) is done again item by item, each item tolerating its own change."""
+        actions = [
+            self._closing_action(item, meeting, expires_at)
+            for item in items
+            if item[deployment.SORT_KEY]["S"].startswith(
+                (keys.ATTENDEE_SK_PREFIX, keys.USER_SK_PREFIX)
+            )
+        ]
+        for first in range(0, len(actions), _MAX_TRANSACTION_ACTIONS):
+            chunk = actions[first : first + _MAX_TRANSACTION_ACTIONS]
+            try:
+                self._transact([{"Update": update} for update, _ in chunk])
+            except TransactionRejectedError:
+                for update, fallback in chunk:
+                    self._update_or(update, fallback)
 
-    def _expire(self, item: Item, expires_at: int) -> None:
+    def _closing_action(
+        self, item: Item, meeting: MeetingRecord, expires_at: int
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """(the update for this item, the plain TTL update to make if its condition fails)."""
         key = {name: item[name] for name in (deployment.PARTITION_KEY, deployment.SORT_KEY)}
+        expire = {
+            "TableName": self.table_name,
+            "Key": key,
+            "UpdateExpression": "SET #expiresAt = :expiresAt",
+            "ConditionExpression": "attribute_exists(#pk)",
+            "ExpressionAttributeNames": {
+                "#expiresAt": deployment.TTL_ATTRIBUTE,
+                "#pk": deployment.PARTITION_KEY,
+            },
+            "ExpressionAttributeValues": {":expiresAt": {"N": str(expires_at)}},
+        }
+        connected = item.get("presence", {}).get("S") == str(Presence.CONNECTED)
+        if not item[deployment.SORT_KEY]["S"].startswith(keys.ATTENDEE_SK_PREFIX) or not connected:
+            return expire, None
+        leave = {
+            "TableName": self.table_name,
+            "Key": key,
+            "UpdateExpression": "SET #presence = :left, #leftAt = :at, #expiresAt = :expiresAt",
+            "ConditionExpression": "#presence = :connected",
+            "ExpressionAttributeNames": {
+                "#presence": "presence",
+                "#leftAt": "leftAt",
+                "#expiresAt": deployment.TTL_ATTRIBUTE,
+            },
+            "ExpressionAttributeValues": {
+                ":left": {"S": str(Presence.LEFT)},
+                ":connected": {"S": str(Presence.CONNECTED)},
+                ":at": {"N": str(meeting.endedAt or 0)},
+                ":expiresAt": {"N": str(expires_at)},
+            },
+        }
+        # It left or was removed meanwhile: it still gets the TTL.
+        return leave, expire
+
+    def _update_or(self, update: dict[str, Any], fallback: dict[str, Any] | None) -> None:
         try:
             with _dynamodb_errors():
-                self.client.update_item(
-                    TableName=self.table_name,
-                    Key=key,
-                    UpdateExpression="SET #expiresAt = :expiresAt",
-                    ConditionExpression="attribute_exists(#pk)",
-                    ExpressionAttributeNames={
-                        "#expiresAt": deployment.TTL_ATTRIBUTE,
-                        "#pk": deployment.PARTITION_KEY,
-                    },
-                    ExpressionAttributeValues={":expiresAt": {"N": str(expires_at)}},
-                )
+                self.client.update_item(**update)
         except TransactionRejectedError:
-            pass
+            if fallback is not None:
+                self._update_or(fallback, None)

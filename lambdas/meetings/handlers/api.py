@@ -40,7 +40,7 @@ from meetings.handlers.api_models import (
     ProvisionResult,
     Roster,
 )
-from meetings.observability import METRICS_NAMESPACE, SERVICE_NAME, logger, metrics, tracer
+from meetings.observability import METRICS_NAMESPACE, SERVICE_NAME, logger, metrics, traced
 from meetings.service.meetings import MeetingService, NewMeeting, Outcome, build_meeting_service
 from meetings.settings import get_settings
 
@@ -184,6 +184,13 @@ def _no_route(_: NotFoundError) -> Response[Any]:
     return error_response(404, "NOT_FOUND", "no such route")
 
 
+def _undecodable_body(_: UnicodeDecodeError) -> Response[Any]:
+    # Powertools decodes the body as UTF-8 before validating it: bytes that are not UTF-8
+    # surface here, not as a RequestValidationError.
+    details = [{"location": "body", "field": "", "problem": "not UTF-8 encoded JSON"}]
+    return error_response(400, "VALIDATION_ERROR", "the request is not valid", details=details)
+
+
 def _bug(error: Exception) -> Response[Any]:
     logger.exception("unhandled error", extra={"error_type": type(error).__name__})
     return error_response(500, "INTERNAL", "internal error")
@@ -193,6 +200,7 @@ def _bug(error: Exception) -> Response[Any]:
 app.exception_handler(DomainError)(_domain_error)
 app.exception_handler(RequestValidationError)(_invalid_request)
 app.exception_handler(NotFoundError)(_no_route)
+app.exception_handler(UnicodeDecodeError)(_undecodable_body)
 app.exception_handler(Exception)(_bug)
 
 
@@ -358,7 +366,8 @@ def get_attendee(meetingId: MeetingIdPath, attendeeId: AttendeeIdPath) -> Respon
 
 @app.delete(
     "/meetings/<meetingId>/attendees/<attendeeId>",
-    responses=_responses(**{"204": {"description": "Removed"}}),
+    # An empty `content`: without it Powertools documents a JSON body for the 204.
+    responses=_responses(**{"204": {"description": "Removed", "content": {}}}),
 )
 def remove_attendee(meetingId: MeetingIdPath, attendeeId: AttendeeIdPath) -> Response[Any]:  # noqa: N803
     meeting_service().remove_attendee(caller(), meetingId, attendeeId)
@@ -382,8 +391,8 @@ def set_capabilities(
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler(capture_response=False)
+@traced
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    meeting_service().idempotency_config.register_lambda_context(context)
+    meeting_service().start_invocation(context)
     return app.resolve(event, context)

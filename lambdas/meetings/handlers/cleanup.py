@@ -19,7 +19,7 @@ from meetings.adapters.chime import ChimeGateway
 from meetings.adapters.presence_store import CleanupQueries
 from meetings.adapters.store import MeetingStore
 from meetings.handlers.events import count_meeting_end
-from meetings.observability import logger, metrics, tracer
+from meetings.observability import logger, metrics, traced
 from meetings.service.cleanup import CleanupService
 from meetings.settings import get_settings
 
@@ -61,7 +61,7 @@ def _wants_everything(event: Any) -> bool:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler(capture_response=False)
+@traced
 @metrics.log_metrics
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     summary = cleanup_service().run(

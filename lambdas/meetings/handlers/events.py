@@ -21,7 +21,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from meetings.adapters.presence_store import ActivityStore
 from meetings.adapters.store import MeetingStore
 from meetings.domain.records import MeetingRecord
-from meetings.observability import METRICS_NAMESPACE, SERVICE_NAME, logger, metrics, tracer
+from meetings.observability import METRICS_NAMESPACE, SERVICE_NAME, logger, metrics, traced
 from meetings.service.events import ChimeEventService, Delivery, EventBatch
 from meetings.settings import get_settings
 
@@ -61,7 +61,7 @@ def _delivery(record: dict[str, Any]) -> Delivery:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler(capture_response=False)
+@traced
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     batch = EventBatch(chime_event_service(), [_delivery(r) for r in event.get("Records", [])])

@@ -22,7 +22,7 @@ from meetings.adapters import keys
 from meetings.adapters.bus import PUT_EVENTS_MAX_ENTRIES, EventBusPublisher, PublishFailedError
 from meetings.adapters.store import MeetingStore
 from meetings.domain.domain_events import DomainEvent, Image, attendee_events, meeting_events
-from meetings.observability import logger, metrics, tracer
+from meetings.observability import logger, metrics, traced
 from meetings.settings import get_settings
 
 
@@ -76,7 +76,7 @@ def _sequence_number(record: dict[str, Any]) -> str:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler(capture_response=False)
+@traced
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     records: list[dict[str, Any]] = event.get("Records", [])

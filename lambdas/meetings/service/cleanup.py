@@ -112,7 +112,7 @@ class CleanupService:
             EndReason.VANISHED,
             now,
         )
-        return self._meetings.end_meeting(meeting.meetingId, reason, ended_at)
+        return self._meetings.end_meeting(meeting.meetingId, reason, ended_at, known=meeting)
 
     def _end_ourselves(self, meeting: MeetingRecord, now: int) -> MeetingRecord | None:
         # The reason is recorded before DeleteMeeting, so that the chime:MeetingEnded it causes
@@ -120,7 +120,9 @@ class CleanupService:
         if meeting.requestedEndReason is None:
             self._meetings.request_end(meeting.meetingId, EndReason.MAX_DURATION)
         self._chime.delete_meeting(meeting.meetingId)
-        return self._meetings.end_meeting(meeting.meetingId, EndReason.MAX_DURATION, now)
+        return self._meetings.end_meeting(
+            meeting.meetingId, EndReason.MAX_DURATION, now, known=meeting
+        )
 
 
 def _deadline(meeting: MeetingRecord) -> int | None:

@@ -360,7 +360,7 @@ class ChimeEventService:
     ) -> MeetingRecord | None:
         reason = meeting.requestedEndReason or infer_end_reason(decode_log(log), ended_at)
         was_open = meeting.status.is_open
-        ended = self._meetings.end_meeting(meeting.meetingId, reason, ended_at)
+        ended = self._meetings.end_meeting(meeting.meetingId, reason, ended_at, known=meeting)
         if ended is None or not was_open or ended.endedAt != ended_at:
             return None  # someone else ended it (or only its reason was improved)
         return ended

@@ -4,12 +4,12 @@ capabilities. Authorization happens here (domain.authorization), on the records 
 Ordering rule for every use case that creates something in Chime: Chime first (it is
 idempotent on the token we derive), then one conditional write; if that write fails for any
 reason other than "an identical request already recorded it", the Chime side is undone, so
-nothing is orphaned and no seat is held by a ghost.
+nothing is orphaned and no seat is held by a ghost. A failure without a clear answer may have
+committed all the same: then the record is read first, and only a surely absent one undone.
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import json
 import time
@@ -17,25 +17,16 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Executor, wait
 from dataclasses import dataclass
-from typing import Any, Final
-
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyPersistenceLayerError,
-    IdempotencyValidationError,
-)
-from aws_lambda_powertools.utilities.idempotency.serialization.base import (
-    BaseIdempotencySerializer,
-)
+from typing import TYPE_CHECKING, Any, Final
 
 from meetings import deployment
 from meetings.adapters.chime import ChimeGateway
-from meetings.adapters.store import MeetingStore, RoomClaim, TransactionRejectedError
+from meetings.adapters.store import (
+    MeetingStore,
+    OpenMeetingLimitError,
+    RoomClaim,
+    TransactionRejectedError,
+)
 from meetings.domain import authorization, pagination
 from meetings.domain.errors import (
     AttendeeNotFoundError,
@@ -47,7 +38,6 @@ from meetings.domain.errors import (
     MeetingEndedError,
     MeetingNotFoundError,
     UpstreamError,
-    UpstreamUnavailableError,
     UserMeetingLimitError,
 )
 from meetings.domain.identity import Identity, external_user_id_for
@@ -71,8 +61,14 @@ from meetings.domain.validation import (
 from meetings.domain.views import attendee_view, join_info, meeting_view
 from meetings.settings import Settings
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+    )
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
 Clock = Callable[[], int]
-IDEMPOTENCY_PARTITION: Final = "IDEMPOTENCY#create-meeting"
 IDEMPOTENCY_KEY_PREFIX: Final = "create-meeting"
 # Room races resolve in one or two rounds; more means something keeps changing the room.
 _ROOM_ATTEMPTS: Final = 5
@@ -124,21 +120,6 @@ def capabilities_from_chime(raw: dict[str, str] | None) -> Capabilities:
     )
 
 
-class _WithoutJoinTokens(BaseIdempotencySerializer):
-    """What the idempotency record stores: the first response minus any JoinToken (tokens are
-    never persisted; a replay fetches the caller's token from Chime again)."""
-
-    def to_dict(self, data: Any) -> dict[str, Any]:
-        stored: dict[str, Any] = copy.deepcopy(data)
-        attendee = (stored.get("body", {}).get("joinInfo") or {}).get("Attendee")
-        if isinstance(attendee, dict):
-            attendee.pop("JoinToken", None)
-        return stored
-
-    def from_dict(self, data: dict[str, Any]) -> Any:
-        return data
-
-
 class MeetingService:
     def __init__(
         self,
@@ -155,15 +136,26 @@ class MeetingService:
         self.settings = settings
         self.executor = executor
         self.clock = clock
-        self.idempotency_config = IdempotencyConfig(
-            event_key_jmespath="[caller, key]",
-            payload_validation_jmespath="spec",
-            raise_on_no_idempotency_key=True,
-            expires_after_seconds=settings.idempotency_ttl_seconds,
-            hash_function="sha256",
-        )
         self._idempotency_store = idempotency_store
+        self._idempotency_config: IdempotencyConfig | None = None
         self._create_once: Callable[..., dict[str, Any]] | None = None
+        self._lambda_context: LambdaContext | None = None
+
+    # Powertools' idempotency utility is imported only by a create with an Idempotency-Key:
+    # most cold starts never need it.
+
+    @property
+    def idempotency_config(self) -> IdempotencyConfig:
+        if self._idempotency_config is None:
+            from meetings.service.idempotency import idempotency_config  # noqa: PLC0415
+
+            self._idempotency_config = idempotency_config(self.settings.idempotency_ttl_seconds)
+        return self._idempotency_config
+
+    def start_invocation(self, context: LambdaContext) -> None:
+        """Remember this invocation's context: an idempotent create registers it, so an
+        in-progress record expires with the invocation's remaining time."""
+        self._lambda_context = context
 
     # --- create ----------------------------------------------------------------------------
 
@@ -177,43 +169,29 @@ class MeetingService:
         return self._with_fresh_join_token(identity, outcome)
 
     def _create_idempotently(self, user_id: str, spec: NewMeeting, key: str) -> Outcome:
+        from meetings.service import idempotency  # noqa: PLC0415 - see idempotency_config
+
         request = {"caller": user_id, "key": key, "spec": dataclasses.asdict(spec)}
-        try:
+        if self._lambda_context is not None:
+            self.idempotency_config.register_lambda_context(self._lambda_context)
+        with idempotency.as_domain_errors():
             answer = self._idempotent_create()(request=request)
-        except IdempotencyValidationError as error:
-            raise ConflictError(
-                "this Idempotency-Key was used with another request body"
-            ) from error
-        except IdempotencyAlreadyInProgressError as error:
-            raise ConflictError(
-                "a request with this Idempotency-Key is in progress", retry_after=1
-            ) from error
-        except IdempotencyPersistenceLayerError as error:
-            raise UpstreamUnavailableError(retry_after=1) from error
         return Outcome(created=bool(answer["created"]), body=answer["body"])
 
     def _idempotent_create(self) -> Callable[..., dict[str, Any]]:
         if self._create_once is None:
-            persistence = self._idempotency_store or DynamoDBPersistenceLayer(
-                table_name=self.settings.table_name,
-                key_attr=deployment.PARTITION_KEY,
-                sort_key_attr=deployment.SORT_KEY,
-                static_pk_value=IDEMPOTENCY_PARTITION,
-                expiry_attr=deployment.TTL_ATTRIBUTE,
-                boto3_client=self.store.client,
-            )
+            from meetings.service import idempotency  # noqa: PLC0415 - see idempotency_config
 
             def create_from_request(request: dict[str, Any]) -> dict[str, Any]:
                 spec = NewMeeting(**request["spec"])
                 outcome = self._create(request["caller"], spec, request["key"])
                 return {"created": outcome.created, "body": outcome.body}
 
-            self._create_once = idempotent_function(
+            self._create_once = idempotency.once_per_key(
                 create_from_request,
-                data_keyword_argument="request",
-                persistence_store=persistence,
                 config=self.idempotency_config,
-                output_serializer=_WithoutJoinTokens(),
+                persistence=self._idempotency_store
+                or idempotency.persistence_layer(self.settings.table_name, self.store.client),
                 key_prefix=IDEMPOTENCY_KEY_PREFIX,
             )
         return self._create_once
@@ -229,18 +207,12 @@ class MeetingService:
     def _create(self, user_id: str, spec: NewMeeting, key: str | None) -> Outcome:
         if spec.externalMeetingId is not None:
             return self._join_or_create_room(user_id, spec)
-        self._check_meeting_cap(user_id)
         room_name = f"{GENERATED_ROOM_PREFIX}{uuid.uuid4()}"
         token = request_token_for_key(user_id, key) if key else f"new-{uuid.uuid4().hex}"
         outcome = self._create_in_chime(user_id, spec, room_name, token, claim=None)
         if outcome is None:
             raise ConflictError("the meeting could not be recorded, retry", retry_after=1)
         return outcome
-
-    def _check_meeting_cap(self, user_id: str) -> None:
-        cap = self.settings.max_open_meetings_per_user
-        if self.store.count_open_hosted(user_id, stop_at=cap) >= cap:
-            raise UserMeetingLimitError()
 
     def _join_or_create_room(self, user_id: str, spec: NewMeeting) -> Outcome:
         room_name = str(spec.externalMeetingId)
@@ -254,7 +226,6 @@ class MeetingService:
                 if outcome is not None:
                     return outcome
                 continue  # it had ended in Chime: the room is free now
-            self._check_meeting_cap(user_id)
             token = request_token_for_room(
                 room_name, claim.generation + 1, _chime_request_fingerprint(user_id, spec)
             )
@@ -338,16 +309,40 @@ class MeetingService:
         chime_attendees: list[dict[str, Any]],
     ) -> Outcome | None:
         try:
-            self.store.create_meeting(record, room=claim, first_attendee=first)
+            self.store.create_meeting(
+                record,
+                room=claim,
+                first_attendee=first,
+                open_meetings_cap=self.settings.max_open_meetings_per_user,
+            )
+        except OpenMeetingLimitError as over_cap:
+            # The cap is checked by the same write that records the meeting (no read of its
+            # own), so the rare refused create undoes its Chime meeting.
+            self.chime.delete_meeting(record.meetingId)
+            raise UserMeetingLimitError() from over_cap
         except TransactionRejectedError as rejected:
             return self._after_rejected_create(record, claim, rejected, chime_attendees)
         except Exception:
-            self.chime.delete_meeting(record.meetingId)
-            raise
+            # A write whose answer was lost may have committed all the same: undoing the Chime
+            # meeting then would leave a ghost record. Undo only what surely was not recorded.
+            recorded = self._recorded(record.meetingId)
+            if recorded is False:
+                self.chime.delete_meeting(record.meetingId)
+            if not recorded:
+                raise
         body: dict[str, Any] = {"meeting": meeting_view(record)}
         if chime_attendees:
             body["joinInfo"] = join_info(record.chimeMeeting, chime_attendees[0])
         return Outcome(created=True, body=body)
+
+    def _recorded(self, meeting_id: str) -> bool | None:
+        """Whether the meeting's record exists; None when the table cannot tell. Then the
+        Chime meeting is kept: unjoined, Chime ends it within 5 minutes, while a deleted
+        meeting under a committed record would be a ghost until reconciled."""
+        try:
+            return self.store.get_meeting(meeting_id) is not None
+        except DomainError:
+            return None
 
     def _after_rejected_create(
         self,
@@ -391,7 +386,7 @@ class MeetingService:
     def _mark_gone(self, meeting: MeetingRecord) -> None:
         """Chime says NotFound for a meeting our record thinks open: it ended in Chime. The
         reason stays `unknown` so a late chime:MeetingEnded can still fill in the inferred one."""
-        self.store.end_meeting(meeting.meetingId, EndReason.UNKNOWN, self.clock())
+        self.store.end_meeting(meeting.meetingId, EndReason.UNKNOWN, self.clock(), known=meeting)
 
     # --- reads -----------------------------------------------------------------------------
 
@@ -500,15 +495,20 @@ class MeetingService:
         """Host or admin ends the meeting; repeating it answers with the ended meeting."""
         meeting, pointer = self.store.get_meeting_and_pointer(meeting_id, identity.user_id)
         meeting = authorization.managed_meeting(identity, meeting, pointer)
-        if meeting.status.is_open and self.store.request_end(meeting_id, EndReason.HOST_ENDED):
-            if self.chime.delete_meeting(meeting_id):
-                self.store.end_meeting(meeting_id, EndReason.HOST_ENDED, self.clock())
-            else:
-                # Chime had ended it already: the reason it knows stays, else `vanished`.
-                self.store.end_meeting(
-                    meeting_id, EndReason.VANISHED, self.clock(), honour_requested=False
-                )
-        ended = self.store.get_meeting(meeting_id)
+        if not meeting.status.is_open:
+            return {"meeting": meeting_view(meeting)}
+        ended: MeetingRecord | None
+        if self.store.request_end(meeting_id, EndReason.HOST_ENDED) is None:
+            ended = self.store.get_meeting(meeting_id)  # it ended meanwhile
+        elif self.chime.delete_meeting(meeting_id):
+            ended = self.store.end_meeting(
+                meeting_id, EndReason.HOST_ENDED, self.clock(), known=meeting
+            )
+        else:
+            # Chime had ended it already: the reason it knows stays, else `vanished`.
+            ended = self.store.end_meeting(
+                meeting_id, EndReason.VANISHED, self.clock(), honour_requested=False, known=meeting
+            )
         if ended is None:
             raise MeetingNotFoundError()
         return {"meeting": meeting_view(ended)}
@@ -587,9 +587,29 @@ class MeetingService:
                 raise AttendeeRemovedError() from rejected
             raise ConflictError("joined concurrently, retry", retry_after=1) from rejected
         except Exception:
-            self._undo_attendee(meeting.meetingId, chime_attendee, keep=previous_attendee_id)
-            raise
+            # As for a new meeting: the write may have committed with its answer lost, and
+            # then the Chime attendee holds a recorded seat. Undo only what surely was not.
+            if not self._undo_unless_recorded(
+                meeting.meetingId, chime_attendee, previous_attendee_id
+            ):
+                raise
         return Outcome(created=True, body=info)
+
+    def _undo_unless_recorded(
+        self, meeting_id: str, chime_attendee: dict[str, Any], keep: str | None
+    ) -> bool:
+        """After an attendee write failed without a clear answer: True when it committed
+        all the same. Otherwise the Chime attendee is undone if surely unrecorded, and kept
+        when the table cannot tell (the user's next join gets it back from Chime, same
+        ExternalUserId, and records it)."""
+        try:
+            recorded = self.store.get_attendee(meeting_id, chime_attendee["AttendeeId"])
+        except DomainError:
+            return False
+        if recorded is None:
+            self._undo_attendee(meeting_id, chime_attendee, keep)
+            return False
+        return True
 
     def _undo_attendee(
         self, meeting_id: str, chime_attendee: dict[str, Any], keep: str | None
@@ -695,8 +715,8 @@ class MeetingService:
             self._undo_attendee(meeting.meetingId, chime_attendee, keep=pointer_before)
             return None, _item_error(user_id, ConflictError("changed concurrently, retry"))
         except DomainError as failure:
-            self._undo_attendee(meeting.meetingId, chime_attendee, keep=pointer_before)
-            return None, _item_error(user_id, failure)
+            if not self._undo_unless_recorded(meeting.meetingId, chime_attendee, pointer_before):
+                return None, _item_error(user_id, failure)
         return attendee_view(attendee), None
 
     # --- remove, capabilities ----------------------------------------------------------------

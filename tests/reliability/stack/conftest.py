@@ -1,0 +1,112 @@
+"""One local stack for the reliability suite, on ephemeral ports, driven over HTTP only.
+
+Tests may read the stack object in-process as an oracle (`local_stack.chime`, the emulator's
+truth) but talk to the backend through the API. The functions log at DEBUG into one file, so
+that the log-hygiene test can read every line any test made them write.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from local.stack import LocalStack
+from tests.localstack_support import Api, stack_config_for_tests, wait_until
+
+
+class LogCollector(logging.Handler):
+    """The parent process's log records (gateway, pollers, control plane), formatted."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@pytest.fixture(scope="package")
+def worker_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("reliability-logs") / "functions.log"
+
+
+@pytest.fixture(scope="package")
+def parent_log() -> Iterator[LogCollector]:
+    collector = LogCollector()
+    watched = [logging.getLogger(name) for name in ("local", "werkzeug", "moto")]
+    previous = [logger.level for logger in watched]
+    for logger in watched:
+        logger.addHandler(collector)
+        logger.setLevel(logging.DEBUG)
+    yield collector
+    for logger, level in zip(watched, previous, strict=True):
+        logger.removeHandler(collector)
+        logger.setLevel(level)
+
+
+@pytest.fixture(scope="package")
+def local_stack(worker_log: Path, parent_log: LogCollector) -> Iterator[LocalStack]:
+    config = stack_config_for_tests(
+        # Enough execution environments for the bursts of the concurrency tests.
+        api_workers=6,
+        events_workers=2,
+        log_level="DEBUG",
+        worker_log_path=str(worker_log),
+    )
+    with LocalStack(config) as stack:
+        yield stack
+
+
+@pytest.fixture
+def api(local_stack: LocalStack) -> Iterator[Api]:
+    client = Api(local_stack.api_url)
+    yield client
+    client.request("DELETE", "/_local/faults")
+    client.request("POST", "/_local/chaos", body={})
+
+
+@pytest.fixture
+def unique() -> Callable[[str], str]:
+    """Names no other test uses (the stack is shared by the whole package)."""
+    run = uuid.uuid4().hex[:8]
+    return lambda name: f"{name}-{run}"
+
+
+@pytest.fixture(scope="package")
+def pool() -> Iterator[ThreadPoolExecutor]:
+    """Client-side concurrency: many app instances calling at once."""
+    with ThreadPoolExecutor(max_workers=32, thread_name_prefix="client") as executor:
+        yield executor
+
+
+def open_records(api: Api, admin_token: str) -> set[str]:
+    """Every meeting the backend holds as open (CREATED or STARTED), read as an admin."""
+    found: set[str] = set()
+    next_token: str | None = None
+    while True:
+        query = "/meetings?status=open&limit=100"
+        if next_token:
+            query += f"&nextToken={next_token}"
+        answer = api.request("GET", query, token=admin_token)
+        assert answer.status == 200, answer.body
+        found.update(meeting["meetingId"] for meeting in answer.json["meetings"])
+        next_token = answer.json.get("nextToken")
+        if not next_token:
+            return found
+
+
+def records_match_chime(api: Api, stack: LocalStack, admin_token: str) -> tuple[set[str], set[str]]:
+    """(orphans: open in Chime with no open record, ghosts: open records Chime does not have),
+    once events in flight have landed (or the wait ran out)."""
+
+    def difference() -> tuple[set[str], set[str]]:
+        chime, records = stack.chime.open_meeting_ids(), open_records(api, admin_token)
+        return chime - records, records - chime
+
+    settled = wait_until(lambda: difference() == (set(), set()), timeout=20)
+    return (set(), set()) if settled else difference()
