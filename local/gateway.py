@@ -76,8 +76,7 @@ class LocalGateway:
         self.issuer = issuer
         self.control_plane = control_plane
         self.cors = cors or CorsPolicy()
-        self._server = ThreadingHTTPServer((host, port), _handler_class(self))
-        self._server.daemon_threads = True
+        self._server = _GatewayHTTPServer((host, port), _handler_class(self))
         self._thread: threading.Thread | None = None
 
     @property
@@ -162,6 +161,14 @@ class LocalGateway:
             log.exception("the api function failed")
             return apigw.to_http_response(apigw.gateway_response(500))
         return apigw.to_http_response(result)
+
+
+class _GatewayHTTPServer(ThreadingHTTPServer):
+    # socketserver's default backlog of 5 resets connections under a burst of clients.
+    request_queue_size = 128
+    daemon_threads = True
+    # A restart may bind while the last run's port lingers in TIME_WAIT.
+    allow_reuse_address = True
 
 
 def _bearer_token(headers: list[tuple[str, str]]) -> str:

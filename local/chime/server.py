@@ -94,6 +94,8 @@ class _ChimeHTTPServer(ThreadingHTTPServer):
     # Lets a restart bind while the last run's port lingers in TIME_WAIT; a port another
     # process listens on still fails (Linux and macOS refuse two TCP listeners).
     allow_reuse_address = True
+    # socketserver's default backlog of 5 resets connections under a burst of clients.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], emulator: ChimeEmulator) -> None:
         self.emulator = emulator

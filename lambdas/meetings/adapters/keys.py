@@ -8,6 +8,8 @@
   whether the host barred the user.
 - room: `ROOM#<casefolded name>` / `ROOM`. The open meeting holding a room name, and the
   name's generation.
+- open-meeting count: `HOST#<userId>` / `OPEN_MEETINGS`. How many open meetings the user hosts
+  (`openMeetings`); the create transaction raises it only below the per-user cap.
 - idempotency: `IDEMPOTENCY#...` / Powertools' key, written by Powertools' persistence layer.
 
 A meeting's attendee and user items share its partition, so one Query reads a roster.
@@ -22,6 +24,7 @@ ROOM_SK: Final = "ROOM"
 ATTENDEE_SK_PREFIX: Final = "ATTENDEE#"
 USER_SK_PREFIX: Final = "USER#"
 OPEN_PARTITION: Final = "OPEN"
+OPEN_MEETINGS_SK: Final = "OPEN_MEETINGS"
 
 
 def meeting_pk(meeting_id: str) -> str:
