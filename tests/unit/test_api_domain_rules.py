@@ -100,6 +100,7 @@ def test_tags() -> None:
     assert tags_problem({f"k{n}": "v" for n in range(51)}) is not None
     assert tags_problem({"aws:owner": "x"}) is not None
     assert tags_problem({"bad key!": "x"}) is not None
+    assert tags_problem({"team\n": "x"}) is not None  # `$` alone would let a newline end it
     assert tags_problem({"team": "x" * 257}) is not None
 
 

@@ -50,10 +50,8 @@ _SECONDS_PER_DAY: Final = 86_400
 _MAX_BATCH_GET: Final = 100
 # DynamoDB takes 100 actions per TransactWriteItems; moto (the offline stack) takes 25.
 _MAX_TRANSACTION_ACTIONS: Final = 25
-# The per-host count of open meetings: `HOST#<userId>` / `OPEN_MEETINGS`, attribute below.
-# Kept in the same transactions that create and end a meeting, so it never drifts and the
-# per-user cap costs no read of its own.
-OPEN_MEETINGS_SK: Final = "OPEN_MEETINGS"
+# The per-host count of open meetings (item layout in keys.py). Kept in the same transactions
+# that create and end a meeting, so it never drifts and the per-user cap costs no read.
 OPEN_MEETINGS_ATTRIBUTE: Final = "openMeetings"
 
 _serializer = TypeSerializer()
@@ -291,7 +289,7 @@ def room_key(room_name: str) -> Item:
 
 
 def open_meetings_key(host_user_id: str) -> Item:
-    return _key(keys.host_pk(host_user_id), OPEN_MEETINGS_SK)
+    return _key(keys.host_pk(host_user_id), keys.OPEN_MEETINGS_SK)
 
 
 _INDEX_ATTRIBUTES_OF_OPEN: Final = (

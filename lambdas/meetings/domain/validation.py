@@ -15,15 +15,18 @@ from meetings.deployment import CHIME_MEDIA_REGIONS
 from meetings.domain.records import Capabilities, Capability
 
 # ExternalMeetingId / ExternalUserId: Chime documents this pattern (full match), 2-64 chars.
-_CHIME_EXTERNAL_ID: Final = re.compile(r"[-_&@+=,(){}\[\]/«».:|'\"#a-zA-Z0-9À-ÿ\s]*")
+CHIME_EXTERNAL_ID_PATTERN: Final = r"[-_&@+=,(){}\[\]/«».:|'\"#a-zA-Z0-9À-ÿ\s]*"
+_CHIME_EXTERNAL_ID: Final = re.compile(CHIME_EXTERNAL_ID_PATTERN)
 EXTERNAL_ID_MIN: Final = 2
 EXTERNAL_ID_MAX: Final = 64
 RESERVED_PREFIX: Final = "aws:"
 GENERATED_ROOM_PREFIX: Final = "auto-"
 
 # Chime's own patterns for tags (botocore's model; `+-=` in a class is a range there too).
-_TAG_KEY: Final = re.compile(r"^[a-zA-Z+-=._:/]+$")
-_TAG_VALUE: Final = re.compile(r"[\s\w+-=\.:/@]*")
+TAG_KEY_PATTERN: Final = r"^[a-zA-Z+-=._:/]+$"
+TAG_VALUE_PATTERN: Final = r"[\s\w+-=\.:/@]*"
+_TAG_KEY: Final = re.compile(TAG_KEY_PATTERN)
+_TAG_VALUE: Final = re.compile(TAG_VALUE_PATTERN)
 TAG_KEY_MAX: Final = 128
 TAG_VALUE_MAX: Final = 256
 TAGS_MAX: Final = 50
@@ -64,7 +67,7 @@ def tags_problem(tags: dict[str, str]) -> str | None:
     if len(tags) > TAGS_MAX:
         return f"at most {TAGS_MAX} tags"
     for key, value in tags.items():
-        if not 1 <= len(key) <= TAG_KEY_MAX or _TAG_KEY.match(key) is None:
+        if not 1 <= len(key) <= TAG_KEY_MAX or _TAG_KEY.fullmatch(key) is None:
             return f"tag key {key!r} is not valid"
         if key.casefold().startswith(RESERVED_PREFIX):
             return f"tag key {key!r} uses the reserved prefix '{RESERVED_PREFIX}'"

@@ -9,11 +9,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
+from meetings.deployment import CHIME_MEDIA_REGIONS
 from meetings.domain.records import Capabilities, Capability
 from meetings.domain.validation import (
+    CHIME_EXTERNAL_ID_PATTERN,
+    EXTERNAL_ID_MAX,
+    EXTERNAL_ID_MIN,
     MAX_ATTENDEES,
+    TAG_KEY_MAX,
+    TAG_KEY_PATTERN,
+    TAG_VALUE_MAX,
+    TAG_VALUE_PATTERN,
     attendee_limit,
     media_region_problem,
     room_name_problem,
@@ -28,6 +36,28 @@ MIN_DURATION_SECONDS = 60
 MAX_DURATION_SECONDS = 86_400
 MAX_PROVISION_BATCH = 100
 USER_ID_MAX = 256
+
+# The rules the validators below check, stated in the OpenAPI document too, so that the
+# document is true: a client (or a fuzzer) generating from it sends only what is accepted.
+_NOT_RESERVED = "(?![aA][wW][sS]:)"
+_ROOM_NAME_SCHEMA: dict[str, JsonValue] = {
+    "minLength": EXTERNAL_ID_MIN,
+    "maxLength": EXTERNAL_ID_MAX,
+    "pattern": f"^{_NOT_RESERVED}(?![aA][uU][tT][oO]-){CHIME_EXTERNAL_ID_PATTERN}$",
+}
+_MEDIA_REGION_SCHEMA: dict[str, JsonValue] = {"enum": [*CHIME_MEDIA_REGIONS, None]}
+_TAGS_SCHEMA: dict[str, JsonValue] = {
+    "propertyNames": {
+        "minLength": 1,
+        "maxLength": TAG_KEY_MAX,
+        "pattern": f"{_NOT_RESERVED}{TAG_KEY_PATTERN.removeprefix('^')}",
+    },
+    "additionalProperties": {
+        "type": "string",
+        "maxLength": TAG_VALUE_MAX,
+        "pattern": f"^{TAG_VALUE_PATTERN}$",
+    },
+}
 DurationSeconds = Annotated[int, Field(ge=MIN_DURATION_SECONDS, le=MAX_DURATION_SECONDS)]
 
 
@@ -49,12 +79,15 @@ class CreateMeetingBody(_Strict):
         default=None,
         description="Room name (join-or-create): 2-64 characters of Chime's pattern, compared "
         "case-insensitively, not starting with 'aws:' or 'auto-'.",
+        json_schema_extra=_ROOM_NAME_SCHEMA,
     )
-    mediaRegion: str | None = None  # noqa: N815
+    mediaRegion: str | None = Field(default=None, json_schema_extra=_MEDIA_REGION_SCHEMA)  # noqa: N815
     maxAttendees: Annotated[int, Field(ge=1, le=MAX_ATTENDEES)] | None = None  # noqa: N815
     features: Features = Field(default_factory=Features)
     maxDurationSeconds: DurationSeconds | None = None  # noqa: N815
-    tags: dict[str, str] = Field(default_factory=dict, max_length=50)
+    tags: dict[str, str] = Field(
+        default_factory=dict, max_length=50, json_schema_extra=_TAGS_SCHEMA
+    )
     join: bool = False
 
     @field_validator("externalMeetingId")
