@@ -1,5 +1,6 @@
 """What the suites that drive the local stack over HTTP share: an HTTP client as a mobile or
-web app would use it, a poll-until helper, and the stack's test configuration.
+web app would use it, a poll-until helper, the stack's test configuration, and the fixtures
+`api`, `unique` and `wait` (a suite's conftest imports them next to its own `local_stack`).
 
 The stack is started once per package (a package-scoped fixture in a folder with an
 `__init__.py`): it must be gone before other suites run, or its pollers would drain the queues
@@ -13,11 +14,14 @@ import json
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from local.stack import LocalStackConfig
+import pytest
+
+from local.stack import LocalStack, LocalStackConfig
 
 
 @dataclass
@@ -92,3 +96,24 @@ def stack_config_for_tests(**overrides: Any) -> LocalStackConfig:
     }
     settings.update(overrides)
     return LocalStackConfig(**settings)
+
+
+@pytest.fixture
+def api(local_stack: LocalStack) -> Iterator[Api]:
+    """A client of the suite's stack; faults and chaos are cleared after each test."""
+    client = Api(local_stack.api_url)
+    yield client
+    client.request("DELETE", "/_local/faults")
+    client.request("POST", "/_local/chaos", body={})
+
+
+@pytest.fixture
+def unique() -> Callable[[str], str]:
+    """Names no other test uses (the stack is shared by a whole package)."""
+    run = uuid.uuid4().hex[:8]
+    return lambda name: f"{name}-{run}"
+
+
+@pytest.fixture
+def wait() -> Callable[..., Any]:
+    return wait_until

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
 from local.stack import LocalStack
-from tests.localstack_support import Api, stack_config_for_tests, wait_until
+from tests.localstack_support import api, stack_config_for_tests, unique, wait  # noqa: F401
 
 
 # Package scope: the stack must be gone before other suites run, or its pollers would drain
@@ -18,23 +16,3 @@ from tests.localstack_support import Api, stack_config_for_tests, wait_until
 def local_stack() -> Iterator[LocalStack]:
     with LocalStack(stack_config_for_tests()) as stack:
         yield stack
-
-
-@pytest.fixture
-def api(local_stack: LocalStack) -> Iterator[Api]:
-    client = Api(local_stack.api_url)
-    yield client
-    client.request("DELETE", "/_local/faults")
-    client.request("POST", "/_local/chaos", body={})
-
-
-@pytest.fixture
-def unique() -> Callable[[str], str]:
-    """Names no other test uses (the stack is shared by the whole session)."""
-    run = uuid.uuid4().hex[:8]
-    return lambda name: f"{name}-{run}"
-
-
-@pytest.fixture
-def wait() -> Callable[..., Any]:
-    return wait_until

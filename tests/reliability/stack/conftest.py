@@ -8,15 +8,20 @@ that the log-hygiene test can read every line any test made them write.
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from local.stack import LocalStack
-from tests.localstack_support import Api, stack_config_for_tests, wait_until
+from tests.localstack_support import (  # the shared fixtures: api, unique
+    Api,
+    api,  # noqa: F401
+    stack_config_for_tests,
+    unique,  # noqa: F401
+    wait_until,
+)
 
 
 class LogCollector(logging.Handler):
@@ -62,21 +67,6 @@ def local_stack(worker_log: Path, parent_log: LogCollector) -> Iterator[LocalSta
         yield stack
 
 
-@pytest.fixture
-def api(local_stack: LocalStack) -> Iterator[Api]:
-    client = Api(local_stack.api_url)
-    yield client
-    client.request("DELETE", "/_local/faults")
-    client.request("POST", "/_local/chaos", body={})
-
-
-@pytest.fixture
-def unique() -> Callable[[str], str]:
-    """Names no other test uses (the stack is shared by the whole package)."""
-    run = uuid.uuid4().hex[:8]
-    return lambda name: f"{name}-{run}"
-
-
 @pytest.fixture(scope="package")
 def pool() -> Iterator[ThreadPoolExecutor]:
     """Client-side concurrency: many app instances calling at once."""
@@ -84,7 +74,7 @@ def pool() -> Iterator[ThreadPoolExecutor]:
         yield executor
 
 
-def open_records(api: Api, admin_token: str) -> set[str]:
+def open_records(client: Api, admin_token: str) -> set[str]:
     """Every meeting the backend holds as open (CREATED or STARTED), read as an admin."""
     found: set[str] = set()
     next_token: str | None = None
@@ -92,7 +82,7 @@ def open_records(api: Api, admin_token: str) -> set[str]:
         query = "/meetings?status=open&limit=100"
         if next_token:
             query += f"&nextToken={next_token}"
-        answer = api.request("GET", query, token=admin_token)
+        answer = client.request("GET", query, token=admin_token)
         assert answer.status == 200, answer.body
         found.update(meeting["meetingId"] for meeting in answer.json["meetings"])
         next_token = answer.json.get("nextToken")
@@ -100,12 +90,14 @@ def open_records(api: Api, admin_token: str) -> set[str]:
             return found
 
 
-def records_match_chime(api: Api, stack: LocalStack, admin_token: str) -> tuple[set[str], set[str]]:
+def records_match_chime(
+    client: Api, stack: LocalStack, admin_token: str
+) -> tuple[set[str], set[str]]:
     """(orphans: open in Chime with no open record, ghosts: open records Chime does not have),
     once events in flight have landed (or the wait ran out)."""
 
     def difference() -> tuple[set[str], set[str]]:
-        chime, records = stack.chime.open_meeting_ids(), open_records(api, admin_token)
+        chime, records = stack.chime.open_meeting_ids(), open_records(client, admin_token)
         return chime - records, records - chime
 
     settled = wait_until(lambda: difference() == (set(), set()), timeout=20)
