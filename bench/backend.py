@@ -10,7 +10,6 @@ import contextlib
 import io
 import json
 import os
-import sys
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from meetings import deployment
 from bench.calls import CallRecorder
 from local.apigw import build_event, match_route
 from local.chime import ChimeEmulator, EmulatorConfig, EmulatorServer
-from local.lambda_runtime import LocalLambdaContext
+from local.lambda_runtime import LocalLambdaContext, forget_cached_state
 
 TABLE_NAME = "meetings-bench"
 REGION = "us-east-1"
@@ -44,18 +43,6 @@ FUNCTION_ENVIRONMENT = {
     # The benchmarks create many meetings as one host; the cap's query runs all the same.
     "MAX_OPEN_MEETINGS_PER_USER": "10000",
 }
-
-
-def forget_cached_state() -> None:
-    """Clear every `functools.cache`d factory of the meetings package (settings, clients,
-    services), so the next call builds them from the current environment."""
-    for name, module in list(sys.modules.items()):
-        if module is None or not (name == "meetings" or name.startswith("meetings.")):
-            continue
-        for value in list(vars(module).values()):
-            cache_clear = getattr(value, "cache_clear", None)
-            if callable(cache_clear) and getattr(value, "__module__", None) == name:
-                cache_clear()
 
 
 @contextlib.contextmanager

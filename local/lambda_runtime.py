@@ -53,6 +53,19 @@ def load_handler(dotted_path: str) -> LambdaHandler:
     return handler
 
 
+def forget_cached_state() -> None:
+    """Clear every `functools.cache`d factory of the meetings package (settings, clients,
+    services): what a new execution environment would build again from its environment.
+    Tests and benchmarks call it between cases that change endpoints or settings."""
+    for name, module in list(sys.modules.items()):
+        if module is None or not (name == "meetings" or name.startswith("meetings.")):
+            continue
+        for value in list(vars(module).values()):
+            cache_clear = getattr(value, "cache_clear", None)
+            if callable(cache_clear) and getattr(value, "__module__", None) == name:
+                cache_clear()
+
+
 # --- worker processes ------------------------------------------------------------------------
 _worker_handler: LambdaHandler | None = None
 _worker_function_name = ""

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from meetings.settings import Settings
 from moto import mock_aws
 
 from local.chime import ChimeEmulator, EmulatorServer
+from local.lambda_runtime import forget_cached_state
 
 TABLE_NAME = "meetings-test"
 REGION = "us-east-1"
@@ -36,18 +36,6 @@ ACCOUNT_ID = "123456789012"
 
 # moto answers every AWS URL it knows; the emulator listens on loopback and must be reached.
 _MOTO_CONFIG: Any = {"core": {"passthrough": {"urls": [r"http://127\.0\.0\.1:\d+/.*"]}}}
-
-
-def forget_cached_state() -> None:
-    """Clear every `functools.cache`d factory in the meetings package (settings, clients,
-    services), so each test builds them again from its own environment."""
-    for name, module in list(sys.modules.items()):
-        if module is None or not (name == "meetings" or name.startswith("meetings.")):
-            continue
-        for value in list(vars(module).values()):
-            cache_clear = getattr(value, "cache_clear", None)
-            if callable(cache_clear) and getattr(value, "__module__", None) == name:
-                cache_clear()
 
 
 @pytest.fixture

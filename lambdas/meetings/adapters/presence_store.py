@@ -30,7 +30,7 @@ from meetings.adapters.store import (
 from meetings.domain.records import AttendeeRecord, MeetingRecord, MeetingStatus, Presence
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+    pass
 
 # The meeting item's attribute holding the activity log (a string set of encoded entries).
 LOG_ATTRIBUTE: Final = "activityLog"
@@ -94,17 +94,7 @@ def _names_and_values(fields: Mapping[str, Any], prefix: str) -> tuple[str, dict
     return ", ".join(assignments), names, values
 
 
-class ActivityStore:
-    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
-        self.table_name = table_name
-        self._client = client
-
-    @property
-    def client(self) -> DynamoDBClient:
-        if self._client is None:
-            self._client = aws_clients.dynamodb_client()
-        return self._client
-
+class ActivityStore(aws_clients.TableAdapter):
     # --- read --------------------------------------------------------------------------------
 
     def read(
@@ -129,7 +119,7 @@ class ActivityStore:
     def _read_partition(self, meeting_id: str) -> ActivitySnapshot | None:
         meeting_item: Item | None = None
         attendees: dict[str, AttendeeRecord | None] = {}
-        for item in self._partition(meeting_id):
+        for item in self.query_partition(keys.meeting_pk(meeting_id)):
             sort_key = item[deployment.SORT_KEY]["S"]
             if sort_key == keys.MEETING_SK:
                 meeting_item = item
@@ -140,22 +130,6 @@ class ActivityStore:
             return None
         log = frozenset(meeting_item.get(LOG_ATTRIBUTE, {}).get("SS", []))
         return ActivitySnapshot(meeting_from_item(meeting_item), log, attendees)
-
-    def _partition(self, meeting_id: str) -> list[Item]:
-        items: list[Item] = []
-        arguments: dict[str, Any] = {
-            "TableName": self.table_name,
-            "KeyConditionExpression": "#pk = :pk",
-            "ExpressionAttributeNames": {"#pk": deployment.PARTITION_KEY},
-            "ExpressionAttributeValues": {":pk": {"S": keys.meeting_pk(meeting_id)}},
-            "ConsistentRead": True,
-        }
-        while True:
-            answer: Any = self.client.query(**arguments)
-            items.extend(answer.get("Items", []))
-            if not answer.get("LastEvaluatedKey"):
-                return items
-            arguments["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
     def _batch_get(self, item_keys: list[Item]) -> dict[tuple[str, str], Item]:
         found: dict[tuple[str, str], Item] = {}
@@ -276,18 +250,8 @@ class OpenMeeting:
     due: str | None  # the dueSk the cleanup claims it by
 
 
-class CleanupQueries:
+class CleanupQueries(aws_clients.TableAdapter):
     """The cleanup's reads of the open indexes and its claim on a due meeting."""
-
-    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
-        self.table_name = table_name
-        self._client = client
-
-    @property
-    def client(self) -> DynamoDBClient:
-        if self._client is None:
-            self._client = aws_clients.dynamodb_client()
-        return self._client
 
     def page(
         self, *, due_by: str | None, limit: int, start_key: Item | None

@@ -308,7 +308,7 @@ def _is_better_reason(current: EndReason | None, offered: EndReason) -> bool:
     }
 
 
-class MeetingStore:
+class MeetingStore(aws_clients.TableAdapter):
     """Reads and conditional writes of the meeting service's items."""
 
     def __init__(
@@ -319,16 +319,9 @@ class MeetingStore:
         reconcile_interval_seconds: int = DEFAULT_RECONCILE_INTERVAL_SECONDS,
         retention_days: int = DEFAULT_RETENTION_DAYS,
     ) -> None:
-        self.table_name = table_name
-        self._client = client
+        super().__init__(table_name, client)
         self.reconcile_interval_seconds = reconcile_interval_seconds
         self.retention_seconds = retention_days * _SECONDS_PER_DAY
-
-    @property
-    def client(self) -> DynamoDBClient:
-        if self._client is None:
-            self._client = aws_clients.dynamodb_client()
-        return self._client
 
     # --- reads ---------------------------------------------------------------------------
 
@@ -555,24 +548,8 @@ class MeetingStore:
 
     def _partition(self, meeting_id: str) -> list[Item]:
         """Every item of a meeting's partition (the meeting, its attendees and pointers)."""
-        items: list[Item] = []
-        start_key: Item | None = None
-        while True:
-            arguments: dict[str, Any] = {
-                "TableName": self.table_name,
-                "KeyConditionExpression": "#pk = :pk",
-                "ExpressionAttributeNames": {"#pk": deployment.PARTITION_KEY},
-                "ExpressionAttributeValues": {":pk": {"S": keys.meeting_pk(meeting_id)}},
-                "ConsistentRead": True,
-            }
-            if start_key:
-                arguments["ExclusiveStartKey"] = start_key
-            with _dynamodb_errors():
-                answer: Any = self.client.query(**arguments)
-            items.extend(answer.get("Items", []))
-            start_key = answer.get("LastEvaluatedKey")
-            if not start_key:
-                return items
+        with _dynamodb_errors():
+            return self.query_partition(keys.meeting_pk(meeting_id))
 
     # --- writes --------------------------------------------------------------------------
 
