@@ -308,6 +308,10 @@ def _is_better_reason(current: EndReason | None, offered: EndReason) -> bool:
     }
 
 
+def _status_is(status: MeetingStatus) -> tuple[str, dict[str, str], Item]:
+    return "#status = :status", {"#status": "status"}, {":status": {"S": str(status)}}
+
+
 class MeetingStore(aws_clients.TableAdapter):
     """Reads and conditional writes of the meeting service's items."""
 
@@ -468,44 +472,67 @@ class MeetingStore(aws_clients.TableAdapter):
         start_key: Key | None,
     ) -> tuple[list[MeetingRecord], Key | None]:
         """A host's meetings, newest first. status_filter: open | ended | a MeetingStatus value."""
-        names = {"#pk": deployment.HOST_INDEX_PK}
-        values: Item = {":pk": {"S": keys.host_pk(host_user_id)}}
-        filter_expression = None
         if status_filter == "open":
-            filter_expression = "attribute_exists(#open)"
-            names["#open"] = deployment.OPEN_INDEX_PK
-        elif status_filter is not None:
+            # Open meetings are exactly those still in the sparse open index.
+            condition: tuple[str, dict[str, str], Item] | None = (
+                "attribute_exists(#open)",
+                {"#open": deployment.OPEN_INDEX_PK},
+                {},
+            )
+        elif status_filter is None:
+            condition = None
+        else:
             wanted = (
                 MeetingStatus.ENDED if status_filter == "ended" else MeetingStatus(status_filter)
             )
-            filter_expression = "#status = :status"
-            names["#status"] = "status"
-            values[":status"] = {"S": str(wanted)}
-        items, last_key = self._query_page(
-            index=deployment.HOST_INDEX,
-            key_condition="#pk = :pk",
-            names=names,
-            values=values,
+            condition = _status_is(wanted)
+        return self._list_newest_first(
+            deployment.HOST_INDEX,
+            deployment.HOST_INDEX_PK,
+            keys.host_pk(host_user_id),
+            condition,
             limit=limit,
             start_key=start_key,
-            newest_first=True,
-            filter_expression=filter_expression,
         )
-        return [meeting_from_item(item) for item in items], last_key
 
     def list_open(
         self, *, status_filter: str | None, limit: int, start_key: Key | None
     ) -> tuple[list[MeetingRecord], Key | None]:
         """Every open meeting, newest first (admins). status_filter: CREATED | STARTED | None."""
-        names = {"#pk": deployment.OPEN_INDEX_PK}
-        values: Item = {":pk": {"S": keys.OPEN_PARTITION}}
+        open_statuses = {MeetingStatus.CREATED, MeetingStatus.STARTED}
+        condition = (
+            _status_is(MeetingStatus(status_filter)) if status_filter in open_statuses else None
+        )
+        return self._list_newest_first(
+            deployment.OPEN_INDEX,
+            deployment.OPEN_INDEX_PK,
+            keys.OPEN_PARTITION,
+            condition,
+            limit=limit,
+            start_key=start_key,
+        )
+
+    def _list_newest_first(
+        self,
+        index: str,
+        partition_attribute: str,
+        partition_value: str,
+        condition: tuple[str, dict[str, str], Item] | None,
+        *,
+        limit: int,
+        start_key: Key | None,
+    ) -> tuple[list[MeetingRecord], Key | None]:
+        """One page of meetings of an index partition, optionally filtered
+        (condition: filter expression, its names, its values)."""
+        names = {"#pk": partition_attribute}
+        values: Item = {":pk": {"S": partition_value}}
         filter_expression = None
-        if status_filter in {MeetingStatus.CREATED, MeetingStatus.STARTED}:
-            filter_expression = "#status = :status"
-            names["#status"] = "status"
-            values[":status"] = {"S": str(status_filter)}
+        if condition is not None:
+            filter_expression, filter_names, filter_values = condition
+            names.update(filter_names)
+            values.update(filter_values)
         items, last_key = self._query_page(
-            index=deployment.OPEN_INDEX,
+            index=index,
             key_condition="#pk = :pk",
             names=names,
             values=values,
