@@ -11,8 +11,9 @@ from meetings.deployment import CHIME_MEDIA_REGIONS
 
 from local.chime.errors import bad_request
 
-# Applied as a full match; the model carries only the lengths of these members.
-EXTERNAL_ID_PATTERN: Final = re.compile(r"[-_&@+=,(){}\[\]\/«».:|'\"#a-zA-Z0-9À-ÿ\s]*")
+# Applied as a full match; the model carries only the lengths of these members. `\s` is read
+# as Java reads it (ASCII whitespace), like the model's patterns (validation.py).
+EXTERNAL_ID_PATTERN: Final = re.compile(r"[-_&@+=,(){}\[\]\/«».:|'\"#a-zA-Z0-9À-ÿ\s]*", re.ASCII)
 RESERVED_PREFIX: Final = "aws:"
 HIGH_RESOLUTION_MAX_ATTENDEES: Final = 25
 # The quota page and the service itself stop CreateMeetingWithAttendees at 10 attendees,

@@ -18,7 +18,9 @@ from local.chime.errors import bad_request
 
 @cache
 def _compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
+    # The service reads its model's patterns with Java's regex: `\s` and `\w` are ASCII there,
+    # Unicode in Python unless told otherwise.
+    return re.compile(pattern, re.ASCII)
 
 
 def validate(shape: StructureShape, params: dict[str, Any]) -> None:

@@ -77,6 +77,9 @@ def _refused(chime: ChimeEmulator, call: Any, error: str, **request: Any) -> str
     [
         ({"ExternalMeetingId": "x" * 65}, "less than or equal to 64"),
         ({"ExternalMeetingId": "room<script>"}, "allowed pattern"),
+        # The model's `\s` and `\w` are Java's: ASCII only.
+        ({"ExternalMeetingId": "room\u3000one"}, "allowed pattern"),
+        ({"Tags": [{"Key": "team", "Value": "caf\u00e9"}]}, "regular expression"),
         ({"ExternalMeetingId": "aws:room"}, "reserved prefix"),
         ({"ExternalMeetingId": "AWS:room"}, "reserved prefix"),
         ({"MeetingHostId": "host;1"}, "allowed pattern"),

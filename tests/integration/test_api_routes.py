@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -123,6 +124,10 @@ def test_create_with_options(api: Api) -> None:
         {"maxDurationSeconds": 59},
         {"maxDurationSeconds": 86401},
         {"tags": {"aws:x": "y"}},
+        # Characters the document's (ECMA) patterns and Chime's refuse, anywhere in the value.
+        {"tags": {"\u00e9j": "y"}},
+        {"tags": {"team": "caf\u00e9"}},
+        {"externalMeetingId": "room\u3000one"},
         {"join": "yes please"},
         {"unexpected": 1},
         [1, 2],
@@ -142,7 +147,10 @@ def test_malformed_json_is_400(api: Api) -> None:
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("POST", "/meetings"), ("PUT", "/meetings/m-1/attendees/a-1/capabilities")],
+    [
+        ("POST", "/meetings"),
+        ("PUT", f"/meetings/{uuid.uuid4()}/attendees/{uuid.uuid4()}/capabilities"),
+    ],
 )
 def test_body_that_is_not_utf8_is_400(backend: Any, chime: Any, method: str, path: str) -> None:
     # Found by fuzzing: API Gateway hands binary bodies over base64-encoded, and Powertools'
@@ -392,6 +400,21 @@ def test_provision_then_join_returns_the_provisioned_attendee(api: Api) -> None:
     ]
 
 
+def test_provision_refuses_a_capability_combination_chime_never_accepts(api: Api) -> None:
+    # Content received without video received holds in no meeting: the whole batch is invalid
+    # (unlike a capability the meeting's features exclude, which is that entry's error).
+    meeting_id = meeting_id_of(create(api))
+    path = f"/meetings/{meeting_id}/attendees/batch"
+    entries = [
+        {"userId": "bob"},
+        {"userId": "carol", "capabilities": {"video": "None", "content": "SendReceive"}},
+    ]
+    answer = api("POST", path, caller=ALICE, body={"attendees": entries})
+    assert (answer.status, answer.error_code) == (400, "VALIDATION_ERROR"), answer.body
+    roster = api("GET", f"/meetings/{meeting_id}/attendees", caller=ALICE)
+    assert roster.body["attendees"] == []
+
+
 @pytest.mark.parametrize(
     "body", [{"attendees": []}, {"attendees": [{"userId": f"u{n}"} for n in range(101)]}, {}]
 )
@@ -445,7 +468,7 @@ def test_get_attendee(api: Api) -> None:
         "PROVISIONED",
     )
     assert_no_join_token(answer.body)
-    missing = api("GET", f"/meetings/{meeting_id}/attendees/nope", caller=ALICE)
+    missing = api("GET", f"/meetings/{meeting_id}/attendees/{uuid.uuid4()}", caller=ALICE)
     assert (missing.status, missing.error_code) == (404, "ATTENDEE_NOT_FOUND")
 
 
@@ -590,3 +613,44 @@ def test_admin_lists_all_open_meetings_and_any_host(api: Api) -> None:
 def test_list_rejects_bad_queries(api: Api, query: dict[str, str]) -> None:
     answer = api("GET", "/meetings", caller=ALICE, query=query)
     assert (answer.status, answer.error_code) == (400, "VALIDATION_ERROR")
+
+
+@pytest.mark.parametrize("name", ["limt", "", "meetingId"])
+def test_undeclared_query_parameters_are_400(api: Api, name: str) -> None:
+    # Found by fuzzing: `?=null` was ignored. A misspelt parameter would silently fall back
+    # to its default, so every route refuses names it does not declare.
+    meeting_id = meeting_id_of(create(api))
+    for path in ("/meetings", f"/meetings/{meeting_id}", f"/meetings/{meeting_id}/attendees"):
+        answer = api("GET", path, caller=ALICE, query={name: "1"})
+        assert (answer.status, answer.error_code) == (400, "VALIDATION_ERROR"), path
+        assert answer.body["error"]["details"] == [
+            {"location": "query", "field": name, "problem": "unknown query parameter"}
+        ]
+
+
+@pytest.mark.parametrize(
+    ("method", "template"),
+    [
+        ("GET", "/meetings/{m}"),
+        ("DELETE", "/meetings/{m}"),
+        ("POST", "/meetings/{m}/attendees"),
+        ("GET", "/meetings/{m}/attendees"),
+        ("GET", "/meetings/{m}/attendees/{a}"),
+        ("DELETE", "/meetings/{m}/attendees/{a}"),
+        ("PUT", "/meetings/{m}/attendees/{a}/capabilities"),
+    ],
+)
+def test_ids_that_are_no_guid_are_400(api: Api, chime: Any, method: str, template: str) -> None:
+    # Found by fuzzing: the document stated no form for the ids, so any string was "valid".
+    meeting_id = meeting_id_of(create(api))
+    attendee_id = api("POST", f"/meetings/{meeting_id}/attendees", caller=BOB).body["Attendee"][
+        "AttendeeId"
+    ]
+    body = {} if method == "PUT" else None
+    malformed = [template.format(m="m-1", a=attendee_id)]
+    if "{a}" in template:
+        malformed.append(template.format(m=meeting_id, a=f"{attendee_id}x"))
+    for path in malformed:
+        answer = api(method, path, caller=ALICE, body=body)
+        assert (answer.status, answer.error_code) == (400, "VALIDATION_ERROR"), path
+    assert chime.open_meeting_ids() == {meeting_id}

@@ -14,8 +14,14 @@ from typing import Any, Final
 from meetings.deployment import CHIME_MEDIA_REGIONS
 from meetings.domain.records import Capabilities, Capability
 
+# Chime's patterns say `\s` and `\w` in Java's sense: ASCII only. Python's (Unicode) and the
+# ECMA regexes of the OpenAPI document each read them differently, so they are spelled out:
+# this module, the document and Chime then accept exactly the same characters.
+_WHITESPACE: Final = r" \t\n\x0b\f\r"
+_WORD: Final = r"a-zA-Z0-9_"
+
 # ExternalMeetingId / ExternalUserId: Chime documents this pattern (full match), 2-64 chars.
-CHIME_EXTERNAL_ID_PATTERN: Final = r"[-_&@+=,(){}\[\]/«».:|'\"#a-zA-Z0-9À-ÿ\s]*"
+CHIME_EXTERNAL_ID_PATTERN: Final = r"[-_&@+=,(){}\[\]/«».:|'\"#a-zA-Z0-9À-ÿ" + _WHITESPACE + "]*"
 _CHIME_EXTERNAL_ID: Final = re.compile(CHIME_EXTERNAL_ID_PATTERN)
 EXTERNAL_ID_MIN: Final = 2
 EXTERNAL_ID_MAX: Final = 64
@@ -23,17 +29,22 @@ RESERVED_PREFIX: Final = "aws:"
 GENERATED_ROOM_PREFIX: Final = "auto-"
 
 # Chime's own patterns for tags (botocore's model; `+-=` in a class is a range there too).
-TAG_KEY_PATTERN: Final = r"^[a-zA-Z+-=._:/]+$"
-TAG_VALUE_PATTERN: Final = r"[\s\w+-=\.:/@]*"
+TAG_KEY_PATTERN: Final = r"[a-zA-Z+-=._:/]+"
+TAG_VALUE_PATTERN: Final = "[" + _WHITESPACE + _WORD + r"+-=\.:/@]*"
 _TAG_KEY: Final = re.compile(TAG_KEY_PATTERN)
 _TAG_VALUE: Final = re.compile(TAG_VALUE_PATTERN)
 TAG_KEY_MAX: Final = 128
 TAG_VALUE_MAX: Final = 256
 TAGS_MAX: Final = 50
 
+# MeetingId and AttendeeId (botocore's GuidString).
+CHIME_ID_PATTERN: Final = r"[a-fA-F0-9]{8}(?:-[a-fA-F0-9]{4}){3}-[a-fA-F0-9]{12}"
+
 MAX_ATTENDEES: Final = 250
 # Chime caps a meeting at 25 attendees with FHD video or UHD content.
 HIGH_RESOLUTION_MAX_ATTENDEES: Final = 25
+HIGH_VIDEO_RESOLUTION: Final = "FHD"
+HIGH_CONTENT_RESOLUTION: Final = "UHD"
 
 _TOKEN_DIGEST_CHARS: Final = 56
 
@@ -77,7 +88,10 @@ def tags_problem(tags: dict[str, str]) -> str | None:
 
 
 def attendee_limit(video_max_resolution: str, content_max_resolution: str) -> int:
-    if video_max_resolution == "FHD" or content_max_resolution == "UHD":
+    if (
+        video_max_resolution == HIGH_VIDEO_RESOLUTION
+        or content_max_resolution == HIGH_CONTENT_RESOLUTION
+    ):
         return HIGH_RESOLUTION_MAX_ATTENDEES
     return MAX_ATTENDEES
 
@@ -98,14 +112,25 @@ def chime_meeting_features(
     }
 
 
+RECEIVING: Final = frozenset({Capability.SEND_RECEIVE, Capability.RECEIVE})
+
+
+def capabilities_combination_problem(capabilities: Capabilities) -> str | None:
+    """The rule between the three capabilities that holds in every meeting."""
+    receives_content = capabilities.content in RECEIVING
+    if receives_content and capabilities.video not in RECEIVING:
+        return "content SendReceive or Receive needs video SendReceive or Receive"
+    return None
+
+
 def capabilities_problem(
     capabilities: Capabilities, meeting_features: dict[str, Any]
 ) -> str | None:
-    """Chime's corner cases for attendee capabilities (the model's AttendeeCapabilities docs)."""
-    receives_content = capabilities.content in {Capability.SEND_RECEIVE, Capability.RECEIVE}
-    receives_video = capabilities.video in {Capability.SEND_RECEIVE, Capability.RECEIVE}
-    if receives_content and not receives_video:
-        return "content SendReceive or Receive needs video SendReceive or Receive"
+    """Chime's corner cases for attendee capabilities (the model's AttendeeCapabilities docs),
+    then what the meeting's features allow."""
+    problem = capabilities_combination_problem(capabilities)
+    if problem:
+        return problem
     video_resolution = meeting_features.get("Video", {}).get("MaxResolution")
     content_resolution = meeting_features.get("Content", {}).get("MaxResolution")
     if video_resolution == "None" and capabilities.video is not Capability.NONE:

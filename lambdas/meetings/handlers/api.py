@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
@@ -25,6 +26,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from meetings import deployment
 from meetings.domain.errors import DomainError, ThrottledError
 from meetings.domain.identity import Identity, identity_from_claims
+from meetings.domain.validation import CHIME_ID_PATTERN
 from meetings.handlers.api_models import (
     AttendeeEnvelope,
     CapabilitiesBody,
@@ -46,7 +48,6 @@ from meetings.settings import get_settings
 
 # Join and the database read run side by side; a few threads per container are plenty.
 _WORKER_THREADS = 8
-_ID_MAX = 128
 _NO_STORE = {"Cache-Control": "no-store"}
 
 app = APIGatewayHttpResolver(enable_validation=True)
@@ -196,6 +197,22 @@ def _bug(error: Exception) -> Response[Any]:
     return error_response(500, "INTERNAL", "internal error")
 
 
+def _refuse_unknown_query_parameters(
+    resolver: APIGatewayHttpResolver, next_middleware: NextMiddleware
+) -> Response[Any]:
+    """Powertools ignores query parameters a route does not declare: a misspelt `?limt=5`
+    would quietly fall back to the default. Like unknown body fields, they are a 400."""
+    declared = {parameter.alias for parameter in resolver.context["_route"].dependant.query_params}
+    sent = resolver.current_event.query_string_parameters or {}
+    unknown = sorted(set(sent) - declared)
+    if unknown:
+        problem = {"msg": "unknown query parameter", "type": "extra_forbidden"}
+        raise RequestValidationError([{"loc": ("query", name), **problem} for name in unknown])
+    return next_middleware(resolver)
+
+
+app.use(middlewares=[_refuse_unknown_query_parameters])
+
 # Registered as calls: Powertools' decorator is untyped and would erase these signatures.
 app.exception_handler(DomainError)(_domain_error)
 app.exception_handler(RequestValidationError)(_invalid_request)
@@ -228,8 +245,10 @@ def _responses(**success: Any) -> Any:
     return {**{int(status): value for status, value in success.items()}, **_ERRORS}
 
 
-MeetingIdPath = Annotated[str, Path(min_length=1, max_length=_ID_MAX)]
-AttendeeIdPath = Annotated[str, Path(min_length=1, max_length=_ID_MAX)]
+# Chime's ids are GUIDs: anything else cannot name a meeting or attendee and is a 400.
+_CHIME_ID = f"^{CHIME_ID_PATTERN}$"
+MeetingIdPath = Annotated[str, Path(pattern=_CHIME_ID)]
+AttendeeIdPath = Annotated[str, Path(pattern=_CHIME_ID)]
 Limit = Annotated[int, Query(ge=1, le=100)]
 NextToken = Annotated[str | None, Query(alias="nextToken", min_length=1, max_length=2048)]
 

@@ -7,6 +7,7 @@ OpenAPI document; handlers return the service's dicts, which have exactly these 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
@@ -17,12 +18,17 @@ from meetings.domain.validation import (
     CHIME_EXTERNAL_ID_PATTERN,
     EXTERNAL_ID_MAX,
     EXTERNAL_ID_MIN,
+    HIGH_CONTENT_RESOLUTION,
+    HIGH_RESOLUTION_MAX_ATTENDEES,
+    HIGH_VIDEO_RESOLUTION,
     MAX_ATTENDEES,
+    RECEIVING,
     TAG_KEY_MAX,
     TAG_KEY_PATTERN,
     TAG_VALUE_MAX,
     TAG_VALUE_PATTERN,
     attendee_limit,
+    capabilities_combination_problem,
     media_region_problem,
     room_name_problem,
     tags_problem,
@@ -50,13 +56,29 @@ _TAGS_SCHEMA: dict[str, JsonValue] = {
     "propertyNames": {
         "minLength": 1,
         "maxLength": TAG_KEY_MAX,
-        "pattern": f"{_NOT_RESERVED}{TAG_KEY_PATTERN.removeprefix('^')}",
+        "pattern": f"^{_NOT_RESERVED}{TAG_KEY_PATTERN}$",
     },
     "additionalProperties": {
         "type": "string",
         "maxLength": TAG_VALUE_MAX,
         "pattern": f"^{TAG_VALUE_PATTERN}$",
     },
+}
+# attendee_limit as JSON Schema: at most 25 attendees, or neither FHD video nor UHD content.
+_ATTENDEE_LIMIT_SCHEMA: dict[str, JsonValue] = {
+    "anyOf": [
+        {"properties": {"maxAttendees": {"maximum": HIGH_RESOLUTION_MAX_ATTENDEES}}},
+        {
+            "properties": {
+                "features": {
+                    "properties": {
+                        "videoMaxResolution": {"not": {"const": HIGH_VIDEO_RESOLUTION}},
+                        "contentMaxResolution": {"not": {"const": HIGH_CONTENT_RESOLUTION}},
+                    }
+                }
+            }
+        },
+    ]
 }
 DurationSeconds = Annotated[int, Field(ge=MIN_DURATION_SECONDS, le=MAX_DURATION_SECONDS)]
 
@@ -75,6 +97,8 @@ class Features(_Strict):
 
 
 class CreateMeetingBody(_Strict):
+    model_config = ConfigDict(json_schema_extra=_ATTENDEE_LIMIT_SCHEMA)
+
     externalMeetingId: str | None = Field(  # noqa: N815
         default=None,
         description="Room name (join-or-create): 2-64 characters of Chime's pattern, compared "
@@ -122,10 +146,37 @@ class CreateMeetingBody(_Strict):
         return self
 
 
+def _enum_of(capabilities: Iterable[Capability]) -> dict[str, JsonValue]:
+    values: list[JsonValue] = [*sorted(capability.value for capability in capabilities)]
+    return {"enum": values}
+
+
+# capabilities_combination_problem as JSON Schema: content does not receive, or video does.
+# Content is spelled out as required in the first branch: absent, it defaults to SendReceive.
+_CAPABILITIES_SCHEMA: dict[str, JsonValue] = {
+    "anyOf": [
+        {
+            "required": ["content"],
+            "properties": {"content": _enum_of(set(Capability) - RECEIVING)},
+        },
+        {"properties": {"video": _enum_of(RECEIVING)}},
+    ]
+}
+
+
 class CapabilitiesBody(_Strict):
+    model_config = ConfigDict(json_schema_extra=_CAPABILITIES_SCHEMA)
+
     audio: CapabilityValue = "SendReceive"
     video: CapabilityValue = "SendReceive"
     content: CapabilityValue = "SendReceive"
+
+    @model_validator(mode="after")
+    def _combination(self) -> CapabilitiesBody:
+        problem = capabilities_combination_problem(self.to_domain())
+        if problem:
+            raise ValueError(problem)
+        return self
 
     def to_domain(self) -> Capabilities:
         return Capabilities(
