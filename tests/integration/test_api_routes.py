@@ -630,24 +630,26 @@ def test_undeclared_query_parameters_are_400(api: Api, name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("method", "template"),
+    ("method", "template", "body"),
     [
-        ("GET", "/meetings/{m}"),
-        ("DELETE", "/meetings/{m}"),
-        ("POST", "/meetings/{m}/attendees"),
-        ("GET", "/meetings/{m}/attendees"),
-        ("GET", "/meetings/{m}/attendees/{a}"),
-        ("DELETE", "/meetings/{m}/attendees/{a}"),
-        ("PUT", "/meetings/{m}/attendees/{a}/capabilities"),
+        ("GET", "/meetings/{m}", None),
+        ("DELETE", "/meetings/{m}", None),
+        ("POST", "/meetings/{m}/attendees", None),
+        ("POST", "/meetings/{m}/attendees/batch", {"attendees": [{"userId": "carol"}]}),
+        ("GET", "/meetings/{m}/attendees", None),
+        ("GET", "/meetings/{m}/attendees/{a}", None),
+        ("DELETE", "/meetings/{m}/attendees/{a}", None),
+        ("PUT", "/meetings/{m}/attendees/{a}/capabilities", {}),
     ],
 )
-def test_ids_that_are_no_guid_are_400(api: Api, chime: Any, method: str, template: str) -> None:
+def test_ids_that_are_no_guid_are_400(
+    api: Api, chime: Any, method: str, template: str, body: Any
+) -> None:
     # Found by fuzzing: the document stated no form for the ids, so any string was "valid".
     meeting_id = meeting_id_of(create(api))
     attendee_id = api("POST", f"/meetings/{meeting_id}/attendees", caller=BOB).body["Attendee"][
         "AttendeeId"
     ]
-    body = {} if method == "PUT" else None
     malformed = [template.format(m="m-1", a=attendee_id)]
     if "{a}" in template:
         malformed.append(template.format(m=meeting_id, a=f"{attendee_id}x"))
