@@ -9,6 +9,7 @@ The document's patterns are read by a JSON Schema engine other than Python's `re
 from __future__ import annotations
 
 import itertools
+from functools import cache
 from typing import Any
 
 import jsonschema_rs
@@ -23,8 +24,13 @@ PROBED_CHARACTERS = [chr(code) for code in range(0x250)] + [
 ]  # fmt: skip
 
 
+@cache
+def _document_validator(model: type[BaseModel]) -> Any:
+    return jsonschema_rs.validator_for(model.model_json_schema())
+
+
 def _accepted_by_document(model: type[BaseModel], body: dict[str, Any]) -> bool:
-    return bool(jsonschema_rs.validator_for(model.model_json_schema()).is_valid(body))
+    return bool(_document_validator(model).is_valid(body))
 
 
 def _accepted_by_validator(model: type[BaseModel], body: dict[str, Any]) -> bool:

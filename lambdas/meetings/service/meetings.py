@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from meetings import deployment
+from meetings.adapters import keys
 from meetings.adapters.chime import ChimeGateway
 from meetings.adapters.store import (
     MeetingStore,
@@ -411,35 +412,21 @@ class MeetingService:
             identity.user_id, host=None if all_open else host, status=status
         )
         if all_open:
-            start = pagination.decode_token(
+            start = _page_start(
                 next_token,
                 binding,
                 now,
-                key_names=frozenset(
-                    {
-                        deployment.PARTITION_KEY,
-                        deployment.SORT_KEY,
-                        deployment.OPEN_INDEX_PK,
-                        deployment.OPEN_INDEX_SK,
-                    }
-                ),
-                fixed={deployment.OPEN_INDEX_PK: "OPEN"},
+                index_keys=(deployment.OPEN_INDEX_PK, deployment.OPEN_INDEX_SK),
+                partition=(deployment.OPEN_INDEX_PK, keys.OPEN_PARTITION),
             )
             records, last = self.store.list_open(status_filter=None, limit=limit, start_key=start)
         else:
-            start = pagination.decode_token(
+            start = _page_start(
                 next_token,
                 binding,
                 now,
-                key_names=frozenset(
-                    {
-                        deployment.PARTITION_KEY,
-                        deployment.SORT_KEY,
-                        deployment.HOST_INDEX_PK,
-                        deployment.HOST_INDEX_SK,
-                    }
-                ),
-                fixed={deployment.HOST_INDEX_PK: f"HOST#{host}"},
+                index_keys=(deployment.HOST_INDEX_PK, deployment.HOST_INDEX_SK),
+                partition=(deployment.HOST_INDEX_PK, keys.host_pk(host)),
             )
             records, last = self.store.list_hosted(
                 host, status_filter=status, limit=limit, start_key=start
@@ -456,14 +443,12 @@ class MeetingService:
         meeting, pointer = self.store.get_meeting_and_pointer(meeting_id, identity.user_id)
         authorization.visible_meeting(identity, meeting, pointer)
         binding = pagination.query_binding(identity.user_id, roster=meeting_id)
-        start = pagination.decode_token(
+        start = _page_start(
             next_token,
             binding,
             now,
-            key_names=frozenset(
-                {deployment.PARTITION_KEY, deployment.SORT_KEY, deployment.ROSTER_INDEX_SK}
-            ),
-            fixed={deployment.PARTITION_KEY: f"MEETING#{meeting_id}"},
+            index_keys=(deployment.ROSTER_INDEX_SK,),
+            partition=(deployment.PARTITION_KEY, keys.meeting_pk(meeting_id)),
         )
         records, last = self.store.list_roster(meeting_id, limit=limit, start_key=start)
         return {
@@ -788,6 +773,26 @@ def _chime_request_fingerprint(user_id: str, spec: NewMeeting) -> str:
 
 def _capability_member(capabilities: Capabilities | None) -> dict[str, Any]:
     return {} if capabilities is None else {"Capabilities": chime_capabilities(capabilities)}
+
+
+def _page_start(
+    next_token: str | None,
+    binding: str,
+    now: int,
+    *,
+    index_keys: tuple[str, ...],
+    partition: tuple[str, str],
+) -> dict[str, str] | None:
+    """The start key a page token carries. A query's start keys hold the table's key and its
+    index's keys; `partition` (attribute, value) is the one the query reads."""
+    attribute, value = partition
+    return pagination.decode_token(
+        next_token,
+        binding,
+        now,
+        key_names=frozenset({deployment.PARTITION_KEY, deployment.SORT_KEY, *index_keys}),
+        fixed={attribute: value},
+    )
 
 
 def _item_error(user_id: str, error: DomainError) -> dict[str, str]:

@@ -135,22 +135,18 @@ def test_every_route_is_documented(fuzz_world: FuzzWorld) -> None:
     assert documented == set(FUZZED_ROUTES)
 
 
+@pytest.mark.parametrize(
+    "examples",
+    [
+        pytest.param(QUICK_EXAMPLES, id="quick"),
+        pytest.param(THOROUGH_EXAMPLES, id="thorough", marks=pytest.mark.slow),
+    ],
+)
 @pytest.mark.parametrize(("method", "path", "mode"), CASES)
 def test_fuzzed_route_conforms(
-    fuzz_world: FuzzWorld, method: str, path: str, mode: GenerationMode
+    fuzz_world: FuzzWorld, method: str, path: str, mode: GenerationMode, examples: int
 ) -> None:
     started = time.monotonic()
-    calls = _fuzz(fuzz_world, method, path, mode, QUICK_EXAMPLES)
-    print(f"{method} {path} {mode.value}: {calls} calls in {time.monotonic() - started:.1f} s")
-    assert calls > 0
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize(("method", "path", "mode"), CASES)
-def test_fuzzed_route_conforms_thoroughly(
-    fuzz_world: FuzzWorld, method: str, path: str, mode: GenerationMode
-) -> None:
-    started = time.monotonic()
-    calls = _fuzz(fuzz_world, method, path, mode, THOROUGH_EXAMPLES)
+    calls = _fuzz(fuzz_world, method, path, mode, examples)
     print(f"{method} {path} {mode.value}: {calls} calls in {time.monotonic() - started:.1f} s")
     assert calls > 0
