@@ -1,5 +1,5 @@
 """The local-only control routes (`/_local/...`, never deployed): tokens, the simulated media
-plane, Chime's virtual clock, the event logs, fault injection, event chaos and cleanup runs."""
+plane, the world clock, the event logs, fault injection, event chaos and cleanup runs."""
 
 from __future__ import annotations
 
@@ -26,6 +26,9 @@ class ControlPlane:
     delivery_stats: Callable[[], dict[str, int]]
     run_cleanup: Callable[[dict[str, Any]], Any]
     domain_events: Callable[[], list[dict[str, Any]]]
+    # Moves the local stack's world clock (returns the new world time, epoch ms); without it
+    # the route moves the emulator's own clock.
+    advance_clock: Callable[[float], int] | None = None
 
     def __call__(self, method: str, path: str, body: Any) -> Answer:
         if not isinstance(body, dict):
@@ -97,6 +100,8 @@ class ControlPlane:
         seconds = body.get("seconds")
         if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
             return 400, {"message": "seconds: a non-negative number"}
+        if self.advance_clock is not None:
+            return 200, {"nowMs": self.advance_clock(float(seconds))}
         self.chime.advance(float(seconds))
         return 200, {"nowMs": self.chime.now_ms()}
 

@@ -6,7 +6,8 @@
   drops, duplicates and reorders deliveries like a bad day of EventBridge.
 - `StreamPoller`: the DynamoDB Streams → Lambda event source mapping, resuming after the
   first record the function reported failed.
-- `RateSchedule`: EventBridge Scheduler's `rate(...)` expressions.
+- `RateSchedule`: EventBridge Scheduler's `rate(...)` expressions, on the world clock.
+- `TtlSweeper`: DynamoDB's Time to Live, on the world clock (moto keeps expired items).
 """
 
 from __future__ import annotations
@@ -264,16 +265,141 @@ def rate_seconds(expression: str) -> int:
     return int(found.group(1)) * _UNIT_SECONDS[found.group(2)]
 
 
-class RateSchedule(_Stoppable):
-    """Invokes a function every `period_seconds` with a fixed input, as a schedule does."""
+Now = Callable[[], float]
 
-    def __init__(self, *, period_seconds: float, invoke: Invoke, payload: dict[str, Any]) -> None:
-        super().__init__("scheduler")
+
+class _OnWorldClock(_Stoppable):
+    """A poller that runs on the world clock (`now`: epoch seconds) and that `nudge()` wakes
+    when that clock jumps ahead."""
+
+    def __init__(self, name: str, now: Now) -> None:
+        super().__init__(name)
+        self._now = now
+        self._nudged = threading.Event()
+
+    def nudge(self) -> None:
+        """The world clock moved: what came due runs now."""
+        self._nudged.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._nudged.set()
+        super().stop()
+
+    def _sleep(self, seconds: float) -> None:
+        self._nudged.wait(max(0.0, seconds))
+
+
+class RateSchedule(_OnWorldClock):
+    """Invokes a function every `period_seconds` of world time with a fixed input, as a
+    schedule does. When the world clock jumps past the next run, that run happens at once (a
+    jump over many periods gives one run, not a burst: the cleanup catches up in one)."""
+
+    def __init__(
+        self,
+        *,
+        period_seconds: float,
+        invoke: Invoke,
+        payload: dict[str, Any],
+        now: Now = time.time,
+    ) -> None:
+        super().__init__("scheduler", now)
         self.period_seconds = period_seconds
         self.invoke = invoke
         self.payload = payload
+        self._next_run = now() + period_seconds
+        self.runs = 0  # completed invocations (for tests and reports)
 
     def poll_once(self) -> None:
-        if self._stop.wait(self.period_seconds):
+        self._nudged.clear()
+        remaining = self._next_run - self._now()
+        if remaining > 0:
+            self._sleep(remaining)
             return
-        self.invoke(dict(self.payload))
+        if self._stop.is_set():
+            return
+        self._next_run = self._now() + self.period_seconds
+        try:
+            self.invoke(dict(self.payload))
+        finally:
+            self.runs += 1
+
+
+# DynamoDB ignores TTL values more than five years in the past.
+_TTL_OLDEST_SECONDS = 5 * 365 * 86400
+
+
+class TtlSweeper(_OnWorldClock):
+    """DynamoDB's Time to Live: deletes the items whose TTL attribute (a Number, epoch seconds)
+    lies in the past by world time, each with a DeleteItem conditioned on it still being past
+    (an item whose TTL moved meanwhile stays), so the stream carries a REMOVE record as for any
+    delete. Sweeps every `every_seconds` and at once when nudged."""
+
+    def __init__(
+        self,
+        *,
+        dynamodb: Any,
+        table_name: str,
+        attribute: str,
+        now: Now = time.time,
+        every_seconds: float = 5.0,
+    ) -> None:
+        super().__init__("ttl-sweeper", now)
+        self.dynamodb = dynamodb
+        self.table_name = table_name
+        self.attribute = attribute
+        self.every_seconds = every_seconds
+        self.deleted = 0  # items deleted so far
+        self.sweeps = 0  # sweeps completed so far
+        self._key_names: list[str] | None = None
+
+    def poll_once(self) -> None:
+        self._nudged.clear()
+        self.sweep()
+        self._sleep(self.every_seconds)
+
+    def sweep(self) -> int:
+        """Delete what has expired now; returns how many items went."""
+        now = int(self._now())
+        names = {"#ttl": self.attribute}
+        values = {
+            ":now": {"N": str(now)},
+            ":oldest": {"N": str(now - _TTL_OLDEST_SECONDS)},
+            ":number": {"S": "N"},
+        }
+        deleted = 0
+        pages = self.dynamodb.get_paginator("scan").paginate(
+            TableName=self.table_name,
+            # Only Numbers are TTL values (moto cannot compare a String with a Number).
+            FilterExpression="attribute_type(#ttl, :number) AND #ttl < :now AND #ttl >= :oldest",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ConsistentRead=True,
+        )
+        for page in pages:
+            for item in page.get("Items", []):
+                deleted += self._expire({name: item[name] for name in self._keys()}, names, values)
+        self.deleted += deleted
+        self.sweeps += 1
+        return deleted
+
+    def _keys(self) -> list[str]:
+        if self._key_names is None:
+            table = self.dynamodb.describe_table(TableName=self.table_name)["Table"]
+            self._key_names = [element["AttributeName"] for element in table["KeySchema"]]
+        return self._key_names
+
+    def _expire(self, key: dict[str, Any], names: dict[str, str], values: dict[str, Any]) -> int:
+        try:
+            self.dynamodb.delete_item(
+                TableName=self.table_name,
+                Key=key,
+                ConditionExpression="#ttl < :now",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={":now": values[":now"]},
+            )
+        except self.dynamodb.exceptions.ConditionalCheckFailedException:
+            return 0  # its TTL moved on meanwhile: it stays
+        except self.dynamodb.exceptions.TransactionConflictException:
+            return 0  # a transaction is writing it: the next sweep sees it again
+        return 1

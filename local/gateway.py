@@ -210,6 +210,28 @@ def _handler_class(gateway: LocalGateway) -> type[BaseHTTPRequestHandler]:
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _serve  # noqa: N815
 
+        def __getattr__(self, name: str) -> Any:
+            # Any other method (TRACE, CONNECT, PROPFIND, ...) is routed like the rest: no
+            # route has it, so API Gateway's own 404 answers it, never http.server's HTML 501.
+            if name.startswith("do_"):
+                return self._serve
+            raise AttributeError(name)
+
+        def send_error(
+            self, code: int, message: str | None = None, explain: str | None = None
+        ) -> None:
+            # What http.server refuses before routing (a malformed request line, oversized
+            # headers): a JSON body in API Gateway's shape instead of an HTML page.
+            body = json.dumps({"message": apigw.GATEWAY_MESSAGES.get(code, message or "Error")})
+            self.send_response(code, message)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.send_header("connection", "close")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body.encode())
+            self.close_connection = True
+
         def log_message(self, format: str, *args: Any) -> None:
             # Request lines only (method, path, status): never headers, which carry tokens.
             log.debug(format, *args)

@@ -4,10 +4,15 @@ processes that each serve one invocation at a time.
 Powertools' resolvers keep the current request on the router object, so one handler instance
 must never serve two requests at once: as on Lambda, concurrency comes from more workers
 (execution environments), never from threads sharing one.
+
+Given the local stack's world clock (its shared offset), a worker reads world time wherever
+the handler code reads time the ordinary way: `time.time`, `time.time_ns`,
+`datetime.datetime.now` / `utcnow` / `today` are replaced before the handler is imported.
 """
 
 from __future__ import annotations
 
+import datetime
 import importlib
 import multiprocessing
 import os
@@ -66,17 +71,67 @@ def forget_cached_state() -> None:
                 cache_clear()
 
 
+# --- world time -------------------------------------------------------------------------------
+_RealDatetime = datetime.datetime
+
+
+class _DatetimeType(type):
+    # `isinstance(x, datetime.datetime)` keeps holding for datetimes made anywhere (C code
+    # included) after `datetime.datetime` is replaced by the subclass below.
+    def __instancecheck__(cls, instance: object) -> bool:
+        return isinstance(instance, _RealDatetime)
+
+    def __subclasscheck__(cls, subclass: type) -> bool:
+        return issubclass(subclass, _RealDatetime)
+
+
+def install_world_time(offset: Any) -> None:
+    """From now on this process reads world time: real time + `offset.value` seconds (a shared
+    value the local stack's world clock raises). Call it before importing the handler, so
+    that modules binding `time.time` or `datetime.datetime` at import get the world's."""
+    real_time, real_time_ns = time.time, time.time_ns
+
+    def world_time() -> float:
+        return real_time() + float(offset.value)
+
+    def world_time_ns() -> int:
+        return real_time_ns() + int(float(offset.value) * 1_000_000_000)
+
+    class WorldDatetime(_RealDatetime, metaclass=_DatetimeType):
+        @classmethod
+        def now(cls, tz: datetime.tzinfo | None = None) -> datetime.datetime:  # type: ignore[override]
+            return _RealDatetime.fromtimestamp(world_time(), tz)
+
+        @classmethod
+        def utcnow(cls) -> datetime.datetime:  # type: ignore[override]
+            return _RealDatetime.fromtimestamp(world_time(), datetime.UTC).replace(tzinfo=None)
+
+        @classmethod
+        def today(cls) -> datetime.datetime:  # type: ignore[override]
+            return _RealDatetime.fromtimestamp(world_time())
+
+    time.time = world_time
+    time.time_ns = world_time_ns
+    datetime.datetime = WorldDatetime  # type: ignore[misc]
+
+
 # --- worker processes ------------------------------------------------------------------------
 _worker_handler: LambdaHandler | None = None
 _worker_function_name = ""
 
 
 def _start_worker(
-    environment: Mapping[str, str], handler_path: str, function_name: str, log_path: str | None
+    environment: Mapping[str, str],
+    handler_path: str,
+    function_name: str,
+    log_path: str | None,
+    world_offset: Any = None,
 ) -> None:
     global _worker_handler, _worker_function_name  # noqa: PLW0603 - one handler per process
     if log_path:
         _redirect_output(log_path)
+    if world_offset is not None:
+        install_world_time(world_offset)
     os.environ.update(environment)
     _worker_handler = load_handler(handler_path)
     _worker_function_name = function_name
@@ -123,7 +178,10 @@ class HandlerPool:
         workers: int,
         timeout_seconds: float = 29.0,
         log_path: str | None = None,
+        world_offset: Any = None,
     ) -> None:
+        """`world_offset`: the local stack's world clock offset (a shared value); given, the
+        workers read world time (see install_world_time)."""
         self.workers = workers
         self.timeout_seconds = timeout_seconds
         # spawn, not fork: the parent runs server threads whose locks a fork would copy.
@@ -131,7 +189,7 @@ class HandlerPool:
             max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_start_worker,
-            initargs=(dict(environment), handler_path, function_name, log_path),
+            initargs=(dict(environment), handler_path, function_name, log_path, world_offset),
         )
 
     def warm_up(self) -> None:

@@ -15,10 +15,18 @@ import boto3
 from meetings import deployment
 
 from local.auth import LocalIssuer
-from local.aws_services import LocalAwsServices
+from local.aws_services import DEFAULT_TRANSACTION_IN_FLIGHT_MS, LocalAwsServices
 from local.chime import ChimeEmulator, EmulatorConfig, EmulatorServer, EventBridgeSink
+from local.chime.clock import WorldClock
 from local.control import ControlPlane
-from local.event_delivery import Chaos, RateSchedule, SqsBatchPoller, StreamPoller, rate_seconds
+from local.event_delivery import (
+    Chaos,
+    RateSchedule,
+    SqsBatchPoller,
+    StreamPoller,
+    TtlSweeper,
+    rate_seconds,
+)
 from local.gateway import CorsPolicy, LocalGateway
 from local.lambda_runtime import HandlerPool
 
@@ -50,6 +58,11 @@ class LocalStackConfig:
     # Where the functions' output goes (every worker appends to this file); None: the console.
     worker_log_path: str | None = None
     extra_environment: dict[str, str] = field(default_factory=dict)
+    # How long a DynamoDB transaction stays in flight, refusing overlapping writes as DynamoDB
+    # does (local/aws_services.py); 0 turns transaction conflicts off.
+    transaction_in_flight_ms: float = DEFAULT_TRANSACTION_IN_FLIGHT_MS
+    # How often expired items are swept (DynamoDB's TTL), besides right after a clock advance.
+    ttl_sweep_every_seconds: float = 5.0
 
 
 def check_port_free(host: str, port: int, what: str) -> None:
@@ -70,10 +83,15 @@ class LocalStack:
     def __init__(self, config: LocalStackConfig | None = None) -> None:
         self.config = config or LocalStackConfig()
         self.issuer = LocalIssuer()
-        # Chime's clock follows real time here (plus /_local/clock/advance), as a developer
-        # watching a meeting expects.
+        # One world clock for everything: real time + what /_local/clock/advance added. Chime
+        # runs on it, the handlers' worker processes read it as their time, the schedule and
+        # the TTL sweeper follow it.
+        self.world = WorldClock()
         self.chime = ChimeEmulator(
-            EmulatorConfig(region=self.config.region, account_id=ACCOUNT_ID, follow_wall_clock=True)
+            EmulatorConfig(
+                region=self.config.region, account_id=ACCOUNT_ID, follow_wall_clock=True
+            ),
+            clock=self.world,
         )
         self.domain_events: list[dict[str, Any]] = []
         self._stoppers: list[Any] = []
@@ -112,7 +130,11 @@ class LocalStack:
 
     # --- the parts ---------------------------------------------------------------------------
     def _start_moto(self) -> None:
-        self._aws = LocalAwsServices(self.config.host, self.config.aws_port)
+        self._aws = LocalAwsServices(
+            self.config.host,
+            self.config.aws_port,
+            transaction_in_flight_ms=self.config.transaction_in_flight_ms,
+        )
         self._aws.start()
         self.aws_url = self._aws.url
         self._stoppers.append(self._aws.stop)
@@ -224,6 +246,7 @@ class LocalStack:
                 workers=workers,
                 timeout_seconds=29.0 if name == "api" else 60.0,
                 log_path=self.config.worker_log_path,
+                world_offset=self.world.offset,
             )
             self._pools[name] = pool
             self._stoppers.append(pool.close)
@@ -245,6 +268,19 @@ class LocalStack:
             invoke=lambda event: self.invoke("events", event),
         )
         streams = self.client("dynamodbstreams")
+        self.cleanup_schedule = RateSchedule(
+            period_seconds=self._cleanup_period(),
+            invoke=lambda event: self.invoke("cleanup", event),
+            payload={},
+            now=self.world.now,
+        )
+        self.ttl_sweeper = TtlSweeper(
+            dynamodb=self.client("dynamodb"),
+            table_name=self.config.table_name,
+            attribute=deployment.TTL_ATTRIBUTE,
+            now=self.world.now,
+            every_seconds=self.config.ttl_sweep_every_seconds,
+        )
         parts = [
             self.events_poller,
             StreamPoller(
@@ -258,11 +294,8 @@ class LocalStack:
                 queue_arn=resources["domain_queue_arn"],
                 invoke=self._record_domain_events,
             ),
-            RateSchedule(
-                period_seconds=self._cleanup_period(),
-                invoke=lambda event: self.invoke("cleanup", event),
-                payload={},
-            ),
+            self.cleanup_schedule,
+            self.ttl_sweeper,
         ]
         for part in parts:
             part.start()
@@ -278,6 +311,15 @@ class LocalStack:
             self.domain_events.append(json.loads(record["body"]))
         return {"batchItemFailures": []}
 
+    def advance_clock(self, seconds: float) -> int:
+        """Move the world clock ahead: Chime's auto-end rules that came due fire, the schedule
+        and the TTL sweeper catch up at once, the handlers read the new time. Returns the new
+        world time (epoch ms)."""
+        self.chime.advance(seconds)
+        self.cleanup_schedule.nudge()
+        self.ttl_sweeper.nudge()
+        return self.world.now_ms()
+
     def set_chaos(self, chaos: Chaos) -> None:
         self.events_poller.set_chaos(chaos)
 
@@ -289,6 +331,7 @@ class LocalStack:
             delivery_stats=lambda: dict(self.events_poller.stats),
             run_cleanup=lambda body: self.invoke("cleanup", body),
             domain_events=lambda: list(self.domain_events),
+            advance_clock=self.advance_clock,
         )
         self.gateway = LocalGateway(
             pool=self._pools["api"],

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from local.chime import media, operations
-from local.chime.clock import VirtualClock
+from local.chime.clock import Clock, VirtualClock
 from local.chime.config import EmulatorConfig
 from local.chime.events import CallbackSink, Envelope, EventBridgeSink, EventOutbox, EventSink
 from local.chime.faults import FaultInjector, RateLimiter, apply_fault
@@ -18,9 +18,19 @@ from local.chime.state import Media
 
 
 class ChimeEmulator:
-    def __init__(self, config: EmulatorConfig | None = None, start_ms: int | None = None) -> None:
+    def __init__(
+        self,
+        config: EmulatorConfig | None = None,
+        start_ms: int | None = None,
+        *,
+        clock: Clock | None = None,
+    ) -> None:
+        """`clock`: a clock shared with others (the local stack's world clock); by default the
+        emulator keeps its own virtual clock (from `start_ms`, following real time if the
+        config says so)."""
         self.config = config or EmulatorConfig()
         self._start_ms = start_ms
+        self._shared_clock = clock
         self._lock = threading.RLock()
         self._outbox = EventOutbox()
         self._faults = FaultInjector()
@@ -36,7 +46,9 @@ class ChimeEmulator:
         self._state = self._fresh_state()
 
     def _fresh_state(self) -> ChimeState:
-        clock = VirtualClock(self._start_ms, follow_wall_clock=self.config.follow_wall_clock)
+        clock = self._shared_clock or VirtualClock(
+            self._start_ms, follow_wall_clock=self.config.follow_wall_clock
+        )
         return ChimeState(self.config, clock, self._outbox)
 
     # --- the API, as the HTTP server calls it ---------------------------------------------
@@ -161,7 +173,8 @@ class ChimeEmulator:
             return meeting is not None and meeting.transcription is not None
 
     def reset(self) -> None:
-        """Forget every meeting, event, fault and subscriber; the clock restarts."""
+        """Forget every meeting, event, fault and subscriber; the clock restarts (a shared
+        clock is not the emulator's to restart: it keeps its time)."""
         with self._lock:
             self._outbox.clear()
             self._outbox.remove_sinks(CallbackSink)

@@ -10,7 +10,7 @@ import uuid
 from typing import Any, Final
 
 from local.chime import autoend
-from local.chime.clock import VirtualClock
+from local.chime.clock import Clock
 from local.chime.config import EmulatorConfig
 from local.chime.errors import MEETING_ENDED, not_found
 from local.chime.events import Envelope, EventOutbox, envelope
@@ -26,7 +26,7 @@ _CONTENT_CONNECTION_EVENTS: Final = frozenset(
 
 
 class ChimeState:
-    def __init__(self, config: EmulatorConfig, clock: VirtualClock, outbox: EventOutbox) -> None:
+    def __init__(self, config: EmulatorConfig, clock: Clock, outbox: EventOutbox) -> None:
         self.config = config
         self.clock = clock
         self.outbox = outbox
