@@ -65,6 +65,7 @@ MAX_SORT_KEY_BYTES = 1024
 DEFAULT_TRANSACTION_IN_FLIGHT_MS = 10.0
 _CONDITION_FAILED = "The conditional request failed"
 TRANSACTION_ONGOING = "Transaction is ongoing for the item"
+log = logging.getLogger("local.aws")
 _NO_REASON = (None, None, None)  # a cancellation reason "None": this item was not the cause
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -308,6 +309,7 @@ class StrictDynamoDB:
         self, backend: DynamoDBBackend, table_name: str, key: dict[str, Any]
     ) -> None:
         if self._in_flight and _item_id(backend, table_name, key) in self._in_flight:
+            log.info("TransactionConflictException: a write to %s, in a transaction", key)
             raise TransactionConflictException()
 
     # --- transactions -------------------------------------------------------------------------
@@ -320,6 +322,9 @@ class StrictDynamoDB:
         ids = [_item_id(backend, op["TableName"], key) for _, op, key in operations]
         conflicts = [item_id in self._in_flight for item_id in ids]
         if any(conflicts):
+            log.info(
+                "TransactionConflict: %s", [i for i, hit in zip(ids, conflicts, strict=True) if hit]
+            )
             raise TransactionCanceledException(
                 [
                     ("TransactionConflict", TRANSACTION_ONGOING, None) if hit else _NO_REASON
