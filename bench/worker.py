@@ -27,6 +27,9 @@ def _figures(name: str, quick: bool) -> list[Figure]:
         ),
         "throughput": lambda: _module("throughput").measure(join_seconds=3 if quick else 8),
         "asset": lambda: _module("asset").measure(),
+        "end_reason_accuracy": lambda: _module("end_reason_accuracy").measure(
+            meetings=40 if quick else 200
+        ),
     }
     return measures[name]()
 

@@ -1,21 +1,35 @@
 """The local-only control routes (`/_local/...`, never deployed): tokens, the simulated media
-plane, the world clock, the event logs, fault injection, event chaos and cleanup runs."""
+plane, the world clock, the event logs, fault injection, event chaos, cleanup runs and the
+emulator's ground truth about a meeting."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
+
+from meetings.domain.records import EndReason
+from meetings.domain.views import rfc3339
 
 from local.auth import MAX_TTL_SECONDS, LocalIssuer
-from local.chime import ChimeEmulator
+from local.chime import ChimeEmulator, autoend
 from local.event_delivery import Chaos
 
 Answer = tuple[int, Any]
 _MEDIA = re.compile(
     r"^/_local/meetings/(?P<meeting>[^/]+)/attendees/(?P<attendee>[^/]+)/(?P<action>connect|leave|drop)$"
 )
+_TRUTH = re.compile(r"^/_local/truth/meetings/(?P<meeting>[^/]+)$")
+# The emulator's end reasons that have a name in the backend's vocabulary. The others have
+# none: Chime's screen-share rule raises no event (the backend's honest answer is `unknown`),
+# and DeleteMeeting (`deleted`) is the backend's own doing, named by why it deleted
+# (`host_ended`, `max_duration`), which Chime does not know.
+BACKEND_END_REASONS: Final = {
+    autoend.NO_AUDIO_5MIN: EndReason.NO_AUDIO_5MIN,
+    autoend.SINGLE_ATTENDEE_30MIN: EndReason.SINGLE_ATTENDEE_30MIN,
+    autoend.CHIME_24H_LIMIT: EndReason.CHIME_24H_LIMIT,
+}
 
 
 @dataclass
@@ -36,6 +50,9 @@ class ControlPlane:
         media = _MEDIA.match(path)
         if media and method == "POST":
             return self._media(media["meeting"], media["attendee"], media["action"], body)
+        truth = _TRUTH.match(path)
+        if truth and method == "GET":
+            return self._truth(truth["meeting"])
         route = self._routes().get((method, path))
         if route is None:
             return 404, {"message": f"no local control route {method} {path}"}
@@ -95,6 +112,25 @@ class ControlPlane:
         except ValueError as invalid:
             return 409, {"message": str(invalid)}
         return 200, {"ok": True}
+
+    def _truth(self, meeting_id: str) -> Answer:
+        try:
+            truth = self.chime.truth(meeting_id)
+        except KeyError:
+            return 404, {"message": f"the emulator has no meeting {meeting_id}"}
+        ended = truth.ended_ms
+        backend_reason = BACKEND_END_REASONS.get(truth.end_reason or "")
+        return 200, {
+            "meetingId": truth.meeting_id,
+            "externalMeetingId": truth.external_meeting_id,
+            "status": "OPEN" if ended is None else "ENDED",
+            "createdAt": rfc3339(truth.created_ms),
+            "createdAtMs": truth.created_ms,
+            "endedAt": None if ended is None else rfc3339(ended),
+            "endedAtMs": ended,
+            "endReason": None if backend_reason is None else str(backend_reason),
+            "emulatorEndReason": truth.end_reason,
+        }
 
     def _advance(self, body: dict[str, Any]) -> Answer:
         seconds = body.get("seconds")

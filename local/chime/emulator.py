@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from local.chime import media, operations
@@ -15,6 +16,18 @@ from local.chime.events import CallbackSink, Envelope, EventBridgeSink, EventOut
 from local.chime.faults import FaultInjector, RateLimiter, apply_fault
 from local.chime.service import ChimeState
 from local.chime.state import Media
+
+
+@dataclass(frozen=True)
+class MeetingTruth:
+    """What the emulated Chime knows about one meeting: when it was created and ended, and why
+    (`end_reason`: an auto-end rule of autoend.py, `deleted` or `primary_ended`; None if open)."""
+
+    meeting_id: str
+    external_meeting_id: str
+    created_ms: int
+    ended_ms: int | None
+    end_reason: str | None
 
 
 class ChimeEmulator:
@@ -166,6 +179,25 @@ class ChimeEmulator:
             if meeting is None:
                 raise KeyError(meeting_id)
             return meeting.end_reason
+
+    def truth(self, meeting_id: str) -> MeetingTruth:
+        """The emulator's own record of a meeting (any rule due by now fires first); KeyError
+        for a meeting it never created."""
+        try:
+            with self._lock:
+                self._catch_up()
+                meeting = self._state.meetings.get(meeting_id.lower())
+                if meeting is None:
+                    raise KeyError(meeting_id)
+                return MeetingTruth(
+                    meeting_id=meeting.meeting_id,
+                    external_meeting_id=meeting.external_meeting_id,
+                    created_ms=meeting.created_ms,
+                    ended_ms=meeting.ended_ms,
+                    end_reason=meeting.end_reason,
+                )
+        finally:
+            self._outbox.flush()  # the events of a rule that came due on the way
 
     def transcription_active(self, meeting_id: str) -> bool:
         with self._lock:
