@@ -571,7 +571,8 @@ class MeetingStore(aws_clients.TableAdapter):
     def list_due(
         self, now_ms: int, *, limit: int, start_key: Key | None = None
     ) -> tuple[list[MeetingRecord], Key | None]:
-        """Open meetings whose next cleanup instant is at or before now, most overdue first."""
+        """Meetings whose next cleanup instant is at or before now, most overdue first: open
+        ones, and ended ones whose reason waits for settlement."""
         items, last_key = self._query_page(
             index=deployment.DUE_INDEX,
             key_condition="#pk = :pk AND #sk <= :now",

@@ -172,18 +172,22 @@ class CleanupService:
             return self._end_ourselves(meeting, now)
         if self._chime.get_meeting(meeting.meetingId) is not None:
             return None
-        return self._end_noticed(meeting, now)
+        return self._end_noticed(meeting, now, drop_request=False)
 
-    def _end_noticed(self, meeting: MeetingRecord, now: int) -> MeetingRecord | None:
+    def _end_noticed(
+        self, meeting: MeetingRecord, now: int, *, drop_request: bool
+    ) -> MeetingRecord | None:
         """Chime no longer has it and never told us: ended by our clock, its reason settled
-        later (a late MeetingEnded's instant, else the timeline's prediction, else vanished)."""
+        later (a late MeetingEnded's instant, else the timeline's prediction, else vanished).
+        A reason requested meanwhile (a host's DELETE in flight) is kept unless `drop_request`:
+        our own request whose DeleteMeeting found the meeting already gone."""
         origin = self._meetings.pending_end(EndSource.BACKEND, now, EndNoticer.RECONCILIATION)
         return self._meetings.end_meeting(
             meeting.meetingId,
             EndReason.UNKNOWN,
             now,
             origin=origin,
-            honour_requested=False,
+            honour_requested=not drop_request,
             known=meeting,
         )
 
@@ -201,7 +205,8 @@ class CleanupService:
                 self._meetings.withdraw_end_request(meeting.meetingId, EndReason.MAX_DURATION)
             raise
         if not deleted and ours:
-            return self._end_noticed(meeting, now)  # Chime had ended it: not by its deadline
+            # Chime had ended it: not by its deadline.
+            return self._end_noticed(meeting, now, drop_request=True)
         return self._meetings.end_meeting(
             meeting.meetingId,
             EndReason.MAX_DURATION,
