@@ -42,6 +42,7 @@ _SETTINGS_FIELDS: Final = (
     "retention_days",
     "domain_event_source",
     "reconcile_interval_seconds",
+    "end_settle_seconds",
     "idempotency_ttl_seconds",
 )
 
@@ -112,6 +113,9 @@ class MeetingsConfig(BaseModel):
     )
     reconcile_interval_seconds: Annotated[int, Field(alias="reconcileIntervalSeconds")] = (
         _setting_default("reconcile_interval_seconds")
+    )
+    end_settle_seconds: Annotated[int, Field(alias="endSettleSeconds")] = _setting_default(
+        "end_settle_seconds"
     )
     idempotency_ttl_seconds: Annotated[int, Field(alias="idempotencyTtlSeconds")] = (
         _setting_default("idempotency_ttl_seconds")

@@ -108,6 +108,7 @@ DOMAIN_EVENT_TYPES: Final = (
     "meeting.created",
     "meeting.started",
     "meeting.ended",
+    "meeting.end_settled",
     "attendee.joined",
     "attendee.left",
 )

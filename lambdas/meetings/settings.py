@@ -67,6 +67,9 @@ _RULES: Final[dict[str, _Rule]] = {
     "domain_event_source": _Rule("DOMAIN_EVENT_SOURCE", min_length=1),
     # Seconds between two reconciliations of one open meeting against Chime's GetMeeting.
     "reconcile_interval_seconds": _Rule("RECONCILE_INTERVAL_SECONDS", int, ge=30, le=3600),
+    # Seconds an inferred end reason waits for late, reordered events before the cleanup
+    # settles it (it reads `unknown` until then; docs/events.md).
+    "end_settle_seconds": _Rule("END_SETTLE_SECONDS", int, ge=0, le=3600),
     # Seconds an Idempotency-Key is remembered.
     "idempotency_ttl_seconds": _Rule("IDEMPOTENCY_TTL_SECONDS", int, ge=60, le=7 * 86400),
 }
@@ -82,6 +85,7 @@ class Settings:
     retention_days: int = 30
     domain_event_source: str = deployment.DEFAULT_DOMAIN_EVENT_SOURCE
     reconcile_interval_seconds: int = 180
+    end_settle_seconds: int = 120
     idempotency_ttl_seconds: int = 86400
 
     def __post_init__(self) -> None:

@@ -17,12 +17,15 @@ from meetings.adapters.store import (
 )
 from meetings.domain.records import (
     AttendeeRecord,
+    EndNoticer,
     EndReason,
+    EndSource,
     MeetingRecord,
     MeetingStatus,
     Presence,
     UserPointerRecord,
 )
+from meetings.domain.views import rfc3339
 
 from tests.integration.conftest import TABLE_NAME
 
@@ -182,14 +185,57 @@ def test_end_meeting_closes_more_attendees_than_one_transaction_holds(
         assert "expiresAt" in raw_item(table, "MEETING#m-1", f"USER#user{number}")
 
 
-def test_end_meeting_fills_in_unknown_reason_only(store: MeetingStore) -> None:
+def test_an_ended_meeting_keeps_its_reason(store: MeetingStore) -> None:
     store.create_meeting(meeting("m-1"))
     store.end_meeting("m-1", EndReason.UNKNOWN, T0 + 1000)
-    vanished = store.end_meeting("m-1", EndReason.VANISHED, T0 + 2000)
-    assert vanished is not None and vanished.endReason is EndReason.UNKNOWN
-    better = store.end_meeting("m-1", EndReason.SINGLE_ATTENDEE_30MIN, T0 + 2000)
-    assert better is not None and better.endReason is EndReason.SINGLE_ATTENDEE_30MIN
-    assert better.endedAt == T0 + 1000
+    again = store.end_meeting("m-1", EndReason.SINGLE_ATTENDEE_30MIN, T0 + 2000)
+    assert again is not None and (again.endReason, again.endedAt) == (EndReason.UNKNOWN, T0 + 1000)
+
+
+def test_a_pending_end_stays_due_until_settled_and_takes_chime_s_instant(
+    store: MeetingStore, table: Any
+) -> None:
+    store.create_meeting(meeting("m-1"))
+    noticed = T0 + 600_000
+    origin = store.pending_end(EndSource.BACKEND, noticed, EndNoticer.API)
+    ended = store.end_meeting("m-1", EndReason.UNKNOWN, noticed, origin=origin)
+    assert ended is not None and not ended.end_reason_final
+    assert ended.endSettlesAt == noticed + 120_000
+    item = raw_item(table, "MEETING#m-1", "MEETING")
+    assert deployment.OPEN_INDEX_PK not in item
+    assert item[deployment.DUE_INDEX_SK]["S"] == rfc3339(noticed + 120_000)
+    # A late MeetingEnded: Chime's instant replaces the backend's; the reason still waits.
+    dated = store.end_meeting(
+        "m-1", EndReason.UNKNOWN, T0 + 300_001, origin=store.pending_end(EndSource.CHIME, noticed)
+    )
+    assert dated is not None
+    assert (dated.endedAt, dated.endedAtSource, dated.endReason) == (
+        T0 + 300_001,
+        EndSource.CHIME,
+        EndReason.UNKNOWN,
+    )
+    assert store.settle_end(dated, EndReason.NO_AUDIO_5MIN, T0 + 300_001, EndSource.CHIME)
+    # Settled once: a second settlement from the same read, or a later instant, is refused.
+    assert not store.settle_end(dated, EndReason.VANISHED, T0 + 300_001, EndSource.CHIME)
+    late = store.end_meeting(
+        "m-1", EndReason.UNKNOWN, T0 + 400_000, origin=store.pending_end(EndSource.CHIME, noticed)
+    )
+    assert late is not None and late.end_reason_final
+    assert (late.endReason, late.endedAt) == (EndReason.NO_AUDIO_5MIN, T0 + 300_001)
+    assert not {deployment.DUE_INDEX_PK, deployment.DUE_INDEX_SK} & set(
+        raw_item(table, "MEETING#m-1", "MEETING")
+    )
+
+
+def test_a_withdrawn_end_request_leaves_nothing_behind(store: MeetingStore) -> None:
+    store.create_meeting(meeting("m-1"))
+    store.request_end("m-1", EndReason.HOST_ENDED)
+    store.withdraw_end_request("m-1", EndReason.MAX_DURATION)  # not ours: stays
+    current = store.get_meeting("m-1")
+    assert current is not None and current.requestedEndReason is EndReason.HOST_ENDED
+    store.withdraw_end_request("m-1", EndReason.HOST_ENDED)
+    current = store.get_meeting("m-1")
+    assert current is not None and current.requestedEndReason is None
 
 
 def test_requested_reason_wins_over_the_inferred_one(store: MeetingStore) -> None:

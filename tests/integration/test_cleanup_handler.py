@@ -12,23 +12,17 @@ from meetings import deployment
 
 from tests.integration.conftest import Caller, lambda_context
 from tests.integration.test_events_lifecycle import (
+    SETTLED_LATER_MS,
     apply_events,
     chime_events,
     meeting_view,
     open_meeting,
+    run_cleanup,
 )
 
 __all__ = ["chime_events"]  # the fixture, shared
 Api = Callable[..., Any]
 HOST = Caller("alice")
-
-
-def run_cleanup(monkeypatch: pytest.MonkeyPatch, now_ms: int, event: Any) -> dict[str, Any]:
-    from meetings.handlers import cleanup  # noqa: PLC0415 - after the environment is set
-
-    monkeypatch.setattr(cleanup, "clock", lambda: now_ms)
-    summary: dict[str, Any] = cleanup.handler(event, lambda_context())
-    return summary
 
 
 def test_max_duration_ends_the_meeting_in_chime_and_here(
@@ -61,6 +55,11 @@ def test_reconcile_all_after_a_lost_meeting_ended(
     summary = run_cleanup(monkeypatch, chime.now_ms(), deployment.RECONCILE_ALL_INPUT)
     assert summary["ended"] == 1
     view = meeting_view(api, meeting_id)
+    assert (view["status"], view["endReason"]) == ("ENDED", "unknown")  # until settled
+    # The next scheduled run after the settle window: the timeline's prediction, dated so.
+    settled = run_cleanup(monkeypatch, chime.now_ms() + SETTLED_LATER_MS, {})
+    assert settled["settled"] == 1
+    view = meeting_view(api, meeting_id)
     assert (view["status"], view["endReason"]) == ("ENDED", "no_audio_5min")
 
 
@@ -69,8 +68,11 @@ def test_a_meeting_gone_without_a_timeline_has_vanished(
 ) -> None:
     meeting_id, _ = open_meeting(api)
     chime.advance(301)  # no event reaches the backend at all
-    summary = run_cleanup(monkeypatch, int(time.time() * 1000) + 600_000, {})
+    noticed_at = int(time.time() * 1000) + 600_000
+    summary = run_cleanup(monkeypatch, noticed_at, {})
     assert summary["ended"] == 1
+    assert meeting_view(api, meeting_id)["endReason"] == "unknown"
+    assert run_cleanup(monkeypatch, noticed_at + SETTLED_LATER_MS, {})["settled"] == 1
     assert meeting_view(api, meeting_id)["endReason"] == "vanished"
 
 

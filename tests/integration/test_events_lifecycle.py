@@ -5,6 +5,7 @@ reordered batches — plus a check that the table's writes match the in-memory m
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 from meetings.adapters.store import MeetingStore
 
 from tests.integration.conftest import TABLE_NAME, Caller, lambda_context
-from tests.unit.test_events_model import MemoryTable, deliver, service_for
+from tests.unit.test_events_model import MemoryTable, deliver, service_for, settle
 
 HOST = Caller("alice")
 BOB, CAROL = Caller("bob"), Caller("carol")
@@ -76,8 +77,25 @@ def meeting_view(api: Api, meeting_id: str) -> dict[str, Any]:
     return api("GET", f"/meetings/{meeting_id}", caller=HOST).body["meeting"]
 
 
+def run_cleanup(monkeypatch: pytest.MonkeyPatch, now_ms: int, event: Any) -> dict[str, Any]:
+    from meetings.handlers import cleanup  # noqa: PLC0415 - after the environment is set
+
+    monkeypatch.setattr(cleanup, "clock", lambda: now_ms)
+    summary: dict[str, Any] = cleanup.handler(event, lambda_context())
+    return summary
+
+
+# Past every settle instant the events handler gave (its clock plus the settle window).
+SETTLED_LATER_MS = 3_600_000
+
+
+def settle_ends(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The scheduled cleanup once the settle window passed: inferred reasons become final."""
+    return run_cleanup(monkeypatch, int(time.time() * 1000) + SETTLED_LATER_MS, {})
+
+
 def test_no_audio_for_five_minutes(
-    api: Api, chime: Any, chime_events: list[dict[str, Any]]
+    api: Api, chime: Any, chime_events: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     meeting_id, (bob,) = open_meeting(api, BOB)
     chime.connect(meeting_id, bob)
@@ -86,6 +104,9 @@ def test_no_audio_for_five_minutes(
     chime.advance(301)
     apply_events(chime_events)
     view = meeting_view(api, meeting_id)
+    assert (view["status"], view["endReason"]) == ("ENDED", "unknown")  # until settled
+    assert settle_ends(monkeypatch)["settled"] == 1
+    view = meeting_view(api, meeting_id)
     assert (view["status"], view["endReason"]) == ("ENDED", "no_audio_5min")
     assert view["attendees"]["peakConnected"] == 1 and view["startedAt"] is not None
     roster = api("GET", f"/meetings/{meeting_id}/attendees", caller=HOST).body["attendees"]
@@ -93,7 +114,7 @@ def test_no_audio_for_five_minutes(
 
 
 def test_single_attendee_for_thirty_minutes(
-    api: Api, chime: Any, chime_events: list[dict[str, Any]]
+    api: Api, chime: Any, chime_events: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     meeting_id, (bob,) = open_meeting(api, BOB)
     chime.connect(meeting_id, bob, video=True)
@@ -104,6 +125,7 @@ def test_single_attendee_for_thirty_minutes(
     assert (bob_view["presence"], bob_view["video"]) == ("CONNECTED", True)
     chime.advance(1801)
     apply_events(chime_events)
+    settle_ends(monkeypatch)
     view = meeting_view(api, meeting_id)
     assert (view["status"], view["endReason"], view["attendees"]["connected"]) == (
         "ENDED",
@@ -114,12 +136,15 @@ def test_single_attendee_for_thirty_minutes(
     assert (bob_view["presence"], bob_view["video"]) == ("LEFT", False)
 
 
-def test_twenty_four_hours(api: Api, chime: Any, chime_events: list[dict[str, Any]]) -> None:
+def test_twenty_four_hours(
+    api: Api, chime: Any, chime_events: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     meeting_id, (bob, carol) = open_meeting(api, BOB, CAROL)
     chime.connect(meeting_id, bob)
     chime.connect(meeting_id, carol)
     chime.advance(86_401)
     apply_events(chime_events, batch_size=3)
+    settle_ends(monkeypatch)
     view = meeting_view(api, meeting_id)
     assert (view["endReason"], view["attendees"]["peakConnected"]) == ("chime_24h_limit", 2)
 
@@ -146,7 +171,7 @@ def model_from_table(meeting_id: str) -> MemoryTable:
 
 
 def test_duplicated_reordered_batches_match_order_and_the_model(
-    api: Api, chime: Any, chime_events: list[dict[str, Any]]
+    api: Api, chime: Any, chime_events: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     meeting_id, (bob, carol) = open_meeting(api, BOB, CAROL)
     model = model_from_table(meeting_id)
@@ -159,6 +184,7 @@ def test_duplicated_reordered_batches_match_order_and_the_model(
     disordered = envelopes[::-1] + envelopes[:4]
     apply_events(disordered, batch_size=4)
     apply_events(disordered, batch_size=3)
+    settle_ends(monkeypatch)
     view = meeting_view(api, meeting_id)
     assert (view["endReason"], view["attendees"]["peakConnected"], view["contentShareActive"]) == (
         "single_attendee_30min",
@@ -167,6 +193,7 @@ def test_duplicated_reordered_batches_match_order_and_the_model(
     )
     # The in-memory model of the writes, fed the same events in order, ends alike.
     deliver(service_for(model), envelopes)
+    settle(model)
     table_now = model_from_table(meeting_id)
     for name in MEETING_FIELDS:
         assert getattr(table_now.meeting, name) == getattr(model.meeting, name), name

@@ -11,7 +11,12 @@ import boto3
 import pytest
 
 from tests.integration.conftest import REGION, TABLE_NAME, Caller, lambda_context
-from tests.integration.test_events_lifecycle import apply_events, chime_events, open_meeting
+from tests.integration.test_events_lifecycle import (
+    apply_events,
+    chime_events,
+    open_meeting,
+    settle_ends,
+)
 
 __all__ = ["chime_events"]
 Api = Callable[..., Any]
@@ -105,7 +110,12 @@ def publish(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def test_domain_events_are_published_once_with_stable_ids(
-    api: Api, chime: Any, chime_events: list[dict[str, Any]], backend: Any, bus_queue: Any
+    api: Api,
+    chime: Any,
+    chime_events: list[dict[str, Any]],
+    backend: Any,
+    bus_queue: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     tap = StreamTap(backend)
     meeting_id, (bob,) = open_meeting(api, Caller("bob"))
@@ -118,6 +128,8 @@ def test_domain_events_are_published_once_with_stable_ids(
     chime.advance(301)
     apply_events(chime_events)
     tap.step()
+    settle_ends(monkeypatch)
+    tap.step()
     records = tap.records
     assert publish(records) == {"batchItemFailures": []}
     first = bus_queue()
@@ -126,11 +138,14 @@ def test_domain_events_are_published_once_with_stable_ids(
         "attendee.joined",
         "attendee.left",
         "meeting.created",
+        "meeting.end_settled",
         "meeting.ended",
         "meeting.started",
     ]
     ended = next(event["detail"] for event in first if event["detail-type"] == "meeting.ended")
-    assert (ended["endReason"], ended["peakConnected"], ended["attendeeCount"]) == (
+    assert (ended["endReason"], ended["endReasonFinal"]) == ("unknown", False)
+    settled = next(e["detail"] for e in first if e["detail-type"] == "meeting.end_settled")
+    assert (settled["endReason"], settled["peakConnected"], settled["attendeeCount"]) == (
         "no_audio_5min",
         1,
         1,

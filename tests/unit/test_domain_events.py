@@ -38,6 +38,8 @@ def test_created_started_and_ended_each_once() -> None:
         "externalMeetingId": "room-42",
         "hostUserId": "alice",
         "endReason": "no_audio_5min",
+        "endReasonFinal": True,
+        "endedAt": "2025-11-25T19:05:00.500Z",
         "durationSeconds": 300,
         "peakConnected": 2,
         "attendeeCount": 3,
@@ -45,6 +47,47 @@ def test_created_started_and_ended_each_once() -> None:
     refined = ended | {"endReason": "single_attendee_30min"}
     assert meeting_events(ended, refined) == []
     assert meeting_events(ended, None) == []
+
+
+def test_an_end_whose_reason_waits_is_followed_by_exactly_one_settled_event() -> None:
+    started = MEETING | {"status": "STARTED", "startedAt": Decimal(1_764_097_201_000)}
+    pending = started | {
+        "status": "ENDED",
+        "endedAt": Decimal(1_764_097_800_000),
+        "endReason": "unknown",
+        "endSettlesAt": Decimal(1_764_097_920_000),
+        "peakConnected": Decimal(1),
+        "attendeeTotal": Decimal(1),
+    }
+    (ended,) = meeting_events(started, pending)
+    assert (ended.detail_type, ended.detail["endReason"], ended.detail["endReasonFinal"]) == (
+        "meeting.ended",
+        "unknown",
+        False,
+    )
+    # A late MeetingEnded dates the end by Chime's instant: nothing is published yet.
+    dated = pending | {"endedAt": Decimal(1_764_097_500_500)}
+    assert meeting_events(pending, dated) == []
+    settled = {k: v for k, v in dated.items() if k != "endSettlesAt"} | {
+        "endReason": "no_audio_5min"
+    }
+    (event,) = meeting_events(dated, settled)
+    assert event.detail_type == "meeting.end_settled"
+    assert event.detail | {"eventId": None} == {
+        "eventId": None,
+        "occurredAt": "2025-11-25T19:05:00.500Z",
+        "meetingId": "m-1",
+        "externalMeetingId": "room-42",
+        "hostUserId": "alice",
+        "endReason": "no_audio_5min",
+        "endedAt": "2025-11-25T19:05:00.500Z",
+        "durationSeconds": 300,
+        "peakConnected": 1,
+        "attendeeCount": 1,
+    }
+    assert meeting_events(dated, settled)[0].event_id == event.event_id  # stable
+    assert event.event_id != ended.event_id
+    assert meeting_events(settled, settled | {"connected": Decimal(0)}) == []
 
 
 def test_event_ids_are_stable_and_distinct() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from meetings.domain.end_reason import (
+    END_TOLERANCE_MS,
     LIFETIME_MS,
     NO_AUDIO_MS,
     SINGLE_ATTENDEE_MS,
@@ -64,8 +65,28 @@ def test_twenty_four_hours_with_two_attendees() -> None:
 
 
 def test_the_rule_order_decides_when_two_explain_the_end() -> None:
-    # Created and nobody ever joined for 24 h: every rule holds; no_audio_5min comes first.
-    assert infer_end_reason({CREATED}, T0 + LIFETIME_MS + 1) is EndReason.NO_AUDIO_5MIN
+    # Alone from the creation, then nobody: at 30 min both audio rules fire at once.
+    log = {CREATED, entry(0, EntryKind.JOINED, A), entry(1_500_000, EntryKind.LEFT, A)}
+    assert infer_end_reason(log, T0 + SINGLE_ATTENDEE_MS + 1) is EndReason.NO_AUDIO_5MIN
+
+
+def test_a_rule_explains_an_end_up_to_the_tolerance_after_its_threshold() -> None:
+    log = {CREATED, entry(1000, EntryKind.JOINED, A)}
+    # Fewer than two audio connections since the creation.
+    latest = T0 + SINGLE_ATTENDEE_MS + END_TOLERANCE_MS
+    assert infer_end_reason(log, latest) is EndReason.SINGLE_ATTENDEE_30MIN
+
+
+def test_a_rule_that_would_have_fired_much_earlier_explains_nothing() -> None:
+    # Alone from the start, yet Chime ended it later than the rule allows: an event is
+    # missing from the log (a second attendee's join, say), so it explains no reason.
+    log = {CREATED, entry(1000, EntryKind.JOINED, A)}
+    too_late = T0 + SINGLE_ATTENDEE_MS + END_TOLERANCE_MS + 1
+    assert infer_end_reason(log, too_late) is EndReason.UNKNOWN
+    # The same for a meeting nobody joined, read 24 h later, and for a lower bound.
+    assert infer_end_reason({CREATED}, T0 + LIFETIME_MS + 1) is EndReason.UNKNOWN
+    bound = {entry(10, EntryKind.JOINED, A)}
+    assert infer_end_reason(bound, T0 + 10 + 2 * SINGLE_ATTENDEE_MS) is EndReason.UNKNOWN
 
 
 def test_without_meeting_started_a_stretch_from_creation_is_only_a_lower_bound() -> None:
@@ -115,10 +136,26 @@ def test_no_prediction_before_the_rule_is_due_or_without_a_creation_instant() ->
     assert predict_end({entry(5, EntryKind.JOINED, A)}, now=T0 + 2 * LIFETIME_MS) is None
 
 
-def test_a_rule_that_would_have_fired_before_later_activity_is_passed_over() -> None:
-    # Alone for 40 minutes yet the meeting went on: that rule is off in this Chime.
+def test_a_rule_that_would_have_fired_before_later_activity_predicts_nothing() -> None:
+    # Alone for 40 minutes yet the meeting went on: the log misses something (or the rule is
+    # off in this Chime); as inference would, prediction states no reason.
     log = {CREATED, entry(5, EntryKind.JOINED, A), entry(2_400_000, EntryKind.VIDEO_ON, A)}
-    assert predict_end(log, now=T0 + 2 * LIFETIME_MS) == (
-        EndReason.CHIME_24H_LIMIT,
-        T0 + LIFETIME_MS + 1,
-    )
+    assert predict_end(log, now=T0 + 2 * LIFETIME_MS) is None
+
+
+@pytest.mark.parametrize(
+    "log",
+    [
+        {CREATED},
+        {CREATED, entry(5, EntryKind.JOINED, A)},
+        {CREATED, entry(5, EntryKind.JOINED, A), entry(6, EntryKind.JOINED, B)},
+        {CREATED, entry(0, EntryKind.JOINED, A), entry(1_500_000, EntryKind.LEFT, A)},
+    ],
+)
+def test_inference_at_the_predicted_instant_agrees_with_the_prediction(
+    log: set[LogEntry],
+) -> None:
+    predicted = predict_end(log, now=T0 + 2 * LIFETIME_MS)
+    assert predicted is not None
+    reason, instant = predicted
+    assert infer_end_reason(log, instant) is reason

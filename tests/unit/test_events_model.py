@@ -16,9 +16,14 @@ from typing import Any
 
 from meetings import deployment
 from meetings.adapters.presence_store import ActivityConflictError, ActivitySnapshot, ActivityWrite
+from meetings.adapters.store import EndOrigin
+from meetings.domain.end_reason import settled_end
+from meetings.domain.presence import decode_log
 from meetings.domain.records import (
     AttendeeRecord,
+    EndNoticer,
     EndReason,
+    EndSource,
     MeetingRecord,
     MeetingStatus,
     Presence,
@@ -83,11 +88,22 @@ class MemoryActivityStore:
                 )
 
 
+SETTLE_MS = 120_000
+
+
 class MemoryMeetingStore:
-    """MeetingStore.end_meeting's contract, in memory."""
+    """MeetingStore.end_meeting's contract (and the cleanup's settlement), in memory."""
 
     def __init__(self, table: MemoryTable) -> None:
         self.table = table
+
+    def final_end(self, source: EndSource = EndSource.BACKEND) -> EndOrigin:
+        return EndOrigin(source)
+
+    def pending_end(
+        self, source: EndSource, now_ms: int, noticed_by: EndNoticer | None = None
+    ) -> EndOrigin:
+        return EndOrigin(source, noticed_by, now_ms + SETTLE_MS)
 
     def end_meeting(
         self,
@@ -95,23 +111,34 @@ class MemoryMeetingStore:
         reason: EndReason,
         ended_at_ms: int,
         *,
+        origin: EndOrigin | None = None,
+        honour_requested: bool = True,
         known: MeetingRecord | None = None,
     ) -> MeetingRecord | None:
+        origin = origin or EndOrigin(EndSource.BACKEND)
         table = self.table
         meeting = table.meeting
         if meeting.status is MeetingStatus.ENDED:
-            if meeting.endReason is EndReason.UNKNOWN and reason not in {
-                EndReason.UNKNOWN,
-                EndReason.VANISHED,
-            }:
-                table.meeting = dataclasses.replace(meeting, endReason=reason)
+            if (
+                origin.source is EndSource.CHIME
+                and meeting.endSettlesAt is not None
+                and meeting.endedAtSource is not EndSource.CHIME
+            ):
+                table.meeting = dataclasses.replace(
+                    meeting, endedAt=ended_at_ms, endedAtSource=EndSource.CHIME
+                )
             return table.meeting
+        requested = meeting.requestedEndReason if honour_requested else None
         table.meeting = dataclasses.replace(
             meeting,
             status=MeetingStatus.ENDED,
-            endReason=meeting.requestedEndReason or reason,
+            endReason=requested or reason,
             endedAt=ended_at_ms,
             connected=0,
+            endedAtSource=origin.source,
+            endNoticedBy=origin.noticed_by,
+            endSettlesAt=origin.settles_at,
+            requestedEndReason=requested,
         )
         for attendee_id, attendee in table.attendees.items():
             if attendee.presence is Presence.CONNECTED:
@@ -119,6 +146,23 @@ class MemoryMeetingStore:
                     attendee, presence=Presence.LEFT, leftAt=ended_at_ms
                 )
         return table.meeting
+
+
+def settle(table: MemoryTable) -> MeetingRecord:
+    """What the cleanup does once the settle window passed: the reason becomes final."""
+    meeting = table.meeting
+    if meeting.endSettlesAt is not None and meeting.endedAt is not None:
+        reason, ended_at, source = settled_end(
+            decode_log(frozenset(table.log)),
+            meeting.endReason or EndReason.UNKNOWN,
+            meeting.endedAt,
+            meeting.endedAtSource or EndSource.BACKEND,
+            meeting.endNoticedBy,
+        )
+        table.meeting = dataclasses.replace(
+            meeting, endReason=reason, endedAt=ended_at, endedAtSource=source, endSettlesAt=None
+        )
+    return table.meeting
 
 
 def new_table(created_at: int, **overrides: Any) -> MemoryTable:

@@ -8,7 +8,14 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.unit.test_events_model import deliver, envelope, new_table, service_for, state_of
+from tests.unit.test_events_model import (
+    deliver,
+    envelope,
+    new_table,
+    service_for,
+    settle,
+    state_of,
+)
 
 T0 = 1_764_097_200_000
 ATTENDEES = (
@@ -74,6 +81,7 @@ def final_state(events: list[dict[str, Any]], batch_sizes: list[int]) -> Any:
     service = service_for(table)
     for batch in in_batches(events, batch_sizes):
         deliver(service, batch)
+    settle(table)  # the cleanup, once the settle window passed
     return state_of(table)
 
 

@@ -7,10 +7,18 @@ import json
 
 import pytest
 from meetings.domain.chime_events import MalformedChimeEventError
-from meetings.domain.records import EndReason, MeetingStatus, Presence
+from meetings.domain.records import EndNoticer, EndReason, EndSource, MeetingStatus, Presence
 from meetings.service.events import Delivery, EventBatch, MeetingNotRecordedError
 
-from tests.unit.test_events_model import deliver, envelope, new_table, service_for
+from tests.unit.test_events_model import (
+    MEETING_ID,
+    MemoryMeetingStore,
+    deliver,
+    envelope,
+    new_table,
+    service_for,
+    settle,
+)
 
 T0 = 1_764_097_200_000
 A, B = "aaaaaaaa-0000-0000-0000-000000000001", "bbbbbbbb-0000-0000-0000-000000000002"
@@ -103,8 +111,10 @@ def test_meeting_ended_infers_no_audio() -> None:
         ],
     )
     assert table.meeting.status is MeetingStatus.ENDED
-    assert table.meeting.endReason is EndReason.NO_AUDIO_5MIN
+    # Stated only once settled: until then late events may still complete the log.
+    assert (table.meeting.endReason, table.meeting.end_reason_final) == (EndReason.UNKNOWN, False)
     assert [applied.ended is not None for applied in batch.applied] == [True]
+    assert settle(table).endReason is EndReason.NO_AUDIO_5MIN
 
 
 def test_a_recorded_reason_wins_over_inference() -> None:
@@ -114,6 +124,7 @@ def test_a_recorded_reason_wins_over_inference() -> None:
         [envelope("chime:MeetingStarted", T0), envelope("chime:MeetingEnded", T0 + 400_000)],
     )
     assert table.meeting.endReason is EndReason.HOST_ENDED
+    assert table.meeting.end_reason_final  # a requested reason is final at once
 
 
 def test_end_closes_connected_attendees_and_late_events_refine_history() -> None:
@@ -130,9 +141,35 @@ def test_end_closes_connected_attendees_and_late_events_refine_history() -> None
     )  # bob was still connected, as far as we knew
     deliver(service, [envelope("chime:AttendeeLeft", T0 + 50_000, A, "bob")])
     assert table.attendees[A].presence is Presence.LEFT and table.attendees[A].leftAt == T0 + 50_000
-    assert table.meeting.endReason is EndReason.NO_AUDIO_5MIN
+    assert table.meeting.endReason is EndReason.UNKNOWN  # never a reason that changes later
+    assert settle(table).endReason is EndReason.NO_AUDIO_5MIN
     deliver(service, [envelope("chime:AttendeeJoined", T0 + 400_000, A, "bob")])
     assert table.attendees[A].presence is Presence.LEFT and table.meeting.connected == 0
+
+
+def test_a_late_meeting_ended_dates_an_end_the_backend_noticed_first() -> None:
+    table = new_table(T0)
+    service = service_for(table)
+    deliver(
+        service,
+        [envelope("chime:MeetingStarted", T0), envelope("chime:AttendeeJoined", T0 + 1, A, "bob")],
+    )
+    # A join 10 minutes after Chime's single-attendee end finds it gone: our clock dates it.
+    noticed_at = T0 + 1_800_001 + 600_000
+    stores = MemoryMeetingStore(table)
+    stores.end_meeting(
+        MEETING_ID,
+        EndReason.UNKNOWN,
+        noticed_at,
+        origin=stores.pending_end(EndSource.BACKEND, noticed_at, EndNoticer.API),
+    )
+    deliver(service, [envelope("chime:MeetingEnded", T0 + 1_800_001)])
+    assert (table.meeting.endedAt, table.meeting.endReason) == (T0 + 1_800_001, EndReason.UNKNOWN)
+    settled = settle(table)
+    assert (settled.endReason, settled.endedAt) == (EndReason.SINGLE_ATTENDEE_30MIN, T0 + 1_800_001)
+    # Once settled, nothing changes it.
+    deliver(service, [envelope("chime:MeetingEnded", T0 + 1_900_000)])
+    assert table.meeting == settled
 
 
 def test_unrecorded_meeting_is_retried_then_dropped() -> None:

@@ -251,12 +251,14 @@ class OpenMeeting:
 
 
 class CleanupQueries(aws_clients.TableAdapter):
-    """The cleanup's reads of the open indexes and its claim on a due meeting."""
+    """The cleanup's reads of the open and due indexes, its claim on a due meeting, and its
+    consistent read of an ended meeting it settles."""
 
     def page(
         self, *, due_by: str | None, limit: int, start_key: Item | None
     ) -> tuple[list[OpenMeeting], Item | None]:
-        """Open meetings by due instant (only those due by `due_by`, unless None: all of them)."""
+        """Meetings by due instant (only those due by `due_by`, unless None: all of them):
+        open ones, and ended ones whose reason waits for settlement (due at that instant)."""
         names = {"#pk": deployment.DUE_INDEX_PK}
         values: Item = {":pk": {"S": keys.OPEN_PARTITION}}
         condition = "#pk = :pk"
@@ -264,9 +266,28 @@ class CleanupQueries(aws_clients.TableAdapter):
             condition += " AND #sk <= :due"
             names["#sk"] = deployment.DUE_INDEX_SK
             values[":due"] = {"S": due_by}
+        return self._query(deployment.DUE_INDEX, (condition, names, values), limit, start_key)
+
+    def page_open(
+        self, *, limit: int, start_key: Item | None
+    ) -> tuple[list[OpenMeeting], Item | None]:
+        """Every open meeting, by creation: the sort key no claim changes, so a run paging it
+        visits each open meeting exactly once."""
+        names = {"#pk": deployment.OPEN_INDEX_PK}
+        values: Item = {":pk": {"S": keys.OPEN_PARTITION}}
+        return self._query(deployment.OPEN_INDEX, ("#pk = :pk", names, values), limit, start_key)
+
+    def _query(
+        self,
+        index: str,
+        key_condition: tuple[str, dict[str, str], Item],
+        limit: int,
+        start_key: Item | None,
+    ) -> tuple[list[OpenMeeting], Item | None]:
+        condition, names, values = key_condition
         arguments: dict[str, Any] = {
             "TableName": self.table_name,
-            "IndexName": deployment.DUE_INDEX,
+            "IndexName": index,
             "KeyConditionExpression": condition,
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
@@ -284,6 +305,10 @@ class CleanupQueries(aws_clients.TableAdapter):
             for item in answer.get("Items", [])
         ]
         return meetings, answer.get("LastEvaluatedKey")
+
+    def read_ended(self, meeting_id: str) -> ActivitySnapshot | None:
+        """An ended meeting and its whole log, read consistently (the indexes lag)."""
+        return ActivityStore(self.table_name, self.client).read(meeting_id, [])
 
     def claim(self, meeting_id: str, seen_due: str | None, next_due: str) -> bool:
         """Move the due instant on, if it is still the one we read: of two overlapping runs,

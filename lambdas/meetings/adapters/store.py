@@ -4,7 +4,8 @@ Items are in DynamoDB's low-level attribute-value format (what the client and th
 stream both speak), so `meeting_from_item` reads a stream image as well as a GetItem answer.
 Every state change is a conditional write; nothing here scans. Index attributes
 (meetings.deployment) are derived from the record on every full write, and removed when a
-meeting ends, so the open/due indexes only ever hold open meetings.
+meeting ends: the open index only ever holds open meetings; the due index holds open meetings
+and, until the cleanup settles their inferred end reason, ended ones (due at `endSettlesAt`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from meetings.domain.records import (
     AttendeeRecord,
     Capabilities,
     Capability,
+    EndNoticer,
     EndReason,
+    EndSource,
     MeetingRecord,
     MeetingStatus,
     Presence,
@@ -45,6 +48,7 @@ RecordT = TypeVar("RecordT")
 
 DEFAULT_RECONCILE_INTERVAL_SECONDS: Final = 180
 DEFAULT_RETENTION_DAYS: Final = 30
+DEFAULT_END_SETTLE_SECONDS: Final = 120
 _SECONDS_PER_DAY: Final = 86_400
 # BatchGetItem and the roster pass these limits to DynamoDB.
 _MAX_BATCH_GET: Final = 100
@@ -178,6 +182,8 @@ _MEETING_CONVERTERS: Final[dict[str, Any]] = {
     "status": MeetingStatus,
     "endReason": EndReason,
     "requestedEndReason": EndReason,
+    "endedAtSource": EndSource,
+    "endNoticedBy": EndNoticer,
 }
 _ATTENDEE_CONVERTERS: Final[dict[str, Any]] = {
     "presence": Presence,
@@ -300,12 +306,19 @@ _INDEX_ATTRIBUTES_OF_OPEN: Final = (
 )
 
 
-def _is_better_reason(current: EndReason | None, offered: EndReason) -> bool:
-    """Only `unknown` is ever replaced, and only by a reason that explains something."""
-    return current in {None, EndReason.UNKNOWN} and offered not in {
-        EndReason.UNKNOWN,
-        EndReason.VANISHED,
-    }
+@dataclass(frozen=True, slots=True)
+class EndOrigin:
+    """Where an end's instant comes from, and when its inferred reason is settled.
+
+    `settles_at`: None for a final reason (host_ended, max_duration); otherwise the backend's
+    instant at which the cleanup settles the reason (the meeting reads `unknown` until then)."""
+
+    source: EndSource
+    noticed_by: EndNoticer | None = None
+    settles_at: int | None = None
+
+
+_DUE_INDEX_ATTRIBUTES: Final = (deployment.DUE_INDEX_PK, deployment.DUE_INDEX_SK)
 
 
 def _status_is(status: MeetingStatus) -> tuple[str, dict[str, str], Item]:
@@ -322,10 +335,22 @@ class MeetingStore(aws_clients.TableAdapter):
         *,
         reconcile_interval_seconds: int = DEFAULT_RECONCILE_INTERVAL_SECONDS,
         retention_days: int = DEFAULT_RETENTION_DAYS,
+        end_settle_seconds: int = DEFAULT_END_SETTLE_SECONDS,
     ) -> None:
         super().__init__(table_name, client)
         self.reconcile_interval_seconds = reconcile_interval_seconds
         self.retention_seconds = retention_days * _SECONDS_PER_DAY
+        self.end_settle_ms = end_settle_seconds * 1000
+
+    def final_end(self, source: EndSource = EndSource.BACKEND) -> EndOrigin:
+        """The origin of an end whose reason is final at once (a requested one)."""
+        return EndOrigin(source)
+
+    def pending_end(
+        self, source: EndSource, now_ms: int, noticed_by: EndNoticer | None = None
+    ) -> EndOrigin:
+        """The origin of an end whose reason the cleanup settles one settle window from now."""
+        return EndOrigin(source, noticed_by, now_ms + self.end_settle_ms)
 
     # --- reads ---------------------------------------------------------------------------
 
@@ -546,7 +571,8 @@ class MeetingStore(aws_clients.TableAdapter):
     def list_due(
         self, now_ms: int, *, limit: int, start_key: Key | None = None
     ) -> tuple[list[MeetingRecord], Key | None]:
-        """Open meetings whose next cleanup instant is at or before now, most overdue first."""
+        """Meetings whose next cleanup instant is at or before now, most overdue first: open
+        ones, and ended ones whose reason waits for settlement."""
         items, last_key = self._query_page(
             index=deployment.DUE_INDEX,
             key_condition="#pk = :pk AND #sk <= :now",
@@ -878,35 +904,72 @@ class MeetingStore(aws_clients.TableAdapter):
             return False
         return True
 
+    def withdraw_end_request(self, meeting_id: str, reason: EndReason) -> None:
+        """Take back a `requestedEndReason` whose DeleteMeeting failed, so a later auto-end or
+        reconciliation never reports an end that did not happen: only while the meeting is
+        open and the value is still `reason` (an end that got through keeps it)."""
+        try:
+            with _dynamodb_errors():
+                self.client.update_item(
+                    TableName=self.table_name,
+                    Key=meeting_key(meeting_id),
+                    UpdateExpression="REMOVE #requested",
+                    ConditionExpression="#status <> :ended AND #requested = :reason",
+                    ExpressionAttributeNames={
+                        "#requested": "requestedEndReason",
+                        "#status": "status",
+                    },
+                    ExpressionAttributeValues={
+                        ":reason": {"S": str(reason)},
+                        ":ended": {"S": str(MeetingStatus.ENDED)},
+                    },
+                )
+        except TransactionRejectedError:
+            pass  # it ended meanwhile, or the request is someone else's
+
     def end_meeting(
         self,
         meeting_id: str,
         reason: EndReason,
         ended_at_ms: int,
         *,
+        origin: EndOrigin | None = None,
         honour_requested: bool = True,
         known: MeetingRecord | None = None,
     ) -> MeetingRecord | None:
         """End an open meeting (idempotent, safe under concurrency); None if there is no meeting.
 
         An open meeting becomes ENDED with the reason the backend requested before deleting it
-        (`requestedEndReason`, unless honour_requested is False), else with `reason`; it leaves
-        the open/due indexes and gets its TTL; in the same transaction its room is released and
-        its host's open-meeting count goes down. Then its connected attendees become LEFT and
-        every attendee and pointer gets the TTL. An ENDED meeting only has an `unknown` reason
-        replaced by a better one; otherwise nothing changes.
+        (`requestedEndReason`, unless honour_requested is False: then that request is dropped),
+        else with `reason`; it leaves the open index (and the due index, unless its reason
+        waits for settlement: then it stays there, due at `origin.settles_at`) and gets its TTL;
+        in the same transaction its room is released and its host's open-meeting count goes
+        down. Then its connected attendees become LEFT and every attendee and pointer gets
+        the TTL. An ENDED meeting keeps its reason; only an instant the backend's clock gave
+        (not yet settled) is replaced by Chime's own when `origin.source` is Chime.
 
-        `known`: the meeting as the caller last read it (its host and room name never change),
-        which spares a read.
+        `origin`: where the instant comes from and whether the reason is final (default: final,
+        the backend's clock). `known`: the meeting as the caller last read it (its host and
+        room name never change), which spares a read.
         """
+        origin = origin or self.final_end()
         meeting = known if known is not None else self.get_meeting(meeting_id)
         if meeting is None:
             return None
         expires_at = ended_at_ms // 1000 + self.retention_seconds
         try:
-            self._end_open_meeting(meeting, reason, ended_at_ms, expires_at, honour_requested)
+            self._end_open_meeting(
+                meeting,
+                reason,
+                ended_at_ms,
+                expires_at,
+                honour_requested=honour_requested,
+                origin=origin,
+            )
         except TransactionRejectedError:
-            return self._improve_reason(meeting_id, reason)
+            if origin.source is EndSource.CHIME:
+                return self._adopt_chime_instant(meeting_id, ended_at_ms)
+            return self.get_meeting(meeting_id)
         items = self._partition(meeting_id)
         ended = next(
             (
@@ -927,7 +990,9 @@ class MeetingStore(aws_clients.TableAdapter):
         reason: EndReason,
         ended_at_ms: int,
         expires_at: int,
+        *,
         honour_requested: bool,
+        origin: EndOrigin,
     ) -> None:
         """ENDED, with the room and the host's count released in the same transaction.
 
@@ -937,7 +1002,14 @@ class MeetingStore(aws_clients.TableAdapter):
         optional = [self._uncount_open_meeting(meeting.hostUserId)]
         if not meeting.externalMeetingId.startswith(GENERATED_ROOM_PREFIX):
             optional.append(self._release_room(meeting))
-        end = self._end_action(meeting.meetingId, reason, ended_at_ms, expires_at, honour_requested)
+        end = self._end_action(
+            meeting.meetingId,
+            reason,
+            ended_at_ms,
+            expires_at,
+            honour_requested=honour_requested,
+            origin=origin,
+        )
         while True:
             try:
                 self._transact([end, *optional])
@@ -958,63 +1030,148 @@ class MeetingStore(aws_clients.TableAdapter):
         reason: EndReason,
         ended_at_ms: int,
         expires_at: int,
+        *,
         honour_requested: bool,
+        origin: EndOrigin,
     ) -> dict[str, Any]:
         reason_source = "if_not_exists(#requested, :reason)" if honour_requested else ":reason"
-        names = {"#requested": "requestedEndReason"} if honour_requested else {}
+        assignments = [
+            "#status = :ended",
+            f"#endReason = {reason_source}",
+            "#endedAt = :endedAt",
+            "#connected = :zero",
+            "#expiresAt = :expiresAt",
+            "#endedAtSource = :source",
+        ]
+        removed = list(_INDEX_ATTRIBUTES_OF_OPEN)
+        names = {
+            "#status": "status",
+            "#endReason": "endReason",
+            "#endedAt": "endedAt",
+            "#connected": "connected",
+            "#expiresAt": deployment.TTL_ATTRIBUTE,
+            "#endedAtSource": "endedAtSource",
+            "#pk": deployment.PARTITION_KEY,
+        }
+        if honour_requested:
+            names["#requested"] = "requestedEndReason"
+        values = {
+            ":ended": {"S": str(MeetingStatus.ENDED)},
+            ":reason": {"S": str(reason)},
+            ":endedAt": {"N": str(ended_at_ms)},
+            ":zero": {"N": "0"},
+            ":expiresAt": {"N": str(expires_at)},
+            ":source": {"S": str(origin.source)},
+        }
+        if not honour_requested:
+            removed.append("requestedEndReason")
+        if origin.noticed_by is not None:
+            assignments.append("#endNoticedBy = :noticedBy")
+            names["#endNoticedBy"] = "endNoticedBy"
+            values[":noticedBy"] = {"S": str(origin.noticed_by)}
+        if origin.settles_at is not None:
+            # Stays in the due index until the cleanup settles the reason.
+            removed = [name for name in removed if name not in _DUE_INDEX_ATTRIBUTES]
+            assignments += ["#settlesAt = :settlesAt", "#duePk = :duePk", "#dueSk = :dueSk"]
+            names |= {
+                "#settlesAt": "endSettlesAt",
+                "#duePk": deployment.DUE_INDEX_PK,
+                "#dueSk": deployment.DUE_INDEX_SK,
+            }
+            values |= {
+                ":settlesAt": {"N": str(origin.settles_at)},
+                ":duePk": {"S": keys.OPEN_PARTITION},
+                ":dueSk": {"S": rfc3339(origin.settles_at)},
+            }
+        names |= {f"#rm{index}": name for index, name in enumerate(removed)}
         return {
             "Update": {
                 "TableName": self.table_name,
                 "Key": meeting_key(meeting_id),
                 "UpdateExpression": (
-                    f"SET #status = :ended, #endReason = {reason_source}, #endedAt = :endedAt, "
-                    "#connected = :zero, #expiresAt = :expiresAt "
-                    "REMOVE " + ", ".join(f"#{name}" for name in _INDEX_ATTRIBUTES_OF_OPEN)
+                    "SET "
+                    + ", ".join(assignments)
+                    + " REMOVE "
+                    + ", ".join(f"#rm{index}" for index in range(len(removed)))
                 ),
                 "ConditionExpression": "attribute_exists(#pk) AND #status <> :ended",
-                "ExpressionAttributeNames": {
-                    "#status": "status",
-                    "#endReason": "endReason",
-                    "#endedAt": "endedAt",
-                    "#connected": "connected",
-                    "#expiresAt": deployment.TTL_ATTRIBUTE,
-                    "#pk": deployment.PARTITION_KEY,
-                    **{f"#{name}": name for name in _INDEX_ATTRIBUTES_OF_OPEN},
-                    **names,
-                },
-                "ExpressionAttributeValues": {
-                    ":ended": {"S": str(MeetingStatus.ENDED)},
-                    ":reason": {"S": str(reason)},
-                    ":endedAt": {"N": str(ended_at_ms)},
-                    ":zero": {"N": "0"},
-                    ":expiresAt": {"N": str(expires_at)},
-                },
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
             }
         }
 
-    def _improve_reason(self, meeting_id: str, reason: EndReason) -> MeetingRecord | None:
-        current = self.get_meeting(meeting_id)
-        if current is None or not _is_better_reason(current.endReason, reason):
-            return current
+    def _adopt_chime_instant(self, meeting_id: str, ended_at_ms: int) -> MeetingRecord | None:
+        """An ended meeting whose instant only the backend's clock (or a prediction) gave, its
+        reason not settled yet: Chime's MeetingEnded instant replaces it. Otherwise nothing
+        changes (a settled end keeps what it says; late events only fill in history)."""
         try:
             with _dynamodb_errors():
                 answer: Any = self.client.update_item(
                     TableName=self.table_name,
                     Key=meeting_key(meeting_id),
-                    UpdateExpression="SET #endReason = :reason",
-                    ConditionExpression="#status = :ended AND #endReason = :unknown",
-                    ExpressionAttributeNames={"#endReason": "endReason", "#status": "status"},
+                    UpdateExpression="SET #endedAt = :endedAt, #source = :chime",
+                    ConditionExpression=(
+                        "#status = :ended AND attribute_exists(#settlesAt) AND #source <> :chime"
+                    ),
+                    ExpressionAttributeNames={
+                        "#endedAt": "endedAt",
+                        "#source": "endedAtSource",
+                        "#status": "status",
+                        "#settlesAt": "endSettlesAt",
+                    },
                     ExpressionAttributeValues={
-                        ":reason": {"S": str(reason)},
+                        ":endedAt": {"N": str(ended_at_ms)},
+                        ":chime": {"S": str(EndSource.CHIME)},
                         ":ended": {"S": str(MeetingStatus.ENDED)},
-                        ":unknown": {"S": str(EndReason.UNKNOWN)},
                     },
                     ReturnValues="ALL_NEW",
                 )
         except TransactionRejectedError:
-            # Someone else filled it in first: theirs stands.
             return self.get_meeting(meeting_id)
         return meeting_from_item(answer["Attributes"])
+
+    def settle_end(
+        self, seen: MeetingRecord, reason: EndReason, ended_at_ms: int, source: EndSource
+    ) -> bool:
+        """Make an ended meeting's reason final (the cleanup, once its settle instant passed):
+        conditioned on the meeting being as `seen` read it; it leaves the due index. False if
+        it changed meanwhile (a late MeetingEnded, another run): settled on a later run."""
+        values: Item = {
+            ":reason": {"S": str(reason)},
+            ":endedAt": {"N": str(ended_at_ms)},
+            ":source": {"S": str(source)},
+            ":ended": {"S": str(MeetingStatus.ENDED)},
+            ":seenSettlesAt": {"N": str(seen.endSettlesAt)},
+            ":seenEndedAt": {"N": str(seen.endedAt)},
+            ":seenReason": {"S": str(seen.endReason)},
+        }
+        try:
+            with _dynamodb_errors():
+                self.client.update_item(
+                    TableName=self.table_name,
+                    Key=meeting_key(seen.meetingId),
+                    UpdateExpression=(
+                        "SET #endReason = :reason, #endedAt = :endedAt, #source = :source "
+                        "REMOVE #settlesAt, #duePk, #dueSk"
+                    ),
+                    ConditionExpression=(
+                        "#status = :ended AND #settlesAt = :seenSettlesAt "
+                        "AND #endedAt = :seenEndedAt AND #endReason = :seenReason"
+                    ),
+                    ExpressionAttributeNames={
+                        "#endReason": "endReason",
+                        "#endedAt": "endedAt",
+                        "#source": "endedAtSource",
+                        "#status": "status",
+                        "#settlesAt": "endSettlesAt",
+                        "#duePk": deployment.DUE_INDEX_PK,
+                        "#dueSk": deployment.DUE_INDEX_SK,
+                    },
+                    ExpressionAttributeValues=values,
+                )
+        except TransactionRejectedError:
+            return False
+        return True
 
     def _release_room(self, meeting: MeetingRecord) -> dict[str, Any]:
         """Free the room name, but only if it still names this meeting (a newer one may hold it)."""

@@ -1,9 +1,12 @@
 """The project's domain events, derived from the old and new image of a changed item.
 
 Only meeting and attendee items speak: a transition of the committed state becomes one event
-(created, started, ended; joined, left). The `eventId` is a digest of what the event is about
-— never of when it was derived — so a stream record processed twice yields the same id and
-consumers can drop the repeat.
+(created, started, ended, end settled; joined, left). `meeting.ended` says whether its
+`endReason` is final; when it is not (`unknown` while late Chime events may still complete
+the timeline), exactly one `meeting.end_settled` follows when the cleanup settles it, with the
+final reason and instant — so no subscriber sees a stated reason later replaced. The
+`eventId` is a digest of what the event is about — never of when it was derived — so a stream
+record processed twice yields the same id and consumers can drop the repeat.
 """
 
 from __future__ import annotations
@@ -70,17 +73,33 @@ def meeting_events(old: Image | None, new: Image | None) -> list[DomainEvent]:
             DomainEvent("meeting.started", _base(new, "meeting.started", _int(new["startedAt"])))
         )
     if new_status == MeetingStatus.ENDED and old_status != MeetingStatus.ENDED:
-        events.append(DomainEvent("meeting.ended", _ended_detail(new)))
+        detail = _ended_detail(new, "meeting.ended")
+        detail["endReasonFinal"] = new.get(_SETTLES_AT) is None
+        events.append(DomainEvent("meeting.ended", detail))
+    elif (
+        new_status == MeetingStatus.ENDED
+        and old_status == MeetingStatus.ENDED
+        and old is not None
+        and old.get(_SETTLES_AT) is not None
+        and new.get(_SETTLES_AT) is None
+    ):
+        events.append(DomainEvent("meeting.end_settled", _ended_detail(new, "meeting.end_settled")))
     return events
 
 
-def _ended_detail(meeting: Image) -> dict[str, Any]:
+# Present on an ended meeting while its inferred reason is not settled (records.py).
+_SETTLES_AT = "endSettlesAt"
+
+
+def _ended_detail(meeting: Image, detail_type: str) -> dict[str, Any]:
     ended_at, created_at = _int(meeting.get("endedAt")), _int(meeting.get("createdAt"))
     duration = None
     if ended_at is not None and created_at is not None:
         duration = max(0, ended_at - created_at) // 1000
-    return _base(meeting, "meeting.ended", ended_at) | {
+    # One ended and at most one settled event per meeting: the id needs no more than its type.
+    return _base(meeting, detail_type, ended_at) | {
         "endReason": meeting.get("endReason"),
+        "endedAt": rfc3339(ended_at) if ended_at is not None else None,
         "durationSeconds": duration,
         "peakConnected": _int(meeting.get("peakConnected")) or 0,
         "attendeeCount": _int(meeting.get("attendeeTotal")) or 0,

@@ -8,6 +8,13 @@ single_attendee_30min, chime_24h_limit, and the first whose answer is not a clea
 decides — "yes" gives its reason, "cannot tell" gives `unknown`. Screen-share viewers raise
 no event, so that rule is never inferred.
 
+Precision guard: a rule explains an end at E only if, by the log, it would have fired within
+END_TOLERANCE_MS before E (threshold <= elapsed <= threshold + tolerance). A log saying the
+rule would have fired much earlier than E contradicts Chime (it did not end the meeting then):
+an event is missing from the log, and the answer is `unknown`, never a guess. The tolerance
+covers Chime's rule timers and the spread between its subsystems' timestamps (a drop is
+reported 10-15 s after the packets stopped).
+
 "Cannot tell" happens when a stretch began at the meeting's creation and the log lacks
 chime:MeetingStarted: the creation instant is then only known to lie at or before the
 earliest entry, which is a lower bound on the stretch — enough for a "yes", never for a "no".
@@ -21,21 +28,13 @@ from enum import Enum
 from typing import Final
 
 from meetings.domain.presence import EntryKind, LogEntry, audio_steps
-from meetings.domain.records import EndReason
+from meetings.domain.records import EndNoticer, EndReason, EndSource
 
 NO_AUDIO_MS: Final = 300_000
 SINGLE_ATTENDEE_MS: Final = 1_800_000
 LIFETIME_MS: Final = 86_400_000
-# Inferable reasons: recomputed when late events refine the log. Reasons the backend records
-# itself (host_ended, max_duration) or concludes without an end event (vanished) never are.
-INFERRED_REASONS: Final = frozenset(
-    {
-        EndReason.NO_AUDIO_5MIN,
-        EndReason.SINGLE_ATTENDEE_30MIN,
-        EndReason.CHIME_24H_LIMIT,
-        EndReason.UNKNOWN,
-    }
-)
+# How long after a rule's threshold an end instant may lie and still be explained by it.
+END_TOLERANCE_MS: Final = 60_000
 
 
 class Verdict(Enum):
@@ -114,7 +113,12 @@ def _rule_starts(timeline: _Timeline) -> Iterator[tuple[EndReason, _Since | None
 def _verdict(since: _Since | None, ended_at: int, threshold: int) -> Verdict:
     if since is None:
         return Verdict.UNDECIDABLE
-    if ended_at - since.instant >= threshold:
+    elapsed = ended_at - since.instant
+    if elapsed > threshold + END_TOLERANCE_MS:
+        # By the log the rule would have fired long before E (an exact start), or the stretch
+        # was at least that long (a lower bound): the log misses something.
+        return Verdict.UNDECIDABLE
+    if elapsed >= threshold:
         return Verdict.HOLDS
     # A lower bound below the threshold says nothing: the stretch may have been longer.
     return Verdict.FAILS if since.exact else Verdict.UNDECIDABLE
@@ -141,7 +145,9 @@ def predict_end(entries: Iterable[LogEntry], now: int) -> tuple[EndReason, int] 
 
     None when the log cannot say (its creation instant unknown, or no rule due by now): the
     caller then reports `vanished`. A rule that would have fired before the last entry
-    evidently did not (Chime may run with it switched off), so it is passed over.
+    evidently did not: the log misses something (or Chime runs with that rule switched off),
+    so nothing is predicted — as `infer_end_reason` answers `unknown` for such a log; the
+    instant returned is one at which `infer_end_reason` gives the same reason.
     """
     timeline = _Timeline.of(entries, None)
     if timeline.created_at is None or timeline.latest is None:
@@ -154,8 +160,34 @@ def predict_end(entries: Iterable[LogEntry], now: int) -> tuple[EndReason, int] 
         if since is None:
             continue
         fires_at = since.instant + threshold + 1  # "more than T": the first millisecond past
-        if fires_at > timeline.latest and (best is None or fires_at < best[0]):
+        if fires_at <= timeline.latest:
+            return None
+        if best is None or fires_at < best[0]:
             best = (fires_at, reason)
     if best is None or best[0] > now:
         return None
     return best[1], best[0]
+
+
+def settled_end(
+    entries: Iterable[LogEntry],
+    reason: EndReason,
+    ended_at: int,
+    source: EndSource,
+    noticed_by: EndNoticer | None,
+) -> tuple[EndReason, int, EndSource]:
+    """The final (reason, endedAt, its source) of an ended meeting whose reason waited for
+    late events: inferred against Chime's instant (or a predicted one); for an end only the
+    backend's clock dates, the timeline's prediction up to that instant, else `vanished` when
+    reconciliation noticed it and `unknown` when a request did. A reason already stated (one
+    the backend requested) stays. The backend's clock never enters the inference itself."""
+    if reason is not EndReason.UNKNOWN:
+        return reason, ended_at, source
+    log = list(entries)
+    if source is not EndSource.BACKEND:
+        return infer_end_reason(log, ended_at), ended_at, source
+    predicted = predict_end(log, ended_at)
+    if predicted is not None:
+        return predicted[0], predicted[1], EndSource.PREDICTED
+    fallback = EndReason.VANISHED if noticed_by is EndNoticer.RECONCILIATION else EndReason.UNKNOWN
+    return fallback, ended_at, source

@@ -33,6 +33,21 @@ class EndReason(StrEnum):
     UNKNOWN = "unknown"
 
 
+class EndSource(StrEnum):
+    """Where a meeting's `endedAt` comes from."""
+
+    CHIME = "chime"  # chime:MeetingEnded's timestamp
+    PREDICTED = "predicted"  # the instant the tracked timeline says a rule fired
+    BACKEND = "backend"  # only the backend's clock: it noticed the end, or ended it itself
+
+
+class EndNoticer(StrEnum):
+    """Who noticed an end Chime never reported (decides `vanished` against `unknown`)."""
+
+    API = "api"
+    RECONCILIATION = "reconciliation"
+
+
 class Presence(StrEnum):
     PROVISIONED = "PROVISIONED"
     CONNECTED = "CONNECTED"
@@ -81,6 +96,17 @@ class MeetingRecord:
     # The reason the backend itself ends it with (host_ended, max_duration), written before
     # DeleteMeeting so a chime:MeetingEnded that overtakes our own write still gets it.
     requestedEndReason: EndReason | None = None  # noqa: N815
+    # Where endedAt comes from (set when the meeting ends).
+    endedAtSource: EndSource | None = None  # noqa: N815
+    # Who noticed an end Chime never reported (None: Chime's MeetingEnded, or our own end).
+    endNoticedBy: EndNoticer | None = None  # noqa: N815
+    # Epoch ms at which the cleanup settles an inferred end reason; present only while it is
+    # not settled (the reason then reads `unknown`). Absent: the reason is final.
+    endSettlesAt: int | None = None  # noqa: N815
+
+    @property
+    def end_reason_final(self) -> bool:
+        return self.status is MeetingStatus.ENDED and self.endSettlesAt is None
 
 
 @dataclass(frozen=True, slots=True)

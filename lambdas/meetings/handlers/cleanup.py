@@ -44,6 +44,7 @@ def cleanup_service() -> CleanupService:
         settings.table_name,
         reconcile_interval_seconds=settings.reconcile_interval_seconds,
         retention_days=settings.retention_days,
+        end_settle_seconds=settings.end_settle_seconds,
     )
     return CleanupService(
         CleanupQueries(settings.table_name),
@@ -68,7 +69,11 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         reconcile_all=_wants_everything(event),
         time_left_ms=context.get_remaining_time_in_millis,
     )
+    # Each end is counted once, with its final reason: at the end, or at settlement.
     for ended in summary.ended_meetings:
-        count_meeting_end(ended)
+        if ended.end_reason_final:
+            count_meeting_end(ended)
+    for settled in summary.settled_meetings:
+        count_meeting_end(settled)
     logger.info("cleanup done", extra=summary.as_dict())
     return summary.as_dict()

@@ -35,12 +35,14 @@ def chime_event_service() -> ChimeEventService:
         settings.table_name,
         reconcile_interval_seconds=settings.reconcile_interval_seconds,
         retention_days=settings.retention_days,
+        end_settle_seconds=settings.end_settle_seconds,
     )
     return ChimeEventService(ActivityStore(settings.table_name), meetings)
 
 
 def count_meeting_end(meeting: MeetingRecord) -> None:
-    """One `MeetingsEnded` data point, dimensioned by the end reason."""
+    """One `MeetingsEnded` data point, dimensioned by the end reason (each end counts once,
+    with its final reason: when it ends with one, or when the cleanup settles it)."""
     with single_metric(
         name=MEETINGS_ENDED_METRIC,
         unit=MetricUnit.Count,
@@ -89,5 +91,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
                 "meeting ended",
                 extra={"meetingId": applied.meeting_id, "endReason": str(applied.ended.endReason)},
             )
-            count_meeting_end(applied.ended)
+            if applied.ended.end_reason_final:
+                count_meeting_end(applied.ended)  # else counted when the cleanup settles it
     return dict(response)

@@ -1,26 +1,35 @@
 """The scheduled cleanup: end meetings past their maximum duration, reconcile open meetings
-with Chime (whose MeetingEnded may never arrive), and keep every open meeting on schedule.
+with Chime (whose MeetingEnded may never arrive), keep every open meeting on schedule, and
+settle the inferred reason of ended meetings once their settle window passed.
 
-Every meeting it touches is first claimed by moving its due instant on, conditioned on the
-instant it read: two overlapping runs never work on the same meeting, and a meeting whose
-Chime call fails is simply due again one interval later. Wall-clock decisions use the
-injected clock; the work stops while the Lambda still has time to answer.
+Every open meeting it touches is first claimed by moving its due instant on, conditioned on
+the instant it read: two overlapping runs never work on the same meeting, and a meeting whose
+Chime call fails is simply due again one interval later. An ended meeting waiting for its
+reason sits in the same due index (due at `endSettlesAt`); settling it is one write
+conditioned on the meeting being as read, so of two runs one settles it. Wall-clock decisions
+use the injected clock — it decides when to settle, never what; the work stops while the
+Lambda still has time to answer.
+
+A full reconciliation (`reconcile_all`) pages the open index (by creation, a sort key no
+claim moves) so each open meeting is visited exactly once, then settles what is due.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Final
 
 from meetings.adapters.chime import ChimeGateway
 from meetings.adapters.presence_store import CleanupQueries, OpenMeeting
 from meetings.adapters.store import MeetingStore
-from meetings.domain.end_reason import predict_end
+from meetings.domain.end_reason import settled_end
 from meetings.domain.errors import DomainError
 from meetings.domain.presence import decode_log
-from meetings.domain.records import EndReason, MeetingRecord
+from meetings.domain.records import EndNoticer, EndReason, EndSource, MeetingRecord
 from meetings.domain.views import rfc3339
+
+Page = tuple[list[OpenMeeting], dict[str, Any] | None]
 
 PAGE_SIZE: Final = 25
 # Stop starting new work when less than this is left of the invocation (a Chime call with
@@ -32,13 +41,16 @@ TIME_RESERVE_MS: Final = 20_000
 class CleanupSummary:
     ended: int = 0
     reconciled: int = 0
+    settled: int = 0  # ended meetings whose reason became final
     skipped: int = 0
     complete: bool = True  # False: time ran out with meetings still due
     ended_meetings: list[MeetingRecord] = field(default_factory=list, repr=False)
+    settled_meetings: list[MeetingRecord] = field(default_factory=list, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         summary = asdict(self)
         summary.pop("ended_meetings")
+        summary.pop("settled_meetings")
         return summary
 
 
@@ -60,20 +72,72 @@ class CleanupService:
 
     def run(self, *, reconcile_all: bool, time_left_ms: Callable[[], int]) -> CleanupSummary:
         summary = CleanupSummary()
-        now = self._clock()
-        due_by = None if reconcile_all else rfc3339(now)
+        due_by = rfc3339(self._clock())
+
+        def due(start_key: dict[str, Any] | None) -> Page:
+            return self._queries.page(due_by=due_by, limit=PAGE_SIZE, start_key=start_key)
+
+        def every_open(start_key: dict[str, Any] | None) -> Page:
+            return self._queries.page_open(limit=PAGE_SIZE, start_key=start_key)
+
+        if reconcile_all:
+            # Open meetings from the open index; then the due index for the ended ones only
+            # (the open ones it lists were just seen).
+            if self._visit(every_open, summary, time_left_ms, ended=False):
+                self._visit(due, summary, time_left_ms, opened=False)
+        else:
+            self._visit(due, summary, time_left_ms)
+        return summary
+
+    def _visit(
+        self,
+        pages: Callable[[dict[str, Any] | None], Page],
+        summary: CleanupSummary,
+        time_left_ms: Callable[[], int],
+        *,
+        opened: bool = True,
+        ended: bool = True,
+    ) -> bool:
+        """Attend each meeting of the pages; False if time ran out first."""
         start_key: dict[str, Any] | None = None
         while True:
-            page, start_key = self._queries.page(
-                due_by=due_by, limit=PAGE_SIZE, start_key=start_key
-            )
-            for open_meeting in page:
+            page, start_key = pages(start_key)
+            for listed in page:
+                is_open = listed.meeting.status.is_open
+                if (is_open and not opened) or (not is_open and not ended):
+                    continue
                 if time_left_ms() < TIME_RESERVE_MS:
                     summary.complete = False
-                    return summary
-                self._attend(open_meeting, self._clock(), summary)
+                    return False
+                if is_open:
+                    self._attend(listed, self._clock(), summary)
+                else:
+                    self._settle_reason(listed.meeting, summary)
             if not start_key:
-                return summary
+                return True
+
+    def _settle_reason(self, listed: MeetingRecord, summary: CleanupSummary) -> None:
+        """Make an ended meeting's reason final, from a consistent read of it and its log."""
+        snapshot = self._queries.read_ended(listed.meetingId)
+        meeting = None if snapshot is None else snapshot.meeting
+        if snapshot is None or meeting is None or meeting.endSettlesAt is None:
+            return  # settled meanwhile (or gone)
+        if meeting.endSettlesAt > self._clock() or meeting.endedAt is None:
+            return  # a late MeetingEnded moved nothing, but the index lagged: not due yet
+        reason, ended_at, source = settled_end(
+            decode_log(snapshot.log),
+            meeting.endReason or EndReason.UNKNOWN,
+            meeting.endedAt,
+            meeting.endedAtSource or EndSource.BACKEND,
+            meeting.endNoticedBy,
+        )
+        if self._meetings.settle_end(meeting, reason, ended_at, source):
+            summary.settled += 1
+            summary.settled_meetings.append(
+                replace(meeting, endReason=reason, endedAt=ended_at, endSettlesAt=None)
+            )
+        else:
+            summary.skipped += 1  # it changed meanwhile: due again, settled by a later run
 
     def _attend(self, open_meeting: OpenMeeting, now: int, summary: CleanupSummary) -> None:
         meeting = open_meeting.meeting
@@ -108,20 +172,47 @@ class CleanupService:
             return self._end_ourselves(meeting, now)
         if self._chime.get_meeting(meeting.meetingId) is not None:
             return None
-        reason, ended_at = predict_end(decode_log(open_meeting.log), now) or (
-            EndReason.VANISHED,
+        return self._end_noticed(meeting, now, drop_request=False)
+
+    def _end_noticed(
+        self, meeting: MeetingRecord, now: int, *, drop_request: bool
+    ) -> MeetingRecord | None:
+        """Chime no longer has it and never told us: ended by our clock, its reason settled
+        later (a late MeetingEnded's instant, else the timeline's prediction, else vanished).
+        A reason requested meanwhile (a host's DELETE in flight) is kept unless `drop_request`:
+        our own request whose DeleteMeeting found the meeting already gone."""
+        origin = self._meetings.pending_end(EndSource.BACKEND, now, EndNoticer.RECONCILIATION)
+        return self._meetings.end_meeting(
+            meeting.meetingId,
+            EndReason.UNKNOWN,
             now,
+            origin=origin,
+            honour_requested=not drop_request,
+            known=meeting,
         )
-        return self._meetings.end_meeting(meeting.meetingId, reason, ended_at, known=meeting)
 
     def _end_ourselves(self, meeting: MeetingRecord, now: int) -> MeetingRecord | None:
         # The reason is recorded before DeleteMeeting, so that the chime:MeetingEnded it causes
-        # finds it; an end someone else asked for first (the host) keeps theirs.
-        if meeting.requestedEndReason is None:
+        # finds it; an end someone else asked for first (the host) keeps theirs. If the
+        # DeleteMeeting fails, our request is taken back: no end happened.
+        ours = meeting.requestedEndReason is None
+        if ours:
             self._meetings.request_end(meeting.meetingId, EndReason.MAX_DURATION)
-        self._chime.delete_meeting(meeting.meetingId)
+        try:
+            deleted = self._chime.delete_meeting(meeting.meetingId)
+        except DomainError:
+            if ours:
+                self._meetings.withdraw_end_request(meeting.meetingId, EndReason.MAX_DURATION)
+            raise
+        if not deleted and ours:
+            # Chime had ended it: not by its deadline.
+            return self._end_noticed(meeting, now, drop_request=True)
         return self._meetings.end_meeting(
-            meeting.meetingId, EndReason.MAX_DURATION, now, known=meeting
+            meeting.meetingId,
+            EndReason.MAX_DURATION,
+            now,
+            origin=self._meetings.final_end(),
+            known=meeting,
         )
 
 

@@ -5,7 +5,11 @@ change (read the meeting and the attendees concerned, add the new log entries, s
 the whole log now says, conditioned on what was read — see adapters/presence_store.py).
 A duplicate adds no entry and changes nothing; a late event adds its entry and the derived
 state comes out as if it had arrived in order. `chime:MeetingEnded` then ends the meeting
-with the reason the backend recorded itself, else the one the log explains.
+at its timestamp with the reason the backend recorded itself (final at once); otherwise the
+reason reads `unknown` until the cleanup settles it (service/cleanup.py) one settle window
+later, so reordered events can still complete the log first. A MeetingEnded for a meeting
+the backend already ended by its own clock (it noticed the end first) gives it Chime's
+instant, while the reason is not settled. These events never write a reason themselves.
 
 Cost: events that add no entry (AttendeeAdded, AttendeeAuthorized, ...) cost no request. A
 container remembers each meeting's snapshot as its last successful write left it, so the next
@@ -18,8 +22,9 @@ shortcut, never a source of truth.
 from __future__ import annotations
 
 import json
+import time
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Final
 
@@ -38,7 +43,6 @@ from meetings.domain.chime_events import (
     MalformedChimeEventError,
     parse_chime_event,
 )
-from meetings.domain.end_reason import INFERRED_REASONS, infer_end_reason
 from meetings.domain.presence import (
     AttendeeActivity,
     LogEntry,
@@ -51,6 +55,7 @@ from meetings.domain.presence import (
 from meetings.domain.records import (
     AttendeeRecord,
     EndReason,
+    EndSource,
     MeetingRecord,
     MeetingStatus,
     Presence,
@@ -105,17 +110,10 @@ def _meeting_fields(meeting: MeetingRecord, log: frozenset[LogEntry]) -> dict[st
     }
     if activity.startedAt is not None:
         wanted["startedAt"] = activity.startedAt
-    if meeting.status.is_open:
-        if activity.startedAt is not None:
-            wanted["status"] = MeetingStatus.STARTED
-    elif _reason_is_inferred(meeting) and meeting.endedAt is not None:
-        # A late event may complete the log the reason was inferred from.
-        wanted["endReason"] = infer_end_reason(log, meeting.endedAt)
+    if meeting.status.is_open and activity.startedAt is not None:
+        wanted["status"] = MeetingStatus.STARTED
+    # No reason here: the cleanup settles an inferred one once (service/cleanup.py).
     return _changed(meeting, wanted)
-
-
-def _reason_is_inferred(meeting: MeetingRecord) -> bool:
-    return meeting.requestedEndReason is None and meeting.endReason in INFERRED_REASONS
 
 
 def _derived_attendee_fields(activity: AttendeeActivity) -> dict[str, Any]:
@@ -292,10 +290,22 @@ def _subjects(events: Iterable[ChimeEvent]) -> list[str]:
 # --- the use case ---------------------------------------------------------------------------
 
 
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
 class ChimeEventService:
-    def __init__(self, activity: ActivityStore, meetings: MeetingStore) -> None:
+    def __init__(
+        self,
+        activity: ActivityStore,
+        meetings: MeetingStore,
+        *,
+        clock: Callable[[], int] = wall_clock_ms,
+    ) -> None:
         self._activity = activity
         self._meetings = meetings
+        # Only decides when an inferred reason is settled, never what it is.
+        self._clock = clock
         self._remembered = RememberedSnapshots(REMEMBERED_MEETINGS)
 
     def apply(self, meeting_id: str, events: Sequence[ChimeEvent]) -> AppliedEvents:
@@ -312,7 +322,7 @@ class ChimeEventService:
             return AppliedEvents(meeting_id, not change.is_empty)
         self._remembered.forget(meeting_id)  # end_meeting changes the items below
         ended_at = min(e.timestamp for e in endings)
-        ended = self._end(snapshot.meeting, snapshot.log | change.new_entries, ended_at)
+        ended = self._end(snapshot.meeting, ended_at)
         # end_meeting closed the connected attendees; let the log settle what it knows better
         # for every attendee (no camera or share after the end, a disconnect before it) and a
         # reason that a concurrent batch's entries explain.
@@ -355,20 +365,29 @@ class ChimeEventService:
         self._remembered.remember(snapshot_after(snapshot, change))
         return True
 
-    def _end(
-        self, meeting: MeetingRecord, log: frozenset[str], ended_at: int
-    ) -> MeetingRecord | None:
-        reason = meeting.requestedEndReason or infer_end_reason(decode_log(log), ended_at)
+    def _end(self, meeting: MeetingRecord, ended_at: int) -> MeetingRecord | None:
+        if meeting.requestedEndReason is not None:
+            # Our own end overtaken by Chime's event: the reason we recorded, final at once.
+            reason = meeting.requestedEndReason
+            origin = self._meetings.final_end(EndSource.CHIME)
+        else:
+            reason = EndReason.UNKNOWN
+            origin = self._meetings.pending_end(EndSource.CHIME, self._clock())
         was_open = meeting.status.is_open
-        ended = self._meetings.end_meeting(meeting.meetingId, reason, ended_at, known=meeting)
+        ended = self._meetings.end_meeting(
+            meeting.meetingId, reason, ended_at, origin=origin, known=meeting
+        )
         if ended is None or not was_open or ended.endedAt != ended_at:
-            return None  # someone else ended it (or only its reason was improved)
+            return None  # someone else ended it (or only its instant became Chime's)
         return ended
 
 
 def _may_end(meeting: MeetingRecord) -> bool:
-    """Open meetings end; an ended one may still have its `unknown` reason improved."""
-    return meeting.status.is_open or meeting.endReason is EndReason.UNKNOWN
+    """Open meetings end; an ended one whose reason is not settled yet and whose instant only
+    the backend gave takes Chime's instant."""
+    return meeting.status.is_open or (
+        meeting.endSettlesAt is not None and meeting.endedAtSource is not EndSource.CHIME
+    )
 
 
 # --- one SQS batch ------------------------------------------------------------------------------

@@ -46,7 +46,9 @@ from meetings.domain.records import (
     AttendeeRecord,
     Capabilities,
     Capability,
+    EndNoticer,
     EndReason,
+    EndSource,
     MeetingRecord,
     Presence,
     UserPointerRecord,
@@ -385,9 +387,14 @@ class MeetingService:
         return attendee, pointer
 
     def _mark_gone(self, meeting: MeetingRecord) -> None:
-        """Chime says NotFound for a meeting our record thinks open: it ended in Chime. The
-        reason stays `unknown` so a late chime:MeetingEnded can still fill in the inferred one."""
-        self.store.end_meeting(meeting.meetingId, EndReason.UNKNOWN, self.clock(), known=meeting)
+        """Chime says NotFound for a meeting our record thinks open: it ended in Chime. Only
+        our clock dates the end, so the reason waits for settlement: a late chime:MeetingEnded
+        gives the instant it is inferred against (docs/events.md)."""
+        now = self.clock()
+        origin = self.store.pending_end(EndSource.BACKEND, now, EndNoticer.API)
+        self.store.end_meeting(
+            meeting.meetingId, EndReason.UNKNOWN, now, origin=origin, known=meeting
+        )
 
     # --- reads -----------------------------------------------------------------------------
 
@@ -484,16 +491,34 @@ class MeetingService:
             return {"meeting": meeting_view(meeting)}
         ended: MeetingRecord | None
         if self.store.request_end(meeting_id, EndReason.HOST_ENDED) is None:
-            ended = self.store.get_meeting(meeting_id)  # it ended meanwhile
-        elif self.chime.delete_meeting(meeting_id):
-            ended = self.store.end_meeting(
-                meeting_id, EndReason.HOST_ENDED, self.clock(), known=meeting
-            )
+            ended = self.store.get_meeting(meeting_id)  # it ended meanwhile: its reason stays
         else:
-            # Chime had ended it already: the reason it knows stays, else `vanished`.
-            ended = self.store.end_meeting(
-                meeting_id, EndReason.VANISHED, self.clock(), honour_requested=False, known=meeting
-            )
+            try:
+                deleted = self.chime.delete_meeting(meeting_id)
+            except DomainError:
+                # No end happened (or none we know of): no host_ended may stay behind.
+                self.store.withdraw_end_request(meeting_id, EndReason.HOST_ENDED)
+                raise
+            now = self.clock()
+            if deleted:
+                ended = self.store.end_meeting(
+                    meeting_id,
+                    EndReason.HOST_ENDED,
+                    now,
+                    origin=self.store.final_end(),
+                    known=meeting,
+                )
+            else:
+                # Chime had ended it already: not by the host. The reason waits for
+                # settlement (the timeline's, or a late MeetingEnded's), `unknown` until then.
+                ended = self.store.end_meeting(
+                    meeting_id,
+                    EndReason.UNKNOWN,
+                    now,
+                    origin=self.store.pending_end(EndSource.BACKEND, now, EndNoticer.API),
+                    honour_requested=False,
+                    known=meeting,
+                )
         if ended is None:
             raise MeetingNotFoundError()
         return {"meeting": meeting_view(ended)}
@@ -805,5 +830,6 @@ def build_meeting_service(settings: Settings, executor: Executor) -> MeetingServ
         settings.table_name,
         reconcile_interval_seconds=settings.reconcile_interval_seconds,
         retention_days=settings.retention_days,
+        end_settle_seconds=settings.end_settle_seconds,
     )
     return MeetingService(store=store, chime=ChimeGateway(), settings=settings, executor=executor)
