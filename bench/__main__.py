@@ -1,7 +1,7 @@
 """`python -m bench [--quick] [--only name,...]`: every figure of issue 7, printed as it comes.
 
 Figures (in order): cold_start, overhead, roundtrips, event_cost, cleanup_scaling, throughput,
-asset. Each runs in its own process (bench/worker.py); the results also land in
+join_rush, asset. Each runs in its own process (bench/worker.py); the results also land in
 `.bench-cache/results.json` for docs/performance.md.
 """
 
@@ -27,6 +27,7 @@ FIGURES: Final = (
     "event_cost",
     "cleanup_scaling",
     "throughput",
+    "join_rush",
     "asset",
 )
 FIGURE_TIMEOUT_SECONDS: Final = 420
