@@ -1,8 +1,8 @@
 """`python -m bench [--quick] [--only name,...]`: every figure of issue 7, printed as it comes.
 
 Figures (in order): cold_start, overhead, roundtrips, event_cost, cleanup_scaling, throughput,
-asset, end_reason_accuracy (issue 11: precision and recall of the stated end reasons under
-event chaos; `python -m bench.end_reason_accuracy --help` runs it alone with its arguments).
+join_rush, asset, end_reason_accuracy (precision and recall of the stated end reasons
+under event chaos; `python -m bench.end_reason_accuracy --help` runs it alone with its arguments).
 Each runs in its own process (bench/worker.py); the results also land in
 `.bench-cache/results.json` for docs/performance.md.
 """
@@ -29,6 +29,7 @@ FIGURES: Final = (
     "event_cost",
     "cleanup_scaling",
     "throughput",
+    "join_rush",
     "asset",
     "end_reason_accuracy",
 )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ import pytest
 from meetings import deployment
 from meetings.settings import Settings
 from moto import mock_aws
+from moto.core.botocore_stubber import BotocoreStubber
 
 from local.chime import ChimeEmulator, EmulatorServer
 from local.lambda_runtime import forget_cached_state
@@ -65,7 +67,23 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
 
 
 @pytest.fixture
-def table(aws_env: dict[str, str]) -> Iterator[Any]:
+def atomic_moto(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process moto is not safe under threads (a transaction deep-copies the table while
+    another thread's write changes it; a failed one restores that copy, undoing other writes):
+    its requests are serialized, as DynamoDB's own per-request atomicity would have them. The
+    code under test (provision's parallel writes, joins racing) still runs concurrently."""
+    lock = threading.Lock()
+    unlocked = BotocoreStubber.process_request
+
+    def process_request(self: BotocoreStubber, request: Any) -> Any:
+        with lock:
+            return unlocked(self, request)
+
+    monkeypatch.setattr(BotocoreStubber, "process_request", process_request)
+
+
+@pytest.fixture
+def table(aws_env: dict[str, str], atomic_moto: None) -> Iterator[Any]:
     """moto with the service table (TTL enabled as deployed); yields a DynamoDB client."""
     with mock_aws(config=_MOTO_CONFIG):
         client = boto3.client("dynamodb", region_name=REGION)

@@ -1,33 +1,17 @@
 """Concurrent requests on one container's service: rooms and joins stay single, nothing orphaned.
 
-In-process moto is not safe under threads (a failed transaction restores a snapshot of the whole
-table, undoing other threads' writes), so `atomic_moto` serializes its requests, as DynamoDB's
-own per-request atomicity would; the code under test still runs fully concurrently.
+moto's requests are serialized (conftest's `atomic_moto`); the code under test still runs fully
+concurrently.
 """
 
 from __future__ import annotations
 
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import pytest
 from meetings.domain.identity import Identity
 from meetings.handlers.api import meeting_service
 from meetings.service.meetings import NewMeeting
-from moto.core.botocore_stubber import BotocoreStubber
-
-
-@pytest.fixture(autouse=True)
-def atomic_moto(monkeypatch: pytest.MonkeyPatch) -> None:
-    lock = threading.Lock()
-    unlocked = BotocoreStubber.process_request
-
-    def process_request(self: BotocoreStubber, request: Any) -> Any:
-        with lock:
-            return unlocked(self, request)
-
-    monkeypatch.setattr(BotocoreStubber, "process_request", process_request)
 
 
 def identity(user_id: str) -> Identity:

@@ -254,6 +254,8 @@ def test_end_meeting_of_unknown_meeting_is_none(store: MeetingStore) -> None:
 def test_add_attendee_counts_once_and_respects_the_bar(store: MeetingStore) -> None:
     store.create_meeting(meeting("m-1"))
     store.add_attendee(attendee("a-1", "bob"), pointer("bob", "a-1"), replaces_attendee_id=None)
+    counted = store.count_attendee("m-1")
+    assert counted is not None and counted.attendeeTotal == 1
     with pytest.raises(TransactionRejectedError):
         store.add_attendee(attendee("a-2", "bob"), pointer("bob", "a-2"), replaces_attendee_id=None)
     recorded = store.get_meeting("m-1")
@@ -267,7 +269,14 @@ def test_add_attendee_counts_once_and_respects_the_bar(store: MeetingStore) -> N
         store.add_attendee(
             attendee("a-3", "bob"), pointer("bob", "a-3"), replaces_attendee_id="a-1"
         )
-    assert rejected.value.failed_at(2)
+    assert rejected.value.failed_at(1)
+
+
+def test_count_attendee_refuses_an_ended_meeting(store: MeetingStore) -> None:
+    store.create_meeting(meeting("m-1"))
+    store.end_meeting("m-1", EndReason.UNKNOWN, T0 + 10)
+    assert store.count_attendee("m-1") is None
+    assert store.count_attendee("nope") is None
 
 
 def test_removing_a_connected_attendee_frees_its_seat(store: MeetingStore) -> None:

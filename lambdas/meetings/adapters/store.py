@@ -11,7 +11,10 @@ and, until the cleanup settles their inferred end reason, ended ones (due at `en
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping
+import functools
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -23,7 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from meetings import deployment
 from meetings.adapters import aws_clients, keys
-from meetings.domain.errors import UpstreamUnavailableError
+from meetings.domain.errors import ConflictError, UpstreamUnavailableError
 from meetings.domain.records import (
     AttendeeRecord,
     Capabilities,
@@ -57,6 +60,8 @@ _MAX_TRANSACTION_ACTIONS: Final = 25
 # The per-host count of open meetings (item layout in keys.py). Kept in the same transactions
 # that create and end a meeting, so it never drifts and the per-user cap costs no read.
 OPEN_MEETINGS_ATTRIBUTE: Final = "openMeetings"
+# Chime's content-share attendees: `<attendeeId>#content`, not counted in attendeeTotal.
+_CONTENT_SHARE_SUFFIX: Final = "#content"
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -93,6 +98,27 @@ class OpenMeetingLimitError(TransactionRejectedError):
     """A new meeting was refused only because its host already holds the cap of open ones."""
 
 
+class TransactionConflictError(ConflictError):
+    """DynamoDB refused a write because another transaction on one of its items was in flight
+    (a cancelled transaction whose reasons say `TransactionConflict`, or a plain write's
+    `TransactionConflictException`). Nothing was written; retrying soon succeeds. botocore
+    does not retry it, so `_transact` does (bounded); what still conflicts is a 409 CONFLICT
+    with Retry-After, never an outage."""
+
+    def __init__(self, message: str = "a concurrent write got in first, retry") -> None:
+        super().__init__(message, retry_after=1)
+
+
+# Retries of a conflicting write: attempts in all, and the first backoff (doubling, full
+# jitter). At most about 0.3 s of waiting, far inside API Gateway's 30 s.
+CONFLICT_ATTEMPTS: Final = 5
+_CONFLICT_BACKOFF_SECONDS: Final = 0.02
+
+
+def _conflict_backoff(attempt: int) -> float:
+    return random.uniform(0, _CONFLICT_BACKOFF_SECONDS * 2**attempt)  # noqa: S311 - jitter
+
+
 @contextmanager
 def _dynamodb_errors() -> Iterator[None]:
     """Throttling and outages that outlived botocore's retries → 503; conditions → rejection."""
@@ -109,7 +135,11 @@ def _dynamodb_errors() -> Iterator[None]:
             ]
             if "ConditionalCheckFailed" in reasons:
                 raise TransactionRejectedError(reasons) from error
+            if "TransactionConflict" in reasons:
+                raise TransactionConflictError() from error
             raise UpstreamUnavailableError(retry_after=1) from error
+        if code == "TransactionConflictException":
+            raise TransactionConflictError() from error
         # Any server-side failure (also an unreadable 5xx from a proxy in front) is an outage.
         if code in _UNAVAILABLE_CODES or _server_side(error):
             raise UpstreamUnavailableError(retry_after=1) from error
@@ -607,8 +637,24 @@ class MeetingStore(aws_clients.TableAdapter):
     # --- writes --------------------------------------------------------------------------
 
     def _transact(self, actions: list[dict[str, Any]]) -> None:
-        with _dynamodb_errors():
-            self.client.transact_write_items(TransactItems=actions)  # type: ignore[arg-type]
+        """One TransactWriteItems; one cancelled only by a concurrent transaction on one of
+        its items (nothing written) is tried again, a few times, after a jittered pause."""
+        self._retrying_conflicts(
+            lambda: self.client.transact_write_items(TransactItems=actions)  # type: ignore[arg-type]
+        )
+
+    @staticmethod
+    def _retrying_conflicts(write: Callable[[], Any]) -> Any:
+        """Run a write, again after TransactionConflictError (up to CONFLICT_ATTEMPTS)."""
+        for attempt in range(CONFLICT_ATTEMPTS):
+            try:
+                with _dynamodb_errors():
+                    return write()
+            except TransactionConflictError:
+                if attempt == CONFLICT_ATTEMPTS - 1:
+                    raise
+                time.sleep(_conflict_backoff(attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _put_new(self, item: Item) -> dict[str, Any]:
         return {
@@ -712,11 +758,15 @@ class MeetingStore(aws_clients.TableAdapter):
         *,
         replaces_attendee_id: str | None,
     ) -> None:
-        """Record a new attendee for a user of an open meeting, counting it once.
+        """Record a new attendee for a user: the attendee item and the user's pointer, in one
+        transaction that touches only this user's items (never the meeting item, which every
+        join would otherwise contend for). The caller then confirms the meeting is still open
+        with `count_attendee`.
 
         The pointer is only overwritten if it still names `replaces_attendee_id` and the user is
-        not barred (None: no pointer may exist yet). Raises TransactionRejectedError: index 0 = the
-        meeting is gone or ended, 1 = the attendee exists, 2 = the pointer changed or is barred.
+        not barred (None: no pointer may exist yet). Raises TransactionRejectedError: index 0 =
+        the attendee exists, 1 = the pointer changed or is barred; TransactionConflictError
+        when a concurrent transaction on these items kept cancelling it (nothing written).
         """
         if replaces_attendee_id is None:
             pointer_condition = "attribute_not_exists(#pk)"
@@ -736,32 +786,75 @@ class MeetingStore(aws_clients.TableAdapter):
         }
         if pointer_values:
             pointer_put["ExpressionAttributeValues"] = pointer_values
-        self._transact(
-            [
-                self._count_attendee(attendee.meetingId),
-                self._put_new(attendee_to_item(attendee)),
-                {"Put": pointer_put},
-            ]
-        )
+        self._transact([self._put_new(attendee_to_item(attendee)), {"Put": pointer_put}])
 
-    def _count_attendee(self, meeting_id: str) -> dict[str, Any]:
-        return {
-            "Update": {
+    def count_attendee(self, meeting_id: str) -> MeetingRecord | None:
+        """After a new attendee is recorded: add it to the meeting's `attendeeTotal`, on
+        condition the meeting exists and has not ended. The meeting as it now is, or None if
+        it is gone or ENDED (the caller then closes its attendee and answers 410).
+
+        This is also the check that the meeting was open after the attendee was written: an
+        end marks the meeting ENDED before it reads the partition to close its attendees, so
+        either that read sees the attendee or this condition sees ENDED. A plain write
+        conflicts only with a transaction in flight on the meeting item (an events batch, an
+        end): it is retried; if it still conflicts the meeting is read instead and the
+        increment is lost — the end recounts `attendeeTotal` exactly (`_recount_attendees`).
+        """
+        try:
+            answer: Any = self._retrying_conflicts(
+                lambda: self.client.update_item(
+                    TableName=self.table_name,
+                    Key=meeting_key(meeting_id),
+                    UpdateExpression="ADD #total :one",
+                    ConditionExpression="attribute_exists(#pk) AND #status <> :ended",
+                    ExpressionAttributeNames={
+                        "#total": "attendeeTotal",
+                        "#pk": deployment.PARTITION_KEY,
+                        "#status": "status",
+                    },
+                    ExpressionAttributeValues={
+                        ":one": {"N": "1"},
+                        ":ended": {"S": str(MeetingStatus.ENDED)},
+                    },
+                    ReturnValues="ALL_NEW",
+                )
+            )
+        except TransactionRejectedError:
+            return None
+        except TransactionConflictError:
+            meeting = self.get_meeting(meeting_id)
+            return meeting if meeting is not None and meeting.status.is_open else None
+        return meeting_from_item(answer["Attributes"])
+
+    def close_attendee(self, attendee: AttendeeRecord, now_ms: int) -> None:
+        """An attendee recorded after its meeting ended (a join that lost the race with the
+        end): its attendee and pointer items get the meeting's TTL, as the end gives every
+        other one. Presence stays as written."""
+        meeting = self.get_meeting(attendee.meetingId)
+        expires_at = (
+            meeting.expiresAt
+            if meeting is not None and meeting.expiresAt
+            else now_ms // 1000 + self.retention_seconds
+        )
+        for key in (
+            attendee_key(attendee.meetingId, attendee.attendeeId),
+            pointer_key(attendee.meetingId, attendee.userId),
+        ):
+            update: dict[str, Any] = {
                 "TableName": self.table_name,
-                "Key": meeting_key(meeting_id),
-                "UpdateExpression": "ADD #total :one",
-                "ConditionExpression": "attribute_exists(#pk) AND #status <> :ended",
+                "Key": key,
+                "UpdateExpression": "SET #expiresAt = :expiresAt",
+                "ConditionExpression": "attribute_exists(#pk)",
                 "ExpressionAttributeNames": {
-                    "#total": "attendeeTotal",
+                    "#expiresAt": deployment.TTL_ATTRIBUTE,
                     "#pk": deployment.PARTITION_KEY,
-                    "#status": "status",
                 },
-                "ExpressionAttributeValues": {
-                    ":one": {"N": "1"},
-                    ":ended": {"S": str(MeetingStatus.ENDED)},
-                },
+                "ExpressionAttributeValues": {":expiresAt": {"N": str(expires_at)}},
             }
-        }
+            try:
+                self._retrying_conflicts(functools.partial(self.client.update_item, **update))
+            except TransactionRejectedError:
+                continue  # already gone
 
     def remove_attendee(
         self,
@@ -811,17 +904,36 @@ class MeetingStore(aws_clients.TableAdapter):
             )
         self._transact(actions)
 
-    def bar_user(self, meeting_id: str, user_id: str) -> None:
-        """The host/admin removed this user: no rejoin (idempotent)."""
-        with _dynamodb_errors():
-            self.client.update_item(
+    def bar_user(self, attendee: AttendeeRecord) -> None:
+        """The host/admin removes this attendee's user: no rejoin (idempotent). Written before
+        Chime deletes the attendee. A user without a pointer (an attendee only seen in events)
+        gets a barred one naming this attendee; an existing pointer keeps its attendee."""
+        self._retrying_conflicts(
+            lambda: self.client.update_item(
                 TableName=self.table_name,
-                Key=pointer_key(meeting_id, user_id),
-                UpdateExpression="SET #barred = :true",
-                ConditionExpression="attribute_exists(#pk)",
-                ExpressionAttributeNames={"#barred": "barred", "#pk": deployment.PARTITION_KEY},
-                ExpressionAttributeValues={":true": {"BOOL": True}},
+                Key=pointer_key(attendee.meetingId, attendee.userId),
+                UpdateExpression=(
+                    "SET #barred = :true, #meetingId = if_not_exists(#meetingId, :meetingId), "
+                    "#userId = if_not_exists(#userId, :userId), "
+                    "#attendeeId = if_not_exists(#attendeeId, :attendeeId), "
+                    "#externalUserId = if_not_exists(#externalUserId, :externalUserId)"
+                ),
+                ExpressionAttributeNames={
+                    "#barred": "barred",
+                    "#meetingId": "meetingId",
+                    "#userId": "userId",
+                    "#attendeeId": "attendeeId",
+                    "#externalUserId": "externalUserId",
+                },
+                ExpressionAttributeValues={
+                    ":true": {"BOOL": True},
+                    ":meetingId": {"S": attendee.meetingId},
+                    ":userId": {"S": attendee.userId},
+                    ":attendeeId": {"S": attendee.attendeeId},
+                    ":externalUserId": {"S": attendee.externalUserId},
+                },
             )
+        )
 
     def _release_connected_seat(self, meeting_id: str) -> dict[str, Any]:
         return {
@@ -982,6 +1094,7 @@ class MeetingStore(aws_clients.TableAdapter):
         if ended is None:
             return None  # only an operator deletes a meeting item
         self._close_attendees(items, ended, expires_at)
+        ended = self._recount_attendees(items, ended)
         return ended
 
     def _end_open_meeting(
@@ -1205,6 +1318,37 @@ class MeetingStore(aws_clients.TableAdapter):
             except TransactionRejectedError:
                 for update, fallback in chunk:
                     self._update_or(update, fallback)
+
+    def _recount_attendees(self, items: list[Item], meeting: MeetingRecord) -> MeetingRecord:
+        """The ended meeting's `attendeeTotal`, made exact from its attendee items (content
+        shares excluded). A join adds to the total with a write of its own after recording
+        its attendee; one lost (retries exhausted, a crash between the two) is repaired here.
+        No attendee is recorded once the meeting is ENDED and the partition read."""
+        total = sum(
+            1
+            for item in items
+            if item[deployment.SORT_KEY]["S"].startswith(keys.ATTENDEE_SK_PREFIX)
+            and not item.get("externalUserId", {}).get("S", "").endswith(_CONTENT_SHARE_SUFFIX)
+        )
+        if total == meeting.attendeeTotal:
+            return meeting
+        try:
+            self._retrying_conflicts(
+                lambda: self.client.update_item(
+                    TableName=self.table_name,
+                    Key=meeting_key(meeting.meetingId),
+                    UpdateExpression="SET #total = :total",
+                    ConditionExpression="#status = :ended",
+                    ExpressionAttributeNames={"#total": "attendeeTotal", "#status": "status"},
+                    ExpressionAttributeValues={
+                        ":total": {"N": str(total)},
+                        ":ended": {"S": str(MeetingStatus.ENDED)},
+                    },
+                )
+            )
+        except (TransactionRejectedError, TransactionConflictError):
+            return meeting  # a later end (or the next batch's read) sees the same items
+        return dataclasses.replace(meeting, attendeeTotal=total)
 
     def _closing_action(
         self, item: Item, meeting: MeetingRecord, expires_at: int

@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from meetings.domain.errors import UnauthorizedError
-from meetings.domain.validation import is_valid_chime_external_id
+from meetings.domain.errors import InvalidRequestError, UnauthorizedError
+from meetings.domain.validation import is_valid_chime_external_id, user_id_problem
 
 # Derived ExternalUserIds: lowercase hex, so Chime's case-insensitive matching cannot merge two.
 DERIVED_USER_ID_PREFIX: Final = "u#"
@@ -42,12 +42,20 @@ def parse_groups(raw: Any) -> frozenset[str]:
 
 
 def identity_from_claims(claims: Mapping[str, Any] | None, admin_group: str) -> Identity:
-    """The caller; UnauthorizedError when there are no claims or no `sub` (no authorizer ran)."""
+    """The caller; UnauthorizedError when there are no claims or no `sub` (no authorizer ran),
+    InvalidRequestError (400) when `sub` is over the user-id limits (validation.user_id_problem)."""
     if not claims:
         raise UnauthorizedError()
     user_id = claims.get("sub")
     if not isinstance(user_id, str) or not user_id.strip():
         raise UnauthorizedError()
+    problem = user_id_problem(user_id)
+    if problem:
+        # A valid token whose subject this API cannot store (table keys are bounded).
+        raise InvalidRequestError(
+            f"the token's subject {problem}",
+            details=[{"location": "token", "field": "sub", "problem": problem}],
+        )
     groups = parse_groups(claims.get("cognito:groups"))
     return Identity(user_id=user_id, groups=groups, is_admin=admin_group in groups)
 

@@ -49,6 +49,26 @@ HIGH_CONTENT_RESOLUTION: Final = "UHD"
 _TOKEN_DIGEST_CHARS: Final = 56
 
 
+# User ids (token `sub`, provisioned `userId`, `hostUserId`) become parts of table keys
+# (`USER#<id>` sort keys, `HOST#<id>` index partition keys): DynamoDB caps sort keys at 1024
+# bytes of UTF-8, so an id is limited in bytes as well as in characters.
+USER_ID_MAX: Final = 256
+USER_ID_MAX_BYTES: Final = 512
+
+
+def user_id_problem(user_id: str) -> str | None:
+    """Why a user id cannot be used, or None."""
+    if not 1 <= len(user_id) <= USER_ID_MAX:
+        return f"must be 1-{USER_ID_MAX} characters"
+    try:
+        size = len(user_id.encode("utf-8"))
+    except UnicodeEncodeError:
+        return "is not valid Unicode (unpaired surrogate)"
+    if size > USER_ID_MAX_BYTES:
+        return f"must be at most {USER_ID_MAX_BYTES} bytes in UTF-8"
+    return None
+
+
 def is_valid_chime_external_id(value: str) -> bool:
     return (
         EXTERNAL_ID_MIN <= len(value) <= EXTERNAL_ID_MAX
@@ -153,8 +173,9 @@ def request_token_for_key(user_id: str, idempotency_key: str) -> str:
 
 
 def request_token_for_room(room_name: str, generation: int, request_fingerprint: str) -> str:
-    """Chime ClientRequestToken of a room's n-th meeting. Concurrent creators sending the same
-    request get the same Chime meeting; different requests (Chime refuses a token reused with
-    other parameters) get different ones, and the room item decides which one holds the name.
+    """Chime ClientRequestToken of a room's n-th meeting. The fingerprint names the caller and
+    the request: a caller repeating the request gets the same Chime meeting; other callers and
+    other requests (Chime refuses a token reused with other parameters) get their own, and the
+    room item decides which one holds the name (the others are deleted by their own creators).
     A new generation (after the last meeting ended) always gets a new meeting."""
     return _token("room", room_name.casefold(), str(generation), request_fingerprint)

@@ -7,6 +7,8 @@ exception handlers below as `{"error": {...}}` — never Powertools' 422 shape, 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +28,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from meetings import deployment
 from meetings.domain.errors import DomainError, ThrottledError
 from meetings.domain.identity import Identity, identity_from_claims
-from meetings.domain.validation import CHIME_ID_PATTERN
+from meetings.domain.validation import CHIME_ID_PATTERN, user_id_problem
 from meetings.handlers.api_models import (
     AttendeeEnvelope,
     CapabilitiesBody,
@@ -49,6 +51,10 @@ from meetings.settings import get_settings
 # Join and the database read run side by side; a few threads per container are plenty.
 _WORKER_THREADS = 8
 _NO_STORE = {"Cache-Control": "no-store"}
+# The largest request body accepted (bytes, as received): far above any valid body (a
+# provision batch of 100 users with every character escaped is under 200 KB).
+MAX_BODY_BYTES = 1024 * 1024
+JSON_MEDIA_TYPE = "application/json"
 
 app = APIGatewayHttpResolver(enable_validation=True)
 
@@ -172,6 +178,86 @@ _ROUTE_PATTERNS = [
 ]
 
 
+# --- request bodies: size, media type, encoding -----------------------------------------------
+
+
+def _header(headers: dict[str, Any], name: str) -> str | None:
+    for key, value in headers.items():
+        if key.lower() == name:
+            return str(value)
+    return None
+
+
+def _body_bytes(event: dict[str, Any]) -> bytes | None:
+    """The body as sent; None when it cannot be decoded from base64."""
+    body = event.get("body") or ""
+    if not event.get("isBase64Encoded"):
+        return str(body).encode("utf-8", "surrogatepass")
+    try:
+        return base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def is_json_media_type(content_type: str) -> bool:
+    """`application/json`, in any case, with or without parameters (`; charset=utf-8`)."""
+    return content_type.split(";", 1)[0].strip().lower() == JSON_MEDIA_TYPE
+
+
+def _body_refusal(event: dict[str, Any]) -> tuple[int, str, str] | None:
+    """(status, code, message) for a body this API does not read, else None.
+
+    Runs before routing: Powertools would parse a form body as data and answer other media
+    types (or `Application/JSON`) with an error of its own. An empty body is no body, whatever
+    its Content-Type says; a body without a Content-Type is read as JSON."""
+    body = _body_bytes(event)
+    if body is None:
+        return 400, "VALIDATION_ERROR", "the body is not valid base64"
+    if not body:
+        return None
+    if len(body) > MAX_BODY_BYTES:
+        return 413, "PAYLOAD_TOO_LARGE", f"the body exceeds {MAX_BODY_BYTES} bytes"
+    headers = event.get("headers") or {}
+    encoding = _header(headers, "content-encoding")
+    if encoding is not None and encoding.strip().lower() not in {"", "identity"}:
+        return 415, "UNSUPPORTED_MEDIA_TYPE", "content encodings are not supported"
+    content_type = _header(headers, "content-type")
+    if content_type is not None and not is_json_media_type(content_type):
+        return 415, "UNSUPPORTED_MEDIA_TYPE", "the body must be application/json"
+    return None
+
+
+def _routed(event: dict[str, Any]) -> bool:
+    context = event.get("requestContext") or {}
+    method = str((context.get("http") or {}).get("method", ""))
+    path = str(event.get("rawPath", ""))
+    return any(method == known and pattern.match(path) for known, pattern in _ROUTE_PATTERNS)
+
+
+def _screened(event: dict[str, Any]) -> dict[str, Any] | Response[Any]:
+    """The event as Powertools should see it, or the refusal of its body (413/415). A JSON
+    Content-Type is passed on as `application/json`; an empty body's is dropped. Unknown
+    routes are left to the resolver (404/405 come first)."""
+    if not _routed(event):
+        return event
+    refusal = _body_refusal(event)
+    if refusal is not None:
+        status, code, message = refusal
+        request_id = (event.get("requestContext") or {}).get("requestId")
+        error = {"code": code, "message": message, "requestId": request_id}
+        return _json(status, {"error": error})
+    headers = {
+        name: value
+        for name, value in (event.get("headers") or {}).items()
+        if name.lower() != "content-type"
+    }
+    if event.get("body"):
+        headers["content-type"] = JSON_MEDIA_TYPE
+    else:
+        event = {**event, "body": None, "isBase64Encoded": False}
+    return {**event, "headers": headers}
+
+
 def _no_route(_: NotFoundError) -> Response[Any]:
     path = app.current_event.path
     allowed = sorted({method for method, pattern in _ROUTE_PATTERNS if pattern.match(path)})
@@ -233,8 +319,14 @@ _ERRORS: dict[int, Any] = {
     401: _model("No or bad token: API Gateway's authorizer answers", GatewayMessage),
     403: _model("FORBIDDEN or ATTENDEE_REMOVED", ErrorEnvelope),
     404: _model("MEETING_NOT_FOUND or ATTENDEE_NOT_FOUND", ErrorEnvelope),
-    409: _model("MEETING_FULL or CONFLICT", ErrorEnvelope),
+    409: _model("MEETING_FULL or CONFLICT (Retry-After)", ErrorEnvelope),
     410: _model("MEETING_ENDED", ErrorEnvelope),
+    413: _model(f"PAYLOAD_TOO_LARGE: a body over {MAX_BODY_BYTES} bytes", ErrorEnvelope),
+    415: _model(
+        "UNSUPPORTED_MEDIA_TYPE: a body whose Content-Type is not application/json, "
+        "or with a Content-Encoding",
+        ErrorEnvelope,
+    ),
     429: _model("THROTTLED or USER_MEETING_LIMIT (Retry-After)", ErrorEnvelope),
     502: _model("UPSTREAM_ERROR", ErrorEnvelope),
     503: _model("UPSTREAM_UNAVAILABLE or ACCOUNT_MEETING_LIMIT (Retry-After)", ErrorEnvelope),
@@ -315,6 +407,10 @@ def list_meetings(
     limit: Limit = 50,
     next_token: NextToken = None,
 ) -> Response[Any]:
+    problem = user_id_problem(host_user_id) if host_user_id is not None else None
+    if problem:
+        detail = {"loc": ("query", "hostUserId"), "msg": problem, "type": "value_error"}
+        raise RequestValidationError([detail])
     body = meeting_service().list_meetings(
         caller(), host_user_id=host_user_id, status=status, limit=limit, next_token=next_token
     )
@@ -414,4 +510,12 @@ def set_capabilities(
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     meeting_service().start_invocation(context)
-    return app.resolve(event, context)
+    screened = _screened(event)
+    if isinstance(screened, Response):
+        return {
+            "statusCode": screened.status_code,
+            "headers": {"Content-Type": content_types.APPLICATION_JSON, **screened.headers},
+            "body": screened.body,
+            "isBase64Encoded": False,
+        }
+    return app.resolve(screened, context)

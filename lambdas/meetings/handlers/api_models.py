@@ -27,11 +27,14 @@ from meetings.domain.validation import (
     TAG_KEY_PATTERN,
     TAG_VALUE_MAX,
     TAG_VALUE_PATTERN,
+    USER_ID_MAX,
+    USER_ID_MAX_BYTES,
     attendee_limit,
     capabilities_combination_problem,
     media_region_problem,
     room_name_problem,
     tags_problem,
+    user_id_problem,
 )
 
 CapabilityValue = Literal["SendReceive", "Send", "Receive", "None"]
@@ -41,7 +44,6 @@ ContentResolution = Literal["None", "FHD", "UHD"]
 MIN_DURATION_SECONDS = 60
 MAX_DURATION_SECONDS = 86_400
 MAX_PROVISION_BATCH = 100
-USER_ID_MAX = 256
 
 # The rules the validators below check, stated in the OpenAPI document too, so that the
 # document is true: a client (or a fuzzer) generating from it sends only what is accepted.
@@ -186,9 +188,26 @@ class CapabilitiesBody(_Strict):
         )
 
 
+# JSON Schema counts characters only: the byte limit is stated as an extension keyword.
+USER_ID_SCHEMA: dict[str, JsonValue] = {
+    "x-maxBytes": USER_ID_MAX_BYTES,
+    "description": f"1-{USER_ID_MAX} characters and at most {USER_ID_MAX_BYTES} bytes in UTF-8",
+}
+
+
 class ProvisionEntry(_Strict):
-    userId: Annotated[str, Field(min_length=1, max_length=USER_ID_MAX)]  # noqa: N815
+    userId: Annotated[  # noqa: N815
+        str, Field(min_length=1, max_length=USER_ID_MAX, json_schema_extra=USER_ID_SCHEMA)
+    ]
     capabilities: CapabilitiesBody | None = None
+
+    @field_validator("userId")
+    @classmethod
+    def _user_id(cls, value: str) -> str:
+        problem = user_id_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
 
 class ProvisionBody(_Strict):

@@ -26,6 +26,7 @@ from meetings.adapters.store import (
     MeetingStore,
     OpenMeetingLimitError,
     RoomClaim,
+    TransactionConflictError,
     TransactionRejectedError,
 )
 from meetings.domain import authorization, pagination
@@ -62,6 +63,7 @@ from meetings.domain.validation import (
     request_token_for_room,
 )
 from meetings.domain.views import attendee_view, join_info, meeting_view
+from meetings.observability import logger
 from meetings.settings import Settings
 
 if TYPE_CHECKING:
@@ -591,11 +593,16 @@ class MeetingService:
             if current is not None and current.attendeeId == attendee.attendeeId:
                 return Outcome(created=False, body=info)  # an identical join recorded it
             self._undo_attendee(meeting.meetingId, chime_attendee, keep=previous_attendee_id)
-            if rejected.failed_at(0):
-                raise MeetingEndedError() from rejected
             if current is not None and current.barred:
                 raise AttendeeRemovedError() from rejected
             raise ConflictError("joined concurrently, retry", retry_after=1) from rejected
+        except TransactionConflictError:
+            # Nothing was written. The Chime attendee stays: the user's retry gets it back
+            # (same ExternalUserId) and records it, so a conflict never creates and deletes.
+            current = self.store.get_pointer(meeting.meetingId, identity.user_id)
+            if current is not None and current.attendeeId == attendee.attendeeId:
+                return Outcome(created=False, body=info)
+            raise
         except Exception:
             # As for a new meeting: the write may have committed with its answer lost, and
             # then the Chime attendee holds a recorded seat. Undo only what surely was not.
@@ -603,7 +610,24 @@ class MeetingService:
                 meeting.meetingId, chime_attendee, previous_attendee_id
             ):
                 raise
+        self._confirm_open(attendee)
         return Outcome(created=True, body=info)
+
+    def _confirm_open(self, attendee: AttendeeRecord) -> None:
+        """After a new attendee is recorded: count it, which also confirms the meeting had not
+        ended once the attendee was written (store.count_attendee). If it had, the end may
+        have read the partition before this attendee existed: the attendee is closed here
+        (the end's TTL) and the answer is 410; Chime ends (or has ended) the meeting and the
+        attendee with it, so nothing is undone in Chime."""
+        try:
+            open_meeting = self.store.count_attendee(attendee.meetingId)
+        except DomainError:
+            # The increment is lost (the end recounts); the meeting must still be checked.
+            read = self.store.get_meeting(attendee.meetingId)
+            open_meeting = read if read is not None and read.status.is_open else None
+        if open_meeting is None:
+            self.store.close_attendee(attendee, self.clock())
+            raise MeetingEndedError()
 
     def _undo_unless_recorded(
         self, meeting_id: str, chime_attendee: dict[str, Any], keep: str | None
@@ -721,13 +745,45 @@ class MeetingService:
         pointer_before = previous.attendeeId if previous else None
         try:
             self.store.add_attendee(attendee, pointer, replaces_attendee_id=pointer_before)
-        except TransactionRejectedError:
-            self._undo_attendee(meeting.meetingId, chime_attendee, keep=pointer_before)
-            return None, _item_error(user_id, ConflictError("changed concurrently, retry"))
-        except DomainError as failure:
-            if not self._undo_unless_recorded(meeting.meetingId, chime_attendee, pointer_before):
-                return None, _item_error(user_id, failure)
+        except Exception as failure:
+            answer = self._provision_not_written(attendee, chime_attendee, pointer_before, failure)
+            if answer is not None:
+                return answer
+        try:
+            self._confirm_open(attendee)
+        except MeetingEndedError as ended:
+            return None, _item_error(user_id, ended)
         return attendee_view(attendee), None
+
+    def _provision_not_written(
+        self,
+        attendee: AttendeeRecord,
+        chime_attendee: dict[str, Any],
+        pointer_before: str | None,
+        failure: Exception,
+    ) -> tuple[dict[str, Any] | None, dict[str, str] | None] | None:
+        """The item's answer after its write failed; None when the write committed all the
+        same (its answer was lost) and the attendee is to be confirmed like a written one."""
+        meeting_id, user_id = attendee.meetingId, attendee.userId
+        if isinstance(failure, TransactionRejectedError | TransactionConflictError):
+            current = self.store.get_pointer(meeting_id, user_id)
+            if current is not None and current.attendeeId == attendee.attendeeId:
+                return attendee_view(attendee), None  # an identical request recorded it
+            if isinstance(failure, TransactionConflictError):
+                # Nothing written; the Chime attendee is kept for the retry (see _record_join).
+                return None, _item_error(user_id, failure)
+            self._undo_attendee(meeting_id, chime_attendee, keep=pointer_before)
+            if current is not None and current.barred:
+                return None, _item_error(user_id, AttendeeRemovedError())
+            return None, _item_error(user_id, ConflictError("changed concurrently, retry"))
+        # Any other failure (an outage, or a write DynamoDB refused): undo the Chime attendee
+        # unless the write committed all the same, and report this item only.
+        if self._undo_unless_recorded(meeting_id, chime_attendee, pointer_before):
+            return None
+        if not isinstance(failure, DomainError):
+            logger.exception("provisioned attendee not recorded")
+            failure = DomainError()
+        return None, _item_error(user_id, failure)
 
     # --- remove, capabilities ----------------------------------------------------------------
 
@@ -737,15 +793,17 @@ class MeetingService:
         if not meeting.status.is_open:
             raise MeetingEndedError()
         bar = authorization.is_manager(identity, meeting) and attendee.userId != identity.user_id
+        if bar:
+            # The bar first: a join racing this removal either meets it (403, its new Chime
+            # attendee undone) or got the old attendee back, which DeleteAttendee then ends.
+            self.store.bar_user(attendee)
         if attendee.presence is not Presence.REMOVED:
             self.chime.delete_attendee(meeting_id, attendee_id)
         for _ in range(_REMOVE_ATTEMPTS):
             if attendee.presence is Presence.REMOVED:
-                if bar:
-                    self.store.bar_user(meeting_id, attendee.userId)
                 return
             try:
-                self.store.remove_attendee(attendee, removed_at_ms=self.clock(), bar_user=bar)
+                self.store.remove_attendee(attendee, removed_at_ms=self.clock(), bar_user=False)
             except TransactionRejectedError:
                 # Its presence changed meanwhile (an event): read it again and retry.
                 fresh = self.store.get_attendee(meeting_id, attendee_id)
@@ -791,8 +849,11 @@ class MeetingService:
 
 
 def _chime_request_fingerprint(user_id: str, spec: NewMeeting) -> str:
-    """What the Chime create call depends on (the caller only as the joining attendee)."""
-    request = {"spec": dataclasses.asdict(spec), "joiner": user_id if spec.join else None}
+    """What the Chime create call depends on, and who asks: two callers never share a Chime
+    meeting, so an undo (the cap refused the caller, another meeting took the room) only
+    ever deletes the caller's own meeting, never one another caller is handed. The same
+    caller repeating the request lands on the same Chime meeting."""
+    request = {"spec": dataclasses.asdict(spec), "caller": user_id}
     return json.dumps(request, sort_keys=True, default=str)
 
 

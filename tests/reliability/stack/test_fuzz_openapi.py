@@ -3,6 +3,10 @@ local gateway: every documented route, valid (positive) and invalid (negative) d
 host, a second user, an admin and nobody. Every answer must be no 5xx and must match the
 document: its status codes, content types, headers and body schemas.
 
+Header-level cases too: a matrix of content types x body routes and of methods x paths, and
+documented bodies sent with generated Content-Type and Content-Encoding headers (415 for
+anything but plain `application/json`, in any case, with parameters).
+
 Path parameters are steered half of the time to a real meeting and attendee, so that the
 authorization and state paths run, not only 404. Runs are reproducible: Hypothesis is
 derandomized (its seed derives from the test) and the example database is off.
@@ -10,7 +14,10 @@ derandomized (its seed derives from the test) and the example database is off.
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +29,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from meetings import deployment
 from schemathesis import GenerationMode
+from schemathesis.core import NOT_SET
 
 from local.stack import LocalStack
 from tests.localstack_support import Api
@@ -150,3 +158,128 @@ def test_fuzzed_route_conforms(
     calls = _fuzz(fuzz_world, method, path, mode, examples)
     print(f"{method} {path} {mode.value}: {calls} calls in {time.monotonic() - started:.1f} s")
     assert calls > 0
+
+
+# --- header-level cases: media types, content encodings, methods -----------------------------
+
+JSON_TYPES = ["application/json", "Application/JSON", "application/json; charset=utf-8"]
+NOT_JSON_TYPES = [
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=b",
+    "application/xml",
+    "application/json-patch+json",
+    "application/octet-stream",
+]
+BODY_ROUTES = [(method, path) for method, path in FUZZED_ROUTES if method in {"POST", "PUT"}]
+ALL_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH")
+
+
+def _raw(
+    base_url: str, method: str, path: str, headers: dict[str, str], data: bytes | None
+) -> tuple[int, Any]:
+    """One request exactly as given (no header added): (status, JSON body or None)."""
+    request = urllib.request.Request(base_url + path, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            status, body = answer.status, answer.read()
+    except urllib.error.HTTPError as error:
+        status, body = error.code, error.read()
+    try:
+        return status, json.loads(body) if body else None
+    except ValueError:
+        return status, None
+
+
+def _concrete(path: str, meeting_id: str, attendee_id: str) -> str:
+    return path.replace("{meetingId}", meeting_id).replace("{attendeeId}", attendee_id)
+
+
+def _valid_body(path: str) -> bytes:
+    if path.endswith("/batch"):
+        return json.dumps({"attendees": [{"userId": "someone"}]}).encode()
+    if path.endswith("/capabilities"):
+        return json.dumps({"audio": "SendReceive", "video": "SendReceive"}).encode()
+    return b"{}"
+
+
+@pytest.mark.parametrize("content_type", JSON_TYPES + NOT_JSON_TYPES)
+@pytest.mark.parametrize(("method", "path"), BODY_ROUTES, ids=[f"{m} {p}" for m, p in BODY_ROUTES])
+def test_content_types_on_every_body_route(
+    fuzz_world: FuzzWorld, method: str, path: str, content_type: str
+) -> None:
+    tokens, meeting_id, attendee_id = fuzz_world.fresh_meeting()
+    headers = {"Authorization": f"Bearer {tokens['host']}", "Content-Type": content_type}
+    status, body = _raw(
+        fuzz_world.base_url,
+        method,
+        _concrete(path, meeting_id, attendee_id),
+        headers,
+        _valid_body(path),
+    )
+    assert status < 500, body
+    if content_type in NOT_JSON_TYPES:
+        assert (status, body["error"]["code"]) == (415, "UNSUPPORTED_MEDIA_TYPE")
+    else:
+        assert status in {200, 201}, body
+
+
+@pytest.mark.parametrize("method", ALL_METHODS)
+@pytest.mark.parametrize("path", sorted({p for _, p in FUZZED_ROUTES}))
+def test_every_method_on_every_path(fuzz_world: FuzzWorld, method: str, path: str) -> None:
+    """A documented method answers without a 5xx; any other is a 4xx (the gateway's 404 for a
+    route it does not have, or the function's 400 for a path that reads as another route's
+    with a bad id, or its 405)."""
+    tokens, meeting_id, attendee_id = fuzz_world.fresh_meeting()
+    headers = {"Authorization": f"Bearer {tokens['guest']}", "Content-Type": "application/json"}
+    data = _valid_body(path) if method in {"POST", "PUT", "PATCH"} else None
+    concrete = _concrete(path, meeting_id, attendee_id)
+    status, body = _raw(fuzz_world.base_url, method, concrete, headers, data)
+    assert status < 500, body
+    if (method, path) not in set(FUZZED_ROUTES):
+        assert 400 <= status < 500, body
+
+
+MEDIA_TYPE = st.one_of(
+    st.sampled_from(JSON_TYPES + NOT_JSON_TYPES + ["", "*/*", "application/*", "json"]),
+    st.from_regex(r"\A[a-zA-Z]{1,12}/[a-zA-Z.+-]{1,16}(; ?[a-z]{1,8}=[a-zA-Z0-9-]{1,8})?\Z"),
+)
+ENCODING = st.sampled_from([None, "identity", "gzip", "br", "deflate", "x-unknown"])
+
+
+@pytest.mark.parametrize(("method", "path"), BODY_ROUTES, ids=[f"{m} {p}" for m, p in BODY_ROUTES])
+def test_fuzzed_media_types_and_encodings(fuzz_world: FuzzWorld, method: str, path: str) -> None:
+    """Bodies from the document with generated Content-Type and Content-Encoding headers:
+    never a 5xx; a body that is not plain JSON is a 415, a JSON one never is."""
+    operation = fuzz_world.schema[path][method]
+    tokens, meeting_id, attendee_id = fuzz_world.fresh_meeting()
+    concrete = _concrete(path, meeting_id, attendee_id)
+
+    @settings(
+        max_examples=QUICK_EXAMPLES * 2,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(
+        case=operation.as_strategy(generation_mode=GenerationMode.POSITIVE),
+        content_type=MEDIA_TYPE,
+        encoding=ENCODING,
+    )
+    def run(case: Any, content_type: str, encoding: str | None) -> None:
+        body = case.body if case.body is not NOT_SET else {}
+        data = json.dumps(body).encode()
+        headers = {"Authorization": f"Bearer {tokens['host']}", "Content-Type": content_type}
+        if encoding is not None:
+            headers["Content-Encoding"] = encoding
+        status, answer = _raw(fuzz_world.base_url, method, concrete, headers, data)
+        assert status < 500, (content_type, encoding, answer)
+        is_json = content_type.split(";", 1)[0].strip().lower() == "application/json"
+        plain = encoding in {None, "identity"}
+        if is_json and plain:
+            assert status != 415, (content_type, answer)
+        else:
+            assert (status, answer["error"]["code"]) == (415, "UNSUPPORTED_MEDIA_TYPE")
+
+    run()
