@@ -4,6 +4,6 @@ DynamoDB faults can be injected at botocore's level into the very client the han
 from __future__ import annotations
 
 from tests.integration.conftest import api as api  # noqa: PLC0414 - re-exported fixture
-from tests.integration.conftest import aws_env, backend, chime_endpoint, table
+from tests.integration.conftest import atomic_moto, aws_env, backend, chime_endpoint, table
 
-__all__ = ["api", "aws_env", "backend", "chime_endpoint", "table"]
+__all__ = ["api", "atomic_moto", "aws_env", "backend", "chime_endpoint", "table"]
