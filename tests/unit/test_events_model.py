@@ -16,6 +16,7 @@ from typing import Any
 
 from meetings import deployment
 from meetings.adapters.presence_store import ActivityConflictError, ActivitySnapshot, ActivityWrite
+from meetings.domain.presence import ActivityLog
 from meetings.domain.records import (
     AttendeeRecord,
     EndReason,
@@ -31,7 +32,8 @@ MEETING_ID = "87654321-4321-4321-4321-210987654321"
 @dataclass
 class MemoryTable:
     meeting: MeetingRecord
-    log: set[str] = field(default_factory=set)
+    log: ActivityLog = field(default_factory=ActivityLog)
+    version: int = 0  # the activity item's version (0: no item yet)
     attendees: dict[str, AttendeeRecord] = field(default_factory=dict)
     writes: int = 0
 
@@ -48,7 +50,9 @@ class MemoryActivityStore:
         if every_attendee:
             attendee_ids = list(self.table.attendees)
         attendees = {a: self.table.attendees.get(a) for a in attendee_ids}
-        return ActivitySnapshot(self.table.meeting, frozenset(self.table.log), attendees)
+        return ActivitySnapshot(
+            self.table.meeting, self.table.log, attendees, version=self.table.version
+        )
 
     def write(self, change: ActivityWrite) -> None:
         if change.is_empty:
@@ -56,7 +60,7 @@ class MemoryActivityStore:
         table = self.table
         if (
             table.meeting.status is not change.expected_status
-            or len(table.log) != change.expected_log_size
+            or table.version != change.expected_version
         ):
             raise ActivityConflictError("meeting")
         for attendee in change.attendees:
@@ -69,7 +73,12 @@ class MemoryActivityStore:
             if not exists_as_expected:
                 raise ActivityConflictError("attendee")
         table.writes += 1
-        table.log |= change.new_entries
+        if change.rewrite is not None:
+            table.log = change.rewrite
+        else:
+            table.log = ActivityLog(table.log.entries | change.new_entries, table.log.checkpoint)
+        if change.changes_log:
+            table.version += 1
         fields = dict(change.meeting_fields)
         fields["attendeeTotal"] = table.meeting.attendeeTotal + change.attendees_added
         table.meeting = dataclasses.replace(table.meeting, **fields)

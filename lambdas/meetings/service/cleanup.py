@@ -18,7 +18,6 @@ from meetings.adapters.presence_store import CleanupQueries, OpenMeeting
 from meetings.adapters.store import MeetingStore
 from meetings.domain.end_reason import predict_end
 from meetings.domain.errors import DomainError
-from meetings.domain.presence import decode_log
 from meetings.domain.records import EndReason, MeetingRecord
 from meetings.domain.views import rfc3339
 
@@ -108,7 +107,9 @@ class CleanupService:
             return self._end_ourselves(meeting, now)
         if self._chime.get_meeting(meeting.meetingId) is not None:
             return None
-        reason, ended_at = predict_end(decode_log(open_meeting.log), now) or (
+        # The activity log is read only now, for a meeting Chime no longer has.
+        log = self._queries.activity(meeting.meetingId)
+        reason, ended_at = predict_end(log, now) or (
             EndReason.VANISHED,
             now,
         )
