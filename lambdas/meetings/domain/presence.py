@@ -21,6 +21,7 @@ checkpoint incomplete (unless it is provably a duplicate) and is ignored.
 from __future__ import annotations
 
 import base64
+import bisect
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -46,6 +47,7 @@ class EntryKind(StrEnum):
 
 
 _RANK: Final = {kind: rank for rank, kind in enumerate(EntryKind)}
+_KIND_OF_RANK: Final = tuple(EntryKind)
 AUDIO_KINDS: Final = frozenset(
     {EntryKind.JOINED, EntryKind.LEFT, EntryKind.DROPPED, EntryKind.DELETED}
 )
@@ -73,7 +75,7 @@ class LogEntry:
 
     @property
     def kind(self) -> EntryKind:
-        return list(EntryKind)[self.rank]
+        return _KIND_OF_RANK[self.rank]
 
     def encode(self) -> str:
         return f"{self.timestamp:0{TIMESTAMP_DIGITS}d}{self.kind.value}{self.ref}"
@@ -137,9 +139,13 @@ def decode_log(encoded: Iterable[str]) -> frozenset[LogEntry]:
     return frozenset(LogEntry.decode(text) for text in encoded)
 
 
+def _order(entry: LogEntry) -> tuple[int, int, str]:
+    return (entry.timestamp, entry.rank, entry.ref)  # the dataclass order, compared in C
+
+
 def _until(entries: Iterable[LogEntry], ended_at: int | None) -> list[LogEntry]:
     """Entries in order; none after the end (nothing happens in a meeting after it ended)."""
-    return sorted(e for e in entries if ended_at is None or e.timestamp <= ended_at)
+    return sorted((e for e in entries if ended_at is None or e.timestamp <= ended_at), key=_order)
 
 
 # --- the folded past: a checkpoint -------------------------------------------------------------
@@ -305,17 +311,26 @@ class ActivityLog:
         entries = self.entries
         if ended_at is not None:
             entries = frozenset(e for e in entries if e.timestamp <= ended_at)
-        ordered = sorted(entries)
-        horizon = (ordered[-1].timestamp if ordered else 0) - HORIZON_MS
-        if len(ordered) > MAX_ENTRIES:
-            horizon = max(horizon, ordered[-(MAX_ENTRIES // 2)].timestamp + 1)
+        stamps = sorted(e.timestamp for e in entries)
+        horizon = (stamps[-1] if stamps else 0) - HORIZON_MS
+        if len(stamps) > MAX_ENTRIES:
+            horizon = max(horizon, stamps[-(MAX_ENTRIES // 2)] + 1)
         if ended_at is not None:
             horizon = min(horizon, ended_at + 1)
         if self.checkpoint is not None:
             horizon = max(horizon, self.checkpoint.horizon)
-        folded = [e for e in ordered if e.timestamp < horizon]
-        if len(folded) < COMPACT_AT // 4 and len(ordered) <= MAX_ENTRIES:
+        folded = bisect.bisect_left(stamps, horizon)
+        if folded < COMPACT_AT // 4 and len(stamps) <= MAX_ENTRIES:
             return self if entries == self.entries else ActivityLog(entries, self.checkpoint)
+        return ActivityLog(entries, self.checkpoint).folded_before(horizon)
+
+    def folded_before(self, horizon: int) -> ActivityLog:
+        """The entries before `horizon` folded into the checkpoint (which moves to `horizon`;
+        a horizon before the checkpoint's changes nothing)."""
+        if self.checkpoint is not None and horizon <= self.checkpoint.horizon:
+            return self
+        ordered = sorted(self.entries, key=_order)
+        folded = [e for e in ordered if e.timestamp < horizon]
         fold = _Fold(self.checkpoint)
         for entry in folded:
             fold.apply(entry)
