@@ -18,7 +18,7 @@ from meetings import deployment
 from meetings.adapters.presence_store import ActivityConflictError, ActivitySnapshot, ActivityWrite
 from meetings.adapters.store import EndOrigin
 from meetings.domain.end_reason import settled_end
-from meetings.domain.presence import decode_log
+from meetings.domain.presence import ActivityLog
 from meetings.domain.records import (
     AttendeeRecord,
     EndNoticer,
@@ -36,7 +36,8 @@ MEETING_ID = "87654321-4321-4321-4321-210987654321"
 @dataclass
 class MemoryTable:
     meeting: MeetingRecord
-    log: set[str] = field(default_factory=set)
+    log: ActivityLog = field(default_factory=ActivityLog)
+    version: int = 0  # the activity item's version (0: no item yet)
     attendees: dict[str, AttendeeRecord] = field(default_factory=dict)
     writes: int = 0
 
@@ -53,7 +54,9 @@ class MemoryActivityStore:
         if every_attendee:
             attendee_ids = list(self.table.attendees)
         attendees = {a: self.table.attendees.get(a) for a in attendee_ids}
-        return ActivitySnapshot(self.table.meeting, frozenset(self.table.log), attendees)
+        return ActivitySnapshot(
+            self.table.meeting, self.table.log, attendees, version=self.table.version
+        )
 
     def write(self, change: ActivityWrite) -> None:
         if change.is_empty:
@@ -61,7 +64,7 @@ class MemoryActivityStore:
         table = self.table
         if (
             table.meeting.status is not change.expected_status
-            or len(table.log) != change.expected_log_size
+            or table.version != change.expected_version
         ):
             raise ActivityConflictError("meeting")
         for attendee in change.attendees:
@@ -74,7 +77,12 @@ class MemoryActivityStore:
             if not exists_as_expected:
                 raise ActivityConflictError("attendee")
         table.writes += 1
-        table.log |= change.new_entries
+        if change.rewrite is not None:
+            table.log = change.rewrite
+        else:
+            table.log = ActivityLog(table.log.entries | change.new_entries, table.log.checkpoint)
+        if change.changes_log:
+            table.version += 1
         fields = dict(change.meeting_fields)
         fields["attendeeTotal"] = table.meeting.attendeeTotal + change.attendees_added
         table.meeting = dataclasses.replace(table.meeting, **fields)
@@ -153,7 +161,7 @@ def settle(table: MemoryTable) -> MeetingRecord:
     meeting = table.meeting
     if meeting.endSettlesAt is not None and meeting.endedAt is not None:
         reason, ended_at, source = settled_end(
-            decode_log(frozenset(table.log)),
+            table.log,
             meeting.endReason or EndReason.UNKNOWN,
             meeting.endedAt,
             meeting.endedAtSource or EndSource.BACKEND,
@@ -177,8 +185,16 @@ def new_table(created_at: int, **overrides: Any) -> MemoryTable:
     return MemoryTable(meeting)
 
 
+# The backend's clock only dates when a pending end settles: fixed, so runs compare equal.
+BACKEND_NOW = 1_764_200_000_000
+
+
 def service_for(table: MemoryTable) -> ChimeEventService:
-    return ChimeEventService(MemoryActivityStore(table), MemoryMeetingStore(table))  # type: ignore[arg-type]
+    return ChimeEventService(
+        MemoryActivityStore(table),  # type: ignore[arg-type]
+        MemoryMeetingStore(table),  # type: ignore[arg-type]
+        clock=lambda: BACKEND_NOW,
+    )
 
 
 def deliver(service: ChimeEventService, envelopes: Iterable[dict[str, Any]]) -> EventBatch:

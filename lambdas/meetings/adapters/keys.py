@@ -4,6 +4,9 @@
   `openByCreated` and `openByDeadline` while open.
 - attendee: `MEETING#<meetingId>` / `ATTENDEE#<attendeeId>`. Presence and capabilities; in
   `rosterByAdded`.
+- activity: `MEETING#<meetingId>` / `ACTIVITY`. The meeting's activity log (checkpoint and
+  recent entries, domain/presence.py) and its version; written by the events function only.
+  No index attribute, so no index copies it; the meeting item stays small.
 - user pointer: `MEETING#<meetingId>` / `USER#<userId>`. The user's current attendee, and
   whether the host barred the user.
 - room: `ROOM#<casefolded name>` / `ROOM`. The open meeting holding a room name, and the
@@ -12,7 +15,7 @@
   (`openMeetings`); the create transaction raises it only below the per-user cap.
 - idempotency: `IDEMPOTENCY#...` / Powertools' key, written by Powertools' persistence layer.
 
-A meeting's attendee and user items share its partition, so one Query reads a roster.
+A meeting's activity, attendee and user items share its partition, so one Query reads a roster.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 from typing import Final
 
 MEETING_SK: Final = "MEETING"
+ACTIVITY_SK: Final = "ACTIVITY"
 ROOM_SK: Final = "ROOM"
 ATTENDEE_SK_PREFIX: Final = "ATTENDEE#"
 USER_SK_PREFIX: Final = "USER#"

@@ -1,19 +1,30 @@
 """The events handler's reads and conditional writes of a meeting's activity.
 
-A meeting's activity log (domain/presence.py) lives on the meeting item as the string set
-`activityLog`. One write adds new entries to it and stores what the service derived from the
-whole set, in one TransactWriteItems: the meeting update is conditioned on the status and
-the log size it was derived from — the log only grows, so an equal size means an equal log —
-and each attendee update on the attendee not being REMOVED (new attendees: not existing).
+A meeting's activity log (domain/presence.py: a checkpoint and the entries after it) lives on
+its own item, `MEETING#<id>` / `ACTIVITY` (adapters/keys.py): the string set `entries`, the
+string `checkpoint` and the number `version`, raised by one on every write of the item. It has
+no index attribute, so no index copies it, and the meeting item stays small.
+
+One write stores what the service derived, in one TransactWriteItems:
+- the activity item: the new entries added (or, after a compaction or a late entry, the whole
+  log set), conditioned on the version the change was derived from — the log is no longer
+  grow-only, so only the version can say "the log is as read"; or, when the log does not
+  change, a ConditionCheck on that version;
+- the meeting: the derived fields that changed, conditioned on the status read; or, when none
+  changed, a ConditionCheck on the status (every derivation depends on it: an ended meeting
+  clamps the log at its end);
+- each attendee: conditioned on it not being REMOVED (new attendees: on not existing).
 Two batches of one meeting applied at once therefore never overwrite each other's work: the
-second one's condition fails, it reads again and derives again.
+second one's condition fails, it reads again and derives again. So does a transaction that
+DynamoDB cancels for a conflict with another one in flight on one of its items
+(`TransactionConflict`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from botocore.exceptions import ClientError
 
@@ -27,31 +38,60 @@ from meetings.adapters.store import (
     meeting_key,
     to_attribute_values,
 )
+from meetings.domain.presence import (
+    ActivityLog,
+    LogEntry,
+    decode_checkpoint,
+    decode_log,
+    encode_checkpoint,
+)
 from meetings.domain.records import AttendeeRecord, MeetingRecord, MeetingStatus, Presence
 
-if TYPE_CHECKING:
-    pass
-
-# The meeting item's attribute holding the activity log (a string set of encoded entries).
-LOG_ATTRIBUTE: Final = "activityLog"
-# TransactWriteItems takes at most 100 actions: the meeting update plus this many attendees.
-MAX_ATTENDEES_PER_WRITE: Final = 99
+# The activity item's attributes.
+ENTRIES_ATTRIBUTE: Final = "entries"  # string set of encoded entries
+CHECKPOINT_ATTRIBUTE: Final = "checkpoint"  # the encoded checkpoint, once the log was compacted
+VERSION_ATTRIBUTE: Final = "version"
+# TransactWriteItems takes at most 100 actions: the activity item, the meeting and this many
+# attendees.
+MAX_ATTENDEES_PER_WRITE: Final = 98
 _BATCH_GET_LIMIT: Final = 100
+# Cancellation reasons that mean "read again and derive again": a condition that no longer
+# holds, or another transaction in flight on one of the items.
+_RETRYABLE_REASONS: Final = frozenset({"ConditionalCheckFailed", "TransactionConflict"})
 
 Item = dict[str, Any]
 
 
+def activity_key(meeting_id: str) -> Item:
+    return {
+        deployment.PARTITION_KEY: {"S": keys.meeting_pk(meeting_id)},
+        deployment.SORT_KEY: {"S": keys.ACTIVITY_SK},
+    }
+
+
+def activity_from_item(item: Mapping[str, Any] | None) -> tuple[ActivityLog, int]:
+    """The log and the version an activity item holds (an absent item: empty, version 0)."""
+    if item is None:
+        return ActivityLog(), 0
+    entries = decode_log(item.get(ENTRIES_ATTRIBUTE, {}).get("SS", []))
+    text = item.get(CHECKPOINT_ATTRIBUTE, {}).get("S")
+    checkpoint = decode_checkpoint(text) if text else None
+    return ActivityLog(entries, checkpoint), int(item.get(VERSION_ATTRIBUTE, {}).get("N", "0"))
+
+
 @dataclass(frozen=True, slots=True)
 class ActivitySnapshot:
-    """A meeting as read, with its log and the attendees the events concern."""
+    """A meeting as read, with its activity log and the attendees the events concern."""
 
     meeting: MeetingRecord
-    log: frozenset[str]
+    log: ActivityLog
     # Every attendee asked for: its record, or None if it has no item.
     attendees: Mapping[str, AttendeeRecord | None] = field(default_factory=dict)
     # Attendees the events concern that were not read (the snapshot was remembered, not read):
     # their derived fields are written whole, conditioned on the item existing, not REMOVED.
     unread: frozenset[str] = frozenset()
+    # The activity item's version (0: no activity item yet).
+    version: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,22 +105,30 @@ class AttendeeChange:
 class ActivityWrite:
     meeting_id: str
     expected_status: MeetingStatus
-    expected_log_size: int
-    new_entries: frozenset[str]
+    expected_version: int
+    new_entries: frozenset[LogEntry]  # added to the set (when `rewrite` is None)
     meeting_fields: Mapping[str, Any]
     attendees: Sequence[AttendeeChange] = ()
     # Attendees recorded for the first time: counted with ADD, as the API counts its own.
     attendees_added: int = 0
-    # Attendee items of an ended meeting get the meeting's TTL (end_meeting gave it to the rest).
+    # Attendee items of an ended meeting get the meeting's TTL (end_meeting gave it to the rest),
+    # and so does the activity item.
     attendee_expires_at: int | None = None
+    # The whole log to store instead of adding `new_entries` (compacted, or marked incomplete).
+    rewrite: ActivityLog | None = None
+
+    @property
+    def changes_log(self) -> bool:
+        return bool(self.new_entries) or self.rewrite is not None
 
     @property
     def is_empty(self) -> bool:
-        return not (self.new_entries or self.meeting_fields or self.attendees)
+        return not (self.changes_log or self.meeting_fields or self.attendees)
 
 
 class ActivityConflictError(Exception):
-    """The meeting or an attendee changed since the snapshot: read again and derive again."""
+    """The meeting, its activity or an attendee changed since the snapshot (or a concurrent
+    transaction got in the way): read again and derive again."""
 
 
 def _names_and_values(fields: Mapping[str, Any], prefix: str) -> tuple[str, dict[str, str], Item]:
@@ -94,42 +142,73 @@ def _names_and_values(fields: Mapping[str, Any], prefix: str) -> tuple[str, dict
     return ", ".join(assignments), names, values
 
 
+def _log_clauses(
+    change: ActivityWrite, names: dict[str, str], values: Item
+) -> tuple[list[str], list[str], list[str]]:
+    """(SET, REMOVE, ADD) parts that store the change's log: the new entries added, or the
+    whole log (entries and checkpoint) written over the old one. The version goes up by one."""
+    sets: list[str] = []
+    removes: list[str] = []
+    additions = ["#version :one"]
+    if change.rewrite is None:
+        additions.append("#entries :entries")
+        values[":entries"] = {"SS": sorted(entry.encode() for entry in change.new_entries)}
+        return sets, removes, additions
+    names["#checkpoint"] = CHECKPOINT_ATTRIBUTE
+    entries = sorted(entry.encode() for entry in change.rewrite.entries)
+    if entries:
+        sets.append("#entries = :entries")
+        values[":entries"] = {"SS": entries}
+    else:
+        removes.append("#entries")  # DynamoDB stores no empty set
+    if change.rewrite.checkpoint is not None:
+        sets.append("#checkpoint = :checkpoint")
+        values[":checkpoint"] = {"S": encode_checkpoint(change.rewrite.checkpoint)}
+    else:
+        removes.append("#checkpoint")
+    return sets, removes, additions
+
+
 class ActivityStore(aws_clients.TableAdapter):
     # --- read --------------------------------------------------------------------------------
 
     def read(
         self, meeting_id: str, attendee_ids: Sequence[str], *, every_attendee: bool = False
     ) -> ActivitySnapshot | None:
-        """The meeting and the given attendees in one consistent BatchGetItem (or, with
-        every_attendee, the meeting's whole partition); None: no such meeting."""
+        """The meeting, its activity and the given attendees in one consistent BatchGetItem
+        (or, with every_attendee, the meeting's whole partition); None: no such meeting."""
         if every_attendee:
             return self._read_partition(meeting_id)
-        wanted = [meeting_key(meeting_id)] + [attendee_key(meeting_id, a) for a in attendee_ids]
+        wanted = [meeting_key(meeting_id), activity_key(meeting_id)]
+        wanted += [attendee_key(meeting_id, a) for a in attendee_ids]
         found = self._batch_get(wanted[:_BATCH_GET_LIMIT])
         meeting_item = found.get(_key_of(wanted[0]))
         if meeting_item is None:
             return None
         attendees: dict[str, AttendeeRecord | None] = {}
-        for attendee_id, key in zip(attendee_ids, wanted[1:], strict=False):
+        for attendee_id, key in zip(attendee_ids, wanted[2:], strict=False):
             item = found.get(_key_of(key))
             attendees[attendee_id] = None if item is None else attendee_from_item(item)
-        log = frozenset(meeting_item.get(LOG_ATTRIBUTE, {}).get("SS", []))
-        return ActivitySnapshot(meeting_from_item(meeting_item), log, attendees)
+        log, version = activity_from_item(found.get(_key_of(wanted[1])))
+        return ActivitySnapshot(meeting_from_item(meeting_item), log, attendees, version=version)
 
     def _read_partition(self, meeting_id: str) -> ActivitySnapshot | None:
         meeting_item: Item | None = None
+        activity_item: Item | None = None
         attendees: dict[str, AttendeeRecord | None] = {}
         for item in self.query_partition(keys.meeting_pk(meeting_id)):
             sort_key = item[deployment.SORT_KEY]["S"]
             if sort_key == keys.MEETING_SK:
                 meeting_item = item
+            elif sort_key == keys.ACTIVITY_SK:
+                activity_item = item
             elif sort_key.startswith(keys.ATTENDEE_SK_PREFIX):
                 attendee = attendee_from_item(item)
                 attendees[attendee.attendeeId] = attendee
         if meeting_item is None:
             return None
-        log = frozenset(meeting_item.get(LOG_ATTRIBUTE, {}).get("SS", []))
-        return ActivitySnapshot(meeting_from_item(meeting_item), log, attendees)
+        log, version = activity_from_item(activity_item)
+        return ActivitySnapshot(meeting_from_item(meeting_item), log, attendees, version=version)
 
     def _batch_get(self, item_keys: list[Item]) -> dict[tuple[str, str], Item]:
         found: dict[tuple[str, str], Item] = {}
@@ -144,12 +223,13 @@ class ActivityStore(aws_clients.TableAdapter):
     # --- write -------------------------------------------------------------------------------
 
     def write(self, change: ActivityWrite) -> None:
-        """Apply one derived change atomically; ActivityConflictError if the snapshot is stale."""
+        """Apply one derived change atomically; ActivityConflictError if the snapshot is stale
+        or DynamoDB cancelled the transaction for a conflict with another one."""
         if change.is_empty:
             return
         if len(change.attendees) > MAX_ATTENDEES_PER_WRITE:
             raise ValueError(f"at most {MAX_ATTENDEES_PER_WRITE} attendees per write")
-        actions = [self._meeting_action(change)]
+        actions = [self._activity_action(change), self._meeting_action(change)]
         actions += [self._attendee_action(change, attendee) for attendee in change.attendees]
         try:
             self.client.transact_write_items(TransactItems=actions)  # type: ignore[arg-type]
@@ -158,31 +238,66 @@ class ActivityStore(aws_clients.TableAdapter):
             if code in {"TransactionCanceledException", "ConditionalCheckFailedException"}:
                 response: Any = error.response
                 reasons = [r.get("Code") for r in response.get("CancellationReasons", [])]
-                if not reasons or "ConditionalCheckFailed" in reasons:
+                if not reasons or _RETRYABLE_REASONS & set(reasons):
                     raise ActivityConflictError(", ".join(map(str, reasons))) from error
             raise
 
+    def _activity_action(self, change: ActivityWrite) -> dict[str, Any]:
+        names: dict[str, str] = {}
+        values: Item = {}
+        if change.expected_version:
+            condition = "#version = :version"
+            names["#version"] = VERSION_ATTRIBUTE
+            values[":version"] = {"N": str(change.expected_version)}
+        else:
+            condition = "attribute_not_exists(#pk)"
+            names["#pk"] = deployment.PARTITION_KEY
+        key = activity_key(change.meeting_id)
+        if not change.changes_log:
+            # The log stays as read: only check it still is (the derivation depends on it).
+            check: dict[str, Any] = {
+                "TableName": self.table_name,
+                "Key": key,
+                "ConditionExpression": condition,
+                "ExpressionAttributeNames": names,
+            }
+            if values:
+                check["ExpressionAttributeValues"] = values
+            return {"ConditionCheck": check}
+        names |= {"#entries": ENTRIES_ATTRIBUTE, "#version": VERSION_ATTRIBUTE}
+        values[":one"] = {"N": "1"}
+        sets, removes, additions = _log_clauses(change, names, values)
+        if change.attendee_expires_at is not None:
+            names["#expiresAt"] = deployment.TTL_ATTRIBUTE
+            sets.append("#expiresAt = :expiresAt")
+            values[":expiresAt"] = {"N": str(change.attendee_expires_at)}
+        clauses = []
+        if sets:
+            clauses.append("SET " + ", ".join(sets))
+        if removes:
+            clauses.append("REMOVE " + ", ".join(removes))
+        clauses.append("ADD " + ", ".join(additions))
+        return {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": key,
+                "UpdateExpression": " ".join(clauses),
+                "ConditionExpression": condition,
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+            }
+        }
+
     def _meeting_action(self, change: ActivityWrite) -> dict[str, Any]:
         assignments, names, values = _names_and_values(change.meeting_fields, "m")
-        names |= {"#pk": deployment.PARTITION_KEY, "#status": "status", "#log": LOG_ATTRIBUTE}
+        names |= {"#pk": deployment.PARTITION_KEY, "#status": "status"}
         values[":status"] = {"S": str(change.expected_status)}
-        if change.expected_log_size:
-            log_condition = "size(#log) = :logSize"
-            values[":logSize"] = {"N": str(change.expected_log_size)}
-        else:
-            log_condition = "attribute_not_exists(#log)"
         clauses = [f"SET {assignments}"] if assignments else []
-        additions = []
-        if change.new_entries:
-            additions.append("#log :entries")
-            values[":entries"] = {"SS": sorted(change.new_entries)}
         if change.attendees_added:
-            additions.append("#total :added")
+            clauses.append("ADD #total :added")
             names["#total"] = "attendeeTotal"
             values[":added"] = {"N": str(change.attendees_added)}
-        if additions:
-            clauses.append("ADD " + ", ".join(additions))
-        condition = f"attribute_exists(#pk) AND #status = :status AND {log_condition}"
+        condition = "attribute_exists(#pk) AND #status = :status"
         if not clauses:
             # Nothing to change on the meeting: only check it is still what we derived from.
             return {
@@ -243,10 +358,9 @@ class ActivityStore(aws_clients.TableAdapter):
 
 @dataclass(frozen=True, slots=True)
 class OpenMeeting:
-    """An open meeting as the cleanup sees it: the record, its log and its due instant."""
+    """An open meeting as the cleanup sees it: the record and its due instant."""
 
     meeting: MeetingRecord
-    log: frozenset[str]
     due: str | None  # the dueSk the cleanup claims it by
 
 
@@ -297,11 +411,7 @@ class CleanupQueries(aws_clients.TableAdapter):
             arguments["ExclusiveStartKey"] = start_key
         answer: Any = self.client.query(**arguments)
         meetings = [
-            OpenMeeting(
-                meeting_from_item(item),
-                frozenset(item.get(LOG_ATTRIBUTE, {}).get("SS", [])),
-                item.get(deployment.DUE_INDEX_SK, {}).get("S"),
-            )
+            OpenMeeting(meeting_from_item(item), item.get(deployment.DUE_INDEX_SK, {}).get("S"))
             for item in answer.get("Items", [])
         ]
         return meetings, answer.get("LastEvaluatedKey")

@@ -1300,7 +1300,8 @@ class MeetingStore(aws_clients.TableAdapter):
         }
 
     def _close_attendees(self, items: list[Item], meeting: MeetingRecord, expires_at: int) -> None:
-        """Connected attendees → LEFT at the end instant; every attendee and pointer gets a TTL.
+        """Connected attendees → LEFT at the end instant; every attendee, pointer and the
+        activity item get a TTL.
 
         In transactions of up to 25 items; one whose conditions fail (an attendee that changed
         since the read) is done again item by item, each item tolerating its own change."""
@@ -1308,7 +1309,7 @@ class MeetingStore(aws_clients.TableAdapter):
             self._closing_action(item, meeting, expires_at)
             for item in items
             if item[deployment.SORT_KEY]["S"].startswith(
-                (keys.ATTENDEE_SK_PREFIX, keys.USER_SK_PREFIX)
+                (keys.ATTENDEE_SK_PREFIX, keys.USER_SK_PREFIX, keys.ACTIVITY_SK)
             )
         ]
         for first in range(0, len(actions), _MAX_TRANSACTION_ACTIONS):

@@ -18,16 +18,23 @@ reported 10-15 s after the packets stopped).
 "Cannot tell" happens when a stretch began at the meeting's creation and the log lacks
 chime:MeetingStarted: the creation instant is then only known to lie at or before the
 earliest entry, which is a lower bound on the stretch — enough for a "yes", never for a "no".
+
+The log may be compacted (domain/presence.py): the timeline then starts from the checkpoint,
+which holds the audio count at its horizon and the instants of the last drops below one and two
+connections, and gives the same answers as the whole log. A checkpoint known to be incomplete
+(an entry older than the horizon arrived too late to be merged) makes every answer `unknown`
+(no prediction): the audio count at the end is built on the count at the horizon, so every
+rule's answer depends on the folded past.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
 from typing import Final
 
-from meetings.domain.presence import EntryKind, LogEntry, audio_steps
+from meetings.domain.presence import LogLike, Replay
 from meetings.domain.records import EndNoticer, EndReason, EndSource
 
 NO_AUDIO_MS: Final = 300_000
@@ -53,21 +60,23 @@ class _Since:
 
 @dataclass(frozen=True, slots=True)
 class _Timeline:
-    steps: list[tuple[int, int]]
+    count_at_end: int
+    drops: dict[int, int | None]  # bound -> the last drop of the audio count below it
     created_at: int | None
     earliest: int | None
     latest: int | None
+    exact: bool  # False: the folded past is incomplete (or extends past the end)
 
     @classmethod
-    def of(cls, entries: Iterable[LogEntry], ended_at: int | None) -> _Timeline:
-        seen = [e for e in entries if ended_at is None or e.timestamp <= ended_at]
-        created = [e.timestamp for e in seen if e.kind is EntryKind.MEETING_STARTED]
-        instants = [e.timestamp for e in seen]
+    def of(cls, log: LogLike, ended_at: int | None) -> _Timeline:
+        replay = Replay(log, ended_at)
         return cls(
-            steps=audio_steps(seen, ended_at),
-            created_at=min(created, default=None),
-            earliest=min(instants, default=None),
-            latest=max(instants, default=None),
+            count_at_end=replay.audio_count,
+            drops={bound: replay.last_drop_below(bound) for bound in (1, 2)},
+            created_at=replay.created_at,
+            earliest=replay.earliest,
+            latest=replay.latest,
+            exact=replay.exact,
         )
 
     def creation(self) -> _Since | None:
@@ -78,17 +87,12 @@ class _Timeline:
         return None
 
     def audio_count_at_end(self) -> int:
-        return self.steps[-1][1] if self.steps else 0
+        return self.count_at_end
 
     def below_since(self, bound: int) -> _Since | None:
         """Since when fewer than `bound` audio connections are present (call when that holds
         at the end): the last drop below it, else the creation. None: cannot tell."""
-        previous = 0
-        since: int | None = None
-        for instant, after in self.steps:
-            if previous >= bound > after:
-                since = instant
-            previous = after
+        since = self.drops[bound]
         return _Since(since, exact=True) if since is not None else self.creation()
 
 
@@ -124,9 +128,13 @@ def _verdict(since: _Since | None, ended_at: int, threshold: int) -> Verdict:
     return Verdict.FAILS if since.exact else Verdict.UNDECIDABLE
 
 
-def infer_end_reason(entries: Iterable[LogEntry], ended_at: int) -> EndReason:
-    """The auto-end reason that explains an end at `ended_at` (Chime's MeetingEnded instant)."""
-    timeline = _Timeline.of(entries, ended_at)
+def infer_end_reason(log: LogLike, ended_at: int) -> EndReason:
+    """The auto-end reason that explains an end at `ended_at` (Chime's MeetingEnded instant).
+
+    `log`: an ActivityLog (checkpoint and entries) or a plain collection of entries."""
+    timeline = _Timeline.of(log, ended_at)
+    if not timeline.exact:
+        return EndReason.UNKNOWN
     for rule in _rule_starts(timeline):
         if rule is None:
             continue
@@ -139,18 +147,18 @@ def infer_end_reason(entries: Iterable[LogEntry], ended_at: int) -> EndReason:
     return EndReason.UNKNOWN
 
 
-def predict_end(entries: Iterable[LogEntry], now: int) -> tuple[EndReason, int] | None:
+def predict_end(log: LogLike, now: int) -> tuple[EndReason, int] | None:
     """For a meeting Chime no longer knows but never reported ended: the rule that would have
     ended it first if the log is complete, and that instant — if it lies at or before `now`.
 
-    None when the log cannot say (its creation instant unknown, or no rule due by now): the
-    caller then reports `vanished`. A rule that would have fired before the last entry
-    evidently did not: the log misses something (or Chime runs with that rule switched off),
-    so nothing is predicted — as `infer_end_reason` answers `unknown` for such a log; the
-    instant returned is one at which `infer_end_reason` gives the same reason.
+    None when the log cannot say (its creation instant unknown, its folded past incomplete, or
+    no rule due by now): the caller then reports `vanished`. A rule that would have fired
+    before the last entry evidently did not: the log misses something (or Chime runs with that
+    rule switched off), so nothing is predicted — as `infer_end_reason` answers `unknown` for
+    such a log; the instant returned is one at which `infer_end_reason` gives the same reason.
     """
-    timeline = _Timeline.of(entries, None)
-    if timeline.created_at is None or timeline.latest is None:
+    timeline = _Timeline.of(log, None)
+    if not timeline.exact or timeline.created_at is None or timeline.latest is None:
         return None
     best: tuple[int, EndReason] | None = None
     for rule in _rule_starts(timeline):
@@ -170,7 +178,7 @@ def predict_end(entries: Iterable[LogEntry], now: int) -> tuple[EndReason, int] 
 
 
 def settled_end(
-    entries: Iterable[LogEntry],
+    log: LogLike,
     reason: EndReason,
     ended_at: int,
     source: EndSource,
@@ -183,7 +191,6 @@ def settled_end(
     the backend requested) stays. The backend's clock never enters the inference itself."""
     if reason is not EndReason.UNKNOWN:
         return reason, ended_at, source
-    log = list(entries)
     if source is not EndSource.BACKEND:
         return infer_end_reason(log, ended_at), ended_at, source
     predicted = predict_end(log, ended_at)

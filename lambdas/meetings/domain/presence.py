@@ -2,21 +2,29 @@
 
 Chime's events arrive late, twice or out of order. Instead of applying each one as a change
 to the current state (where the order of arrival would matter), the backend keeps the set of
-state-relevant events it has seen as compact entries on the meeting item — a grow-only set,
-so adding an entry is idempotent and commutative — and derives presence, video, content
-share, the connected count, the peak and the start from that set alone. The same set of
-entries therefore gives the same state whatever order they arrived in.
+state-relevant events it has seen as compact entries — a grow-only set, so adding an entry is
+idempotent and commutative — and derives presence, video, content share, the connected count,
+the peak and the start from that set alone. The same set of entries therefore gives the same
+state whatever order they arrived in.
 
 Entries sort by (timestamp, rank): at equal timestamps a disconnect ranks after a join, so
 ties break the same way every time and never leave a ghost connection.
+
+Every derivation is one fold over the entries in that order (`_Fold`). So that the log stays
+bounded, entries older than HORIZON_MS before the newest one are folded into a `Checkpoint`
+(the fold's state at the horizon) once the log is long (`ActivityLog.compacted`); deriving
+from the checkpoint plus the remaining entries gives exactly what the whole set gives. An
+entry that arrives with a timestamp before the horizon can no longer be merged: it marks the
+checkpoint incomplete (unless it is provably a duplicate) and is ignored.
 """
 
 from __future__ import annotations
 
 import base64
+import bisect
 import hashlib
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Final
 
@@ -39,6 +47,7 @@ class EntryKind(StrEnum):
 
 
 _RANK: Final = {kind: rank for rank, kind in enumerate(EntryKind)}
+_KIND_OF_RANK: Final = tuple(EntryKind)
 AUDIO_KINDS: Final = frozenset(
     {EntryKind.JOINED, EntryKind.LEFT, EntryKind.DROPPED, EntryKind.DELETED}
 )
@@ -66,7 +75,7 @@ class LogEntry:
 
     @property
     def kind(self) -> EntryKind:
-        return list(EntryKind)[self.rank]
+        return _KIND_OF_RANK[self.rank]
 
     def encode(self) -> str:
         return f"{self.timestamp:0{TIMESTAMP_DIGITS}d}{self.kind.value}{self.ref}"
@@ -130,9 +139,233 @@ def decode_log(encoded: Iterable[str]) -> frozenset[LogEntry]:
     return frozenset(LogEntry.decode(text) for text in encoded)
 
 
+def _order(entry: LogEntry) -> tuple[int, int, str]:
+    return (entry.timestamp, entry.rank, entry.ref)  # the dataclass order, compared in C
+
+
 def _until(entries: Iterable[LogEntry], ended_at: int | None) -> list[LogEntry]:
     """Entries in order; none after the end (nothing happens in a meeting after it ended)."""
-    return sorted(e for e in entries if ended_at is None or e.timestamp <= ended_at)
+    return sorted((e for e in entries if ended_at is None or e.timestamp <= ended_at), key=_order)
+
+
+# --- the folded past: a checkpoint -------------------------------------------------------------
+
+# Entries this long before the newest one are folded into the checkpoint. A record the events
+# function fails is received again after the queue's visibility timeout (6 min) at most 4 more
+# times before the dead-letter queue (infra/events.py, infra/queues.py): every delivery that
+# can still succeed arrives within 24 min of the first, plus seconds of EventBridge delivery.
+HORIZON_MS: Final = 1_800_000
+# Compaction starts once the log holds this many entries, and only when it folds at least a
+# quarter of them (so a busy half-hour is not rewritten on every batch)...
+COMPACT_AT: Final = 512
+# ...or when the log would exceed this many: then the newest MAX_ENTRIES // 2 stay, whatever
+# their age (a burst of activity cannot make the item unbounded; a very late event may then
+# find the log's past folded sooner than HORIZON_MS).
+MAX_ENTRIES: Final = 2048
+
+
+@dataclass(frozen=True, slots=True)
+class RefState:
+    """One attendee's state as its entries so far leave it (keyed by attendee ref)."""
+
+    presence: Presence | None = None  # CONNECTED, LEFT, DROPPED; None: no audio entry yet
+    joined_at: int | None = None  # the last JOINED
+    left_at: int | None = None  # the last disconnect (None while connected)
+    video: bool = False  # the latest of join / camera on / camera off was camera on
+    content: bool = False  # the latest content entry was CONTENT_ON
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """Everything the derivations and the end-reason inference need from the entries before
+    `horizon` (all of them strictly earlier than it).
+
+    `incomplete`: an entry timestamped before the horizon arrived after it was folded and was
+    not provably a duplicate; it was ignored, so the folded past is known to lack something.
+    """
+
+    horizon: int
+    refs: Mapping[str, RefState] = field(default_factory=dict)
+    created_at: int | None = None  # the earliest MEETING_STARTED
+    started_at: int | None = None  # the earliest JOINED
+    earliest: int | None = None  # the earliest entry of any kind
+    latest: int | None = None  # the latest folded entry
+    peak: int = 0  # the most simultaneous audio connections
+    below_one_since: int | None = None  # the last drop of the audio count from >= 1 to 0
+    below_two_since: int | None = None  # the last drop from >= 2 to < 2
+    incomplete: bool = False
+
+    @property
+    def connected(self) -> int:
+        return sum(1 for state in self.refs.values() if state.presence is Presence.CONNECTED)
+
+
+class _Fold:
+    """The derivations' state machine: entries applied in (timestamp, rank) order, from an
+    empty log or from a checkpoint. Folding a prefix into a checkpoint and folding the rest
+    onto it gives the state of folding everything: the checkpoint is this state, stored."""
+
+    def __init__(self, checkpoint: Checkpoint | None) -> None:
+        self.refs: dict[str, RefState] = dict(checkpoint.refs) if checkpoint else {}
+        self.created_at = checkpoint.created_at if checkpoint else None
+        self.started_at = checkpoint.started_at if checkpoint else None
+        self.earliest = checkpoint.earliest if checkpoint else None
+        self.latest = checkpoint.latest if checkpoint else None
+        self.peak = checkpoint.peak if checkpoint else 0
+        self.below = {
+            1: checkpoint.below_one_since if checkpoint else None,
+            2: checkpoint.below_two_since if checkpoint else None,
+        }
+        self.count = checkpoint.connected if checkpoint else 0
+
+    def apply(self, entry: LogEntry) -> None:
+        at = entry.timestamp
+        self.earliest = at if self.earliest is None else min(self.earliest, at)
+        self.latest = at if self.latest is None else max(self.latest, at)
+        kind = entry.kind
+        if kind is EntryKind.MEETING_STARTED:
+            self.created_at = at if self.created_at is None else min(self.created_at, at)
+            return
+        state = self.refs.get(entry.ref, RefState())
+        was_connected = state.presence is Presence.CONNECTED
+        if kind is EntryKind.JOINED:
+            state = RefState(Presence.CONNECTED, at, None, False, state.content)
+            self.started_at = at if self.started_at is None else min(self.started_at, at)
+        elif kind in _DISCONNECTED:
+            state = replace(state, presence=_DISCONNECTED[kind], left_at=at)
+        elif kind in (EntryKind.VIDEO_ON, EntryKind.VIDEO_OFF):
+            state = replace(state, video=kind is EntryKind.VIDEO_ON)
+        else:
+            state = replace(state, content=kind is EntryKind.CONTENT_ON)
+        self.refs[entry.ref] = state
+        connected = state.presence is Presence.CONNECTED
+        if connected != was_connected:
+            before = self.count
+            self.count += 1 if connected else -1
+            self.peak = max(self.peak, self.count)
+            for bound in self.below:
+                if before >= bound > self.count:
+                    self.below[bound] = at
+
+    def checkpoint(self, horizon: int, *, incomplete: bool) -> Checkpoint:
+        return Checkpoint(
+            horizon=horizon,
+            refs=dict(self.refs),
+            created_at=self.created_at,
+            started_at=self.started_at,
+            earliest=self.earliest,
+            latest=self.latest,
+            peak=self.peak,
+            below_one_since=self.below[1],
+            below_two_since=self.below[2],
+            incomplete=incomplete,
+        )
+
+
+# --- the log: a checkpoint and the entries after it ---------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityLog:
+    """A meeting's activity: the folded past (if any) and the entries at or after its horizon.
+
+    Without a checkpoint this is the plain grow-only set of entries. With one, an entry before
+    the horizon can no longer be merged: `with_entries` drops it when the checkpoint proves it
+    changes nothing (a redelivered duplicate of the last join or disconnect, or of
+    MeetingStarted), and otherwise marks the checkpoint incomplete and ignores it.
+    """
+
+    entries: frozenset[LogEntry] = frozenset()
+    checkpoint: Checkpoint | None = None
+
+    @property
+    def horizon(self) -> int | None:
+        return None if self.checkpoint is None else self.checkpoint.horizon
+
+    @property
+    def incomplete(self) -> bool:
+        return self.checkpoint is not None and self.checkpoint.incomplete
+
+    def with_entries(self, new: Iterable[LogEntry]) -> ActivityLog:
+        checkpoint = self.checkpoint
+        if checkpoint is None:
+            return ActivityLog(self.entries | frozenset(new))
+        kept, lost = set(self.entries), False
+        for entry in new:
+            if entry.timestamp >= checkpoint.horizon:
+                kept.add(entry)
+            elif not _folded_already(checkpoint, entry):
+                lost = True
+        if lost and not checkpoint.incomplete:
+            checkpoint = replace(checkpoint, incomplete=True)
+        return ActivityLog(frozenset(kept), checkpoint)
+
+    def compacted(self, ended_at: int | None) -> ActivityLog:
+        """The same log with its old entries folded into the checkpoint, when it is long.
+
+        Every derivation at an end instant E with E + 1 >= the horizon (or of an open meeting)
+        gives exactly what the uncompacted log gives. Of an ended meeting, entries after its end
+        (which no derivation reads) are dropped and the horizon never passes E + 1."""
+        if len(self.entries) <= COMPACT_AT:
+            return self
+        entries = self.entries
+        if ended_at is not None:
+            entries = frozenset(e for e in entries if e.timestamp <= ended_at)
+        stamps = sorted(e.timestamp for e in entries)
+        horizon = (stamps[-1] if stamps else 0) - HORIZON_MS
+        if len(stamps) > MAX_ENTRIES:
+            horizon = max(horizon, stamps[-(MAX_ENTRIES // 2)] + 1)
+        if ended_at is not None:
+            horizon = min(horizon, ended_at + 1)
+        if self.checkpoint is not None:
+            horizon = max(horizon, self.checkpoint.horizon)
+        folded = bisect.bisect_left(stamps, horizon)
+        if folded < COMPACT_AT // 4 and len(stamps) <= MAX_ENTRIES:
+            return self if entries == self.entries else ActivityLog(entries, self.checkpoint)
+        return ActivityLog(entries, self.checkpoint).folded_before(horizon)
+
+    def folded_before(self, horizon: int) -> ActivityLog:
+        """The entries before `horizon` folded into the checkpoint (which moves to `horizon`;
+        a horizon before the checkpoint's changes nothing)."""
+        if self.checkpoint is not None and horizon <= self.checkpoint.horizon:
+            return self
+        ordered = sorted(self.entries, key=_order)
+        folded = [e for e in ordered if e.timestamp < horizon]
+        fold = _Fold(self.checkpoint)
+        for entry in folded:
+            fold.apply(entry)
+        checkpoint = fold.checkpoint(horizon, incomplete=self.incomplete)
+        return ActivityLog(frozenset(ordered[len(folded) :]), checkpoint)
+
+
+def _folded_already(checkpoint: Checkpoint, entry: LogEntry) -> bool:
+    """Whether folding `entry` into the checkpoint's past would change nothing: it is
+    MeetingStarted at the known instant, or the attendee's last join or disconnect again."""
+    kind = entry.kind
+    if kind is EntryKind.MEETING_STARTED:
+        return checkpoint.created_at == entry.timestamp
+    state = checkpoint.refs.get(entry.ref)
+    if state is None:
+        return False
+    if kind is EntryKind.JOINED:
+        return state.joined_at == entry.timestamp
+    # A disconnect at the instant of the last one, leaving the same presence: either the same
+    # entry, or one that sorts before it at that instant (the last disconnect still decides).
+    return (
+        kind in _DISCONNECTED
+        and state.left_at == entry.timestamp
+        and state.presence is _DISCONNECTED[kind]
+    )
+
+
+LogLike = ActivityLog | Iterable[LogEntry]
+
+
+def as_log(log: LogLike) -> ActivityLog:
+    return log if isinstance(log, ActivityLog) else ActivityLog(frozenset(log))
+
+
+# --- derivations ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,52 +377,96 @@ class AttendeeActivity:
     contentShare: bool = False  # noqa: N815
 
 
-def attendee_activity(
-    entries: Iterable[LogEntry], attendee_id: str, ended_at: int | None
-) -> AttendeeActivity:
-    ref = attendee_ref(attendee_id)
-    presence: Presence | None = None
-    joined_at: int | None = None
-    left_at: int | None = None
-    last_join: LogEntry | None = None
-    last_video: LogEntry | None = None
-    sharing = False
-    for entry in _until((e for e in entries if e.ref == ref), ended_at):
-        kind = entry.kind
-        if kind is EntryKind.JOINED:
-            presence, joined_at, left_at, last_join = (
-                Presence.CONNECTED,
-                entry.timestamp,
-                None,
-                entry,
-            )
-        elif kind in _DISCONNECTED:
-            presence, left_at = _DISCONNECTED[kind], entry.timestamp
-        elif kind in (EntryKind.VIDEO_ON, EntryKind.VIDEO_OFF):
-            last_video = entry
-        elif kind in (EntryKind.CONTENT_ON, EntryKind.CONTENT_OFF):
-            sharing = kind is EntryKind.CONTENT_ON
-    if ended_at is not None and presence is Presence.CONNECTED:
-        presence, left_at = Presence.LEFT, ended_at
-    # Video belongs to the current connection: a camera left on before a rejoin is off.
-    video = (
-        presence is Presence.CONNECTED
-        and last_video is not None
-        and last_video.kind is EntryKind.VIDEO_ON
-        and last_join is not None
-        and last_video > last_join
-    )
-    return AttendeeActivity(
-        presence=presence,
-        joinedAt=joined_at,
-        leftAt=left_at,
-        video=video,
-        contentShare=sharing and ended_at is None,
-    )
+@dataclass(frozen=True, slots=True)
+class MeetingActivity:
+    startedAt: int | None  # noqa: N815 - the first audio join
+    connected: int
+    peakConnected: int  # noqa: N815
+    contentShareActive: bool  # noqa: N815
+    chimeCreatedAt: int | None  # noqa: N815 - chime:MeetingStarted's timestamp, if seen
+
+
+class Replay:
+    """What a log says, up to an end instant (None: the meeting is open)."""
+
+    def __init__(self, log: LogLike, ended_at: int | None) -> None:
+        activity = as_log(log)
+        self.ended_at = ended_at
+        self.checkpoint = activity.checkpoint
+        self._fold = _Fold(activity.checkpoint)
+        for entry in _until(activity.entries, ended_at):
+            self._fold.apply(entry)
+
+    @property
+    def exact(self) -> bool:
+        """False when the folded past is known to lack an entry, or holds entries after the end
+        (the end came more than a millisecond before the horizon): then only what the entries
+        after the horizon say is certain, and every end-reason answer depends on the rest."""
+        checkpoint = self.checkpoint
+        if checkpoint is None:
+            return True
+        if checkpoint.incomplete:
+            return False
+        return self.ended_at is None or self.ended_at + 1 >= checkpoint.horizon
+
+    def attendee(self, attendee_id: str) -> AttendeeActivity:
+        state = self._fold.refs.get(attendee_ref(attendee_id), RefState())
+        presence, left_at = state.presence, state.left_at
+        if self.ended_at is not None and presence is Presence.CONNECTED:
+            presence, left_at = Presence.LEFT, self.ended_at
+        return AttendeeActivity(
+            presence=presence,
+            joinedAt=state.joined_at,
+            leftAt=left_at,
+            # Video belongs to the current connection: a camera left on before a rejoin is off.
+            video=presence is Presence.CONNECTED and state.video,
+            contentShare=state.content and self.ended_at is None,
+        )
+
+    def meeting(self) -> MeetingActivity:
+        fold = self._fold
+        return MeetingActivity(
+            startedAt=fold.started_at,
+            connected=0 if self.ended_at is not None else fold.count,
+            peakConnected=fold.peak,
+            contentShareActive=self.ended_at is None
+            and any(state.content for state in fold.refs.values()),
+            chimeCreatedAt=fold.created_at,
+        )
+
+    # The end-reason inference's view (domain/end_reason.py).
+    @property
+    def audio_count(self) -> int:
+        return self._fold.count
+
+    def last_drop_below(self, bound: int) -> int | None:
+        """The last instant the audio count fell from at least `bound` to below it (1 or 2)."""
+        return self._fold.below[bound]
+
+    @property
+    def created_at(self) -> int | None:
+        return self._fold.created_at
+
+    @property
+    def earliest(self) -> int | None:
+        return self._fold.earliest
+
+    @property
+    def latest(self) -> int | None:
+        return self._fold.latest
+
+
+def attendee_activity(log: LogLike, attendee_id: str, ended_at: int | None) -> AttendeeActivity:
+    return Replay(log, ended_at).attendee(attendee_id)
+
+
+def meeting_activity(log: LogLike, ended_at: int | None) -> MeetingActivity:
+    return Replay(log, ended_at).meeting()
 
 
 def audio_steps(entries: Iterable[LogEntry], ended_at: int | None) -> list[tuple[int, int]]:
-    """(instant, audio connections from then on) at every change of the count, in order."""
+    """(instant, audio connections from then on) at every change of the count, in order
+    (of a plain set of entries)."""
     connected: set[str] = set()
     steps: list[tuple[int, int]] = []
     for entry in _until((e for e in entries if e.kind in AUDIO_KINDS), ended_at):
@@ -203,28 +480,79 @@ def audio_steps(entries: Iterable[LogEntry], ended_at: int | None) -> list[tuple
     return steps
 
 
-@dataclass(frozen=True, slots=True)
-class MeetingActivity:
-    startedAt: int | None  # noqa: N815 - the first audio join
-    connected: int
-    peakConnected: int  # noqa: N815
-    contentShareActive: bool  # noqa: N815
-    chimeCreatedAt: int | None  # noqa: N815 - chime:MeetingStarted's timestamp, if seen
+# --- storage form of the checkpoint ------------------------------------------------------------
+
+_CHECKPOINT_VERSION: Final = "1"
+_PRESENCE_CODES: Final = {Presence.CONNECTED: "C", Presence.LEFT: "L", Presence.DROPPED: "D"}
+_PRESENCE_OF_CODE: Final = {code: presence for presence, code in _PRESENCE_CODES.items()}
 
 
-def meeting_activity(entries: Iterable[LogEntry], ended_at: int | None) -> MeetingActivity:
-    ordered = _until(entries, ended_at)
-    steps = audio_steps(ordered, ended_at)
-    joins = [e.timestamp for e in ordered if e.kind is EntryKind.JOINED]
-    created = [e.timestamp for e in ordered if e.kind is EntryKind.MEETING_STARTED]
-    sharing: dict[str, bool] = {}
-    for entry in ordered:
-        if entry.kind in (EntryKind.CONTENT_ON, EntryKind.CONTENT_OFF):
-            sharing[entry.ref] = entry.kind is EntryKind.CONTENT_ON
-    return MeetingActivity(
-        startedAt=min(joins, default=None),
-        connected=0 if ended_at is not None or not steps else steps[-1][1],
-        peakConnected=max((count for _, count in steps), default=0),
-        contentShareActive=ended_at is None and any(sharing.values()),
-        chimeCreatedAt=min(created, default=None),
+def _number(value: int | None) -> str:
+    return "" if value is None else str(value)
+
+
+def _optional(text: str) -> int | None:
+    return int(text) if text else None
+
+
+def encode_checkpoint(checkpoint: Checkpoint) -> str:
+    """`1|horizon|incomplete|created|started|earliest|latest|peak|below1|below2` then, per
+    attendee ref, `;ref,presence,joinedAt,leftAt,flags` (about 40 bytes an attendee)."""
+    head = "|".join(
+        [
+            _CHECKPOINT_VERSION,
+            str(checkpoint.horizon),
+            "1" if checkpoint.incomplete else "0",
+            _number(checkpoint.created_at),
+            _number(checkpoint.started_at),
+            _number(checkpoint.earliest),
+            _number(checkpoint.latest),
+            str(checkpoint.peak),
+            _number(checkpoint.below_one_since),
+            _number(checkpoint.below_two_since),
+        ]
+    )
+    refs = [
+        ",".join(
+            [
+                ref,
+                "" if state.presence is None else _PRESENCE_CODES[state.presence],
+                _number(state.joined_at),
+                _number(state.left_at),
+                ("v" if state.video else "") + ("c" if state.content else ""),
+            ]
+        )
+        for ref, state in sorted(checkpoint.refs.items())
+    ]
+    return ";".join([head, *refs])
+
+
+def decode_checkpoint(text: str) -> Checkpoint:
+    head, *refs = text.split(";")
+    version, horizon, incomplete, created, started, earliest, latest, peak, below1, below2 = (
+        head.split("|")
+    )
+    if version != _CHECKPOINT_VERSION:
+        raise ValueError(f"unknown checkpoint version {version!r}")
+    states = {}
+    for item in refs:
+        ref, presence, joined, left, flags = item.split(",")
+        states[ref] = RefState(
+            presence=_PRESENCE_OF_CODE[presence] if presence else None,
+            joined_at=_optional(joined),
+            left_at=_optional(left),
+            video="v" in flags,
+            content="c" in flags,
+        )
+    return Checkpoint(
+        horizon=int(horizon),
+        refs=states,
+        created_at=_optional(created),
+        started_at=_optional(started),
+        earliest=_optional(earliest),
+        latest=_optional(latest),
+        peak=int(peak),
+        below_one_since=_optional(below1),
+        below_two_since=_optional(below2),
+        incomplete=incomplete == "1",
     )

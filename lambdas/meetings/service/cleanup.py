@@ -25,7 +25,6 @@ from meetings.adapters.presence_store import CleanupQueries, OpenMeeting
 from meetings.adapters.store import MeetingStore
 from meetings.domain.end_reason import settled_end
 from meetings.domain.errors import DomainError
-from meetings.domain.presence import decode_log
 from meetings.domain.records import EndNoticer, EndReason, EndSource, MeetingRecord
 from meetings.domain.views import rfc3339
 
@@ -125,7 +124,7 @@ class CleanupService:
         if meeting.endSettlesAt > self._clock() or meeting.endedAt is None:
             return  # a late MeetingEnded moved nothing, but the index lagged: not due yet
         reason, ended_at, source = settled_end(
-            decode_log(snapshot.log),
+            snapshot.log,
             meeting.endReason or EndReason.UNKNOWN,
             meeting.endedAt,
             meeting.endedAtSource or EndSource.BACKEND,

@@ -1,8 +1,9 @@
 """Applying Chime's meeting events to the table: the events handler's use case.
 
 Each batch is grouped by meeting; a meeting's events are applied together as one derived
-change (read the meeting and the attendees concerned, add the new log entries, store what
-the whole log now says, conditioned on what was read — see adapters/presence_store.py).
+change (read the meeting, its activity log and the attendees concerned, add the new log
+entries, compact the log when it is long, store what the whole log now says, conditioned on
+what was read — see adapters/presence_store.py).
 A duplicate adds no entry and changes nothing; a late event adds its entry and the derived
 state comes out as if it had arrived in order. `chime:MeetingEnded` then ends the meeting
 at its timestamp with the reason the backend recorded itself (final at once); otherwise the
@@ -14,7 +15,7 @@ instant, while the reason is not settled. These events never write a reason them
 Cost: events that add no entry (AttendeeAdded, AttendeeAuthorized, ...) cost no request. A
 container remembers each meeting's snapshot as its last successful write left it, so the next
 batch of that meeting is one TransactWriteItems without a read: the write's conditions (the
-status and log size it was derived from, attendees not REMOVED) fail if anyone else changed
+status and activity version it was derived from, attendees not REMOVED) fail if anyone else changed
 the meeting meanwhile, and the batch then reads and derives again. The memory is a
 shortcut, never a source of truth.
 """
@@ -44,12 +45,11 @@ from meetings.domain.chime_events import (
     parse_chime_event,
 )
 from meetings.domain.presence import (
+    ActivityLog,
     AttendeeActivity,
     LogEntry,
-    attendee_activity,
-    decode_log,
+    Replay,
     entry_for,
-    meeting_activity,
     subject_of,
 )
 from meetings.domain.records import (
@@ -100,9 +100,12 @@ def _changed(record: object, wanted: Mapping[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in wanted.items() if getattr(record, name) != value}
 
 
-def _meeting_fields(meeting: MeetingRecord, log: frozenset[LogEntry]) -> dict[str, Any]:
-    ended_at = meeting.endedAt if meeting.status is MeetingStatus.ENDED else None
-    activity = meeting_activity(log, ended_at)
+def _ended_at(meeting: MeetingRecord) -> int | None:
+    return meeting.endedAt if meeting.status is MeetingStatus.ENDED else None
+
+
+def _meeting_fields(meeting: MeetingRecord, log: ActivityLog, replay: Replay) -> dict[str, Any]:
+    activity = replay.meeting()
     wanted: dict[str, Any] = {
         "peakConnected": activity.peakConnected,
         "connected": activity.connected,  # 0 once ended
@@ -156,14 +159,13 @@ def _new_attendee(
 
 def _attendee_changes(
     snapshot: ActivitySnapshot,
-    log: frozenset[LogEntry],
+    replay: Replay,
     seen: Mapping[str, SeenAttendee],
 ) -> list[AttendeeChange]:
     meeting = snapshot.meeting
-    ended_at = meeting.endedAt if meeting.status is MeetingStatus.ENDED else None
     changes = []
     for attendee_id, record in snapshot.attendees.items():
-        activity = attendee_activity(log, attendee_id, ended_at)
+        activity = replay.attendee(attendee_id)
         if record is None:
             # Only presence proves an attendee exists; a sharer or camera alone does not say who.
             if attendee_id in seen and activity.presence is not None:
@@ -175,7 +177,7 @@ def _attendee_changes(
                 changes.append(AttendeeChange(attendee_id, changed))
     for attendee_id in sorted(snapshot.unread - set(snapshot.attendees)):
         # Not read: every derived field, conditioned on the item being there and not REMOVED.
-        whole = _derived_attendee_fields(attendee_activity(log, attendee_id, ended_at))
+        whole = _derived_attendee_fields(replay.attendee(attendee_id))
         changes.append(AttendeeChange(attendee_id, whole))
     return changes
 
@@ -186,36 +188,51 @@ def plan_activity_write(
     seen: Mapping[str, SeenAttendee],
 ) -> ActivityWrite:
     """The one write that brings the meeting's items in line with its log plus `entries`."""
-    new = frozenset(entry.encode() for entry in entries) - snapshot.log
-    log = decode_log(snapshot.log | new)
     meeting = snapshot.meeting
-    attendees = _attendee_changes(snapshot, log, seen)
+    ended_at = _ended_at(meeting)
+    grown = snapshot.log.with_entries(entries)
+    log = grown.compacted(ended_at)
+    new = log.entries - snapshot.log.entries
+    # Adding `new` to the stored set would not give `log` (compacted, or marked incomplete):
+    # the whole log is written instead.
+    rewritten = log.checkpoint != snapshot.log.checkpoint or not log.entries >= snapshot.log.entries
+    replay = Replay(log, ended_at)
+    attendees = _attendee_changes(snapshot, replay, seen)
     created = sum(1 for change in attendees if change.create is not None)
-    ended = meeting.status is MeetingStatus.ENDED
     return ActivityWrite(
         meeting_id=meeting.meetingId,
         expected_status=meeting.status,
-        expected_log_size=len(snapshot.log),
+        expected_version=snapshot.version,
         new_entries=new,
-        meeting_fields=_meeting_fields(meeting, log),
+        meeting_fields=_meeting_fields(meeting, log, replay),
         attendees=attendees,
         attendees_added=created,
-        attendee_expires_at=meeting.expiresAt if ended else None,
+        attendee_expires_at=meeting.expiresAt if ended_at is not None else None,
+        rewrite=log if rewritten else None,
     )
 
 
+def log_after(snapshot: ActivitySnapshot, change: ActivityWrite) -> ActivityLog:
+    """The activity log as `change`, planned from `snapshot`, leaves it."""
+    if change.rewrite is not None:
+        return change.rewrite
+    return ActivityLog(snapshot.log.entries | change.new_entries, snapshot.log.checkpoint)
+
+
 def split_write(change: ActivityWrite) -> list[ActivityWrite]:
-    """One transaction holds the meeting and at most 99 attendees: the meeting's change goes
-    with the first of them; each later part re-checks the meeting is as the first left it."""
+    """One transaction holds the activity item, the meeting and at most 98 attendees: the log's
+    and the meeting's change go with the first of them; each later part re-checks that the
+    activity and the meeting are as the first left them."""
     first = replace(change, attendees=change.attendees[:MAX_ATTENDEES_PER_WRITE])
     parts = [first]
     status = change.meeting_fields.get("status", change.expected_status)
+    version = change.expected_version + (1 if change.changes_log else 0)
     for start in range(MAX_ATTENDEES_PER_WRITE, len(change.attendees), MAX_ATTENDEES_PER_WRITE):
         parts.append(
             ActivityWrite(
                 meeting_id=change.meeting_id,
                 expected_status=status,
-                expected_log_size=change.expected_log_size + len(change.new_entries),
+                expected_version=version,
                 new_entries=frozenset(),
                 meeting_fields={},
                 attendees=change.attendees[start : start + MAX_ATTENDEES_PER_WRITE],
@@ -244,7 +261,8 @@ def snapshot_after(snapshot: ActivitySnapshot, change: ActivityWrite) -> Activit
         elif attendee.attendee_id in attendees:
             values = {k: v for k, v in attendee.fields.items() if k in _ATTENDEE_FIELDS}
             attendees[attendee.attendee_id] = replace(attendees[attendee.attendee_id], **values)
-    return ActivitySnapshot(meeting, snapshot.log | change.new_entries, attendees)
+    version = snapshot.version + (1 if change.changes_log else 0)
+    return ActivitySnapshot(meeting, log_after(snapshot, change), attendees, version=version)
 
 
 class RememberedSnapshots:
@@ -342,9 +360,9 @@ class ChimeEventService:
         remembered = self._remembered.take(meeting_id, subjects) if from_memory else None
         if remembered is not None:
             change = plan_activity_write(remembered, entries, seen)
-            # Without a new entry the memory cannot tell a duplicate from news: no write
-            # would prove it current, so such a batch reads, as every batch once did.
-            if change.new_entries and self._write(remembered, change):
+            # Without a change to the log the memory cannot tell a duplicate from news: no
+            # write would prove it current, so such a batch reads, as every batch once did.
+            if change.changes_log and self._write(remembered, change):
                 return remembered, change
         for _ in range(MAX_ATTEMPTS):
             snapshot = self._activity.read(meeting_id, subjects, every_attendee=every_attendee)

@@ -1,0 +1,165 @@
+"""The activity log's own item against moto: a meeting's items stay bounded however long it
+runs, and a transaction DynamoDB cancels for a conflict is applied again, never dropped."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from meetings import deployment
+from meetings.adapters import keys
+from meetings.adapters.presence_store import ActivityStore
+from meetings.adapters.store import MeetingStore, meeting_to_item
+from meetings.domain.chime_events import ChimeEvent, ChimeEventType
+from meetings.domain.records import MeetingRecord, MeetingStatus, Presence
+from meetings.service.events import ChimeEventService
+from moto import mock_aws
+
+from bench.item_size import ITEM_SIZE_LIMIT, item_size
+from local.aws_services import StrictDynamoDB
+from tests.integration.conftest import REGION, TABLE_NAME
+
+MEETING_ID = "87654321-4321-4321-4321-210987654321"
+T0 = 1_764_097_200_000
+ATTENDEES = [f"{i:08d}-0000-4000-8000-000000000000" for i in range(250)]
+
+
+@pytest.fixture
+def quick_table(aws_env: dict[str, str]) -> Iterator[Any]:
+    """moto with the service table, without its stream, and with the local stack's strict
+    DynamoDB (DynamoDB's size limits; transactions that check every condition before any
+    write: moto's own deep-copies the whole table and its stream history for every
+    transaction, minutes for thousands of batches)."""
+    strict = StrictDynamoDB(threading.Lock(), transaction_in_flight_ms=0)
+    strict.install()
+    try:
+        yield from _quick_table()
+    finally:
+        strict.uninstall()
+
+
+def _quick_table() -> Iterator[Any]:
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name=REGION)
+        definition = deployment.table_definition(TABLE_NAME)
+        del definition["StreamSpecification"]
+        client.create_table(**definition)
+        yield client
+
+
+def record_meeting(client: Any) -> None:
+    meeting = MeetingRecord(
+        meetingId=MEETING_ID,
+        externalMeetingId="all-day",
+        mediaRegion="us-east-1",
+        hostUserId="alice",
+        createdAt=T0,
+    )
+    client.put_item(TableName=TABLE_NAME, Item=meeting_to_item(meeting))
+
+
+def event(kind: ChimeEventType, at: int, attendee: int | None = None) -> ChimeEvent:
+    if attendee is None:
+        return ChimeEvent(kind, MEETING_ID, at)
+    attendee_id = ATTENDEES[attendee]
+    return ChimeEvent(kind, MEETING_ID, at, attendee_id, f"user-{attendee:03d}")
+
+
+def item(client: Any, sort_key: str) -> dict[str, Any]:
+    key = {
+        deployment.PARTITION_KEY: {"S": keys.meeting_pk(MEETING_ID)},
+        deployment.SORT_KEY: {"S": sort_key},
+    }
+    return dict(client.get_item(TableName=TABLE_NAME, Key=key).get("Item", {}))
+
+
+def test_an_all_day_250_person_meeting_keeps_its_items_small_and_ends(quick_table: Any) -> None:
+    """The issue's observation: ~19,000 state events. The log on the meeting item passed
+    400 KB (DynamoDB refuses every later write, MeetingEnded's included: the strict local
+    DynamoDB refuses it too). The sizes are also computed here by DynamoDB's rules as the
+    meeting ages."""
+    table = quick_table
+    record_meeting(table)
+    service = ChimeEventService(ActivityStore(TABLE_NAME, table), MeetingStore(TABLE_NAME, table))
+    joins = [event(ChimeEventType.ATTENDEE_JOINED, T0 + 1_000 + i, i) for i in range(250)]
+    # Cameras toggled all day, a few attendees per batch (what grows is the log; each
+    # batch's attendee writes are what make a test of this length slow).
+    toggles = [
+        event(
+            ChimeEventType.VIDEO_STARTED if i % 2 == 0 else ChimeEventType.VIDEO_STOPPED,
+            T0 + 60_000 + i * 2_000,
+            (i // 100) % 250,
+        )
+        for i in range(18_750)
+    ]
+    events = joins + toggles
+    largest = {keys.MEETING_SK: 0, keys.ACTIVITY_SK: 0}
+    for start in range(0, len(events), 500):
+        service.apply(MEETING_ID, events[start : start + 500])
+        for sort_key, size in list(largest.items()):
+            largest[sort_key] = max(size, item_size(item(table, sort_key)))
+        assert max(largest.values()) < ITEM_SIZE_LIMIT, largest
+    ended_at = events[-1].timestamp + 1_000
+    applied = service.apply(MEETING_ID, [event(ChimeEventType.MEETING_ENDED, ended_at)])
+    assert applied.ended is not None
+    meeting = MeetingStore(TABLE_NAME, table).get_meeting(MEETING_ID)
+    assert meeting is not None
+    assert (meeting.status, meeting.endedAt, meeting.peakConnected) == (
+        MeetingStatus.ENDED,
+        ended_at,
+        250,
+    )
+    attendee = MeetingStore(TABLE_NAME, table).get_attendee(MEETING_ID, ATTENDEES[7])
+    assert attendee is not None and (attendee.presence, attendee.leftAt) == (
+        Presence.LEFT,
+        ended_at,
+    )
+    # The meeting item holds no log; the activity item is bounded (docs/events.md).
+    assert largest[keys.MEETING_SK] < 4_000 and largest[keys.ACTIVITY_SK] < 60_000, largest
+
+
+class ConflictOnce:
+    """The DynamoDB client, except that the first TransactWriteItems is cancelled as DynamoDB
+    cancels one that overlaps another transaction on the same item."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.cancelled = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def transact_write_items(self, **arguments: Any) -> Any:
+        if not self.cancelled:
+            self.cancelled += 1
+            reasons = [{"Code": "None"}] * (len(arguments["TransactItems"]) - 1)
+            raise ClientError(
+                {
+                    "Error": {
+                        "Code": "TransactionCanceledException",
+                        "Message": "Transaction cancelled, please refer cancellation reasons "
+                        "for specific reasons [None, TransactionConflict]",
+                    },
+                    "CancellationReasons": [*reasons, {"Code": "TransactionConflict"}],
+                },
+                "TransactWriteItems",
+            )
+        return self._client.transact_write_items(**arguments)
+
+
+def test_a_transaction_conflict_reads_and_writes_again(table: Any) -> None:
+    record_meeting(table)
+    client = ConflictOnce(table)
+    store = ActivityStore(TABLE_NAME, client)  # type: ignore[arg-type]
+    service = ChimeEventService(store, MeetingStore(TABLE_NAME, table))
+    service.apply(MEETING_ID, [event(ChimeEventType.ATTENDEE_JOINED, T0 + 5, 0)])
+    assert client.cancelled == 1
+    meeting = MeetingStore(TABLE_NAME, table).get_meeting(MEETING_ID)
+    assert meeting is not None and (meeting.status, meeting.connected) == (
+        MeetingStatus.STARTED,
+        1,
+    )
