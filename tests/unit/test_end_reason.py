@@ -159,3 +159,22 @@ def test_inference_at_the_predicted_instant_agrees_with_the_prediction(
     assert predicted is not None
     reason, instant = predicted
     assert infer_end_reason(log, instant) is reason
+
+
+def test_a_left_whose_join_was_lost_states_no_reason() -> None:
+    """Bob's AttendeeJoined was lost, his Left arrived: the log misses the stretch in which two
+    talked, so a lone-talker stretch it seems to show may be wrong — nothing is stated."""
+    created, ended = 1_764_097_200_000, 1_764_097_200_000 + 1_800_001
+    alice, bob = attendee_ref("alice-attendee"), attendee_ref("bob-attendee")
+    complete = {
+        LogEntry.of(created, EntryKind.MEETING_STARTED),
+        LogEntry.of(created + 1_000, EntryKind.JOINED, alice),
+        LogEntry.of(ended, EntryKind.LEFT, alice),
+    }
+    assert infer_end_reason(complete, ended) is EndReason.SINGLE_ATTENDEE_30MIN
+    bob_left_alone = complete | {LogEntry.of(created + 600_000, EntryKind.LEFT, bob)}
+    assert infer_end_reason(bob_left_alone, ended) is EndReason.UNKNOWN
+    assert predict_end(bob_left_alone, ended + 60_000) is None
+    # A deleted attendee that never connected is no sign of a lost join.
+    bob_deleted = complete | {LogEntry.of(created + 600_000, EntryKind.DELETED, bob)}
+    assert infer_end_reason(bob_deleted, ended) is EndReason.SINGLE_ATTENDEE_30MIN

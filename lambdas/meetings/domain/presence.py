@@ -56,6 +56,8 @@ _DISCONNECTED: Final = {
     EntryKind.DROPPED: Presence.DROPPED,
     EntryKind.DELETED: Presence.LEFT,
 }
+# Disconnects that only ever follow a join of the same attendee.
+_ENDS_A_CONNECTION: Final = frozenset({EntryKind.LEFT, EntryKind.DROPPED})
 
 
 def attendee_ref(attendee_id: str) -> str:
@@ -194,6 +196,7 @@ class Checkpoint:
     below_one_since: int | None = None  # the last drop of the audio count from >= 1 to 0
     below_two_since: int | None = None  # the last drop from >= 2 to < 2
     incomplete: bool = False
+    lost_join: bool = False  # the folded entries hold a Left/Dropped whose join was lost
 
     @property
     def connected(self) -> int:
@@ -217,6 +220,9 @@ class _Fold:
             2: checkpoint.below_two_since if checkpoint else None,
         }
         self.count = checkpoint.connected if checkpoint else 0
+        # A Left or Dropped of a connection the log never saw start: its AttendeeJoined was
+        # lost, so the audio timeline misses a stretch (AttendeeDeleted may follow no join).
+        self.lost_join = checkpoint.lost_join if checkpoint else False
 
     def apply(self, entry: LogEntry) -> None:
         at = entry.timestamp
@@ -232,6 +238,8 @@ class _Fold:
             state = RefState(Presence.CONNECTED, at, None, False, state.content)
             self.started_at = at if self.started_at is None else min(self.started_at, at)
         elif kind in _DISCONNECTED:
+            if kind in _ENDS_A_CONNECTION and not was_connected:
+                self.lost_join = True
             state = replace(state, presence=_DISCONNECTED[kind], left_at=at)
         elif kind in (EntryKind.VIDEO_ON, EntryKind.VIDEO_OFF):
             state = replace(state, video=kind is EntryKind.VIDEO_ON)
@@ -259,6 +267,7 @@ class _Fold:
             below_one_since=self.below[1],
             below_two_since=self.below[2],
             incomplete=incomplete,
+            lost_join=self.lost_join,
         )
 
 
@@ -399,9 +408,12 @@ class Replay:
 
     @property
     def exact(self) -> bool:
-        """False when the folded past is known to lack an entry, or holds entries after the end
+        """False when the log evidently lacks an entry (a Left or Dropped whose AttendeeJoined
+        never arrived), the folded past is known to lack one, or it holds entries after the end
         (the end came more than a millisecond before the horizon): then only what the entries
         after the horizon say is certain, and every end-reason answer depends on the rest."""
+        if self._fold.lost_join:
+            return False  # the audio timeline misses a connection whose join was lost
         checkpoint = self.checkpoint
         if checkpoint is None:
             return True
@@ -496,13 +508,14 @@ def _optional(text: str) -> int | None:
 
 
 def encode_checkpoint(checkpoint: Checkpoint) -> str:
-    """`1|horizon|incomplete|created|started|earliest|latest|peak|below1|below2` then, per
-    attendee ref, `;ref,presence,joinedAt,leftAt,flags` (about 40 bytes an attendee)."""
+    """`1|horizon|flags|created|started|earliest|latest|peak|below1|below2` then, per
+    attendee ref, `;ref,presence,joinedAt,leftAt,flags` (about 40 bytes an attendee). The head's
+    flags: 1 = incomplete, 2 = a lost join among the folded entries."""
     head = "|".join(
         [
             _CHECKPOINT_VERSION,
             str(checkpoint.horizon),
-            "1" if checkpoint.incomplete else "0",
+            str(int(checkpoint.incomplete) | (2 if checkpoint.lost_join else 0)),
             _number(checkpoint.created_at),
             _number(checkpoint.started_at),
             _number(checkpoint.earliest),
@@ -554,5 +567,6 @@ def decode_checkpoint(text: str) -> Checkpoint:
         peak=int(peak),
         below_one_since=_optional(below1),
         below_two_since=_optional(below2),
-        incomplete=incomplete == "1",
+        incomplete=bool(int(incomplete) & 1),
+        lost_join=bool(int(incomplete) & 2),
     )
