@@ -9,8 +9,6 @@ A stated reason must never be wrong (`unknown` is allowed), and every meeting mu
 
 from __future__ import annotations
 
-import pytest
-
 from bench.end_reason_accuracy import Options, queued_events, run
 from local.stack import LocalStack
 
@@ -24,11 +22,6 @@ SMALL = Options(
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 11: reasons inferred from a timeline with lost events are stated (and wrong), "
-    "and max-duration ends need the backend's clock to follow the world clock",
-)
 def test_no_stated_end_reason_is_wrong_under_event_chaos(local_stack: LocalStack) -> None:
     report = run(local_stack.api_url, SMALL, print, queued_events(local_stack))
     print(report.table())
