@@ -5,7 +5,10 @@ while the event router drops, duplicates and reorders Chime's events; then every
 reason as the API states it (GET /meetings/{id}, as its host) is compared with the emulator's
 ground truth (GET /_local/truth/meetings/{id}).
 
-- precision = correct stated reasons / stated reasons (stated: anything but `unknown` and null);
+- precision = correct stated reasons / stated reasons. A stated reason names a cause: anything
+  but null, `unknown` and `vanished` — `vanished` says the backend never saw why Chime ended
+  the meeting (no end event, no timeline that explains it), which is never false; the strict
+  precision counts it as a wrong statement all the same, and is reported beside;
 - recall = correct stated reasons / meetings; the ceiling is the share of meetings whose end
   the backend can name at all (not Chime's screen-share rule, which no event reveals);
 - a confusion table, truth x stated, and what chaos did to the deliveries.
@@ -53,7 +56,8 @@ from bench.stats import Figure, Sample
 SECOND: Final = 1000
 MINUTE: Final = 60 * SECOND
 DAY: Final = 86_400 * SECOND
-UNSTATED: Final = frozenset({None, "unknown"})
+UNSTATED: Final = frozenset({None, "unknown", "vanished"})
+NO_CAUSE_KNOWN: Final = "vanished"
 # Scenario → share of the run (the rest of the division goes to the first ones).
 SCENARIOS: Final = {
     "nobody_connects": 0.10,
@@ -532,6 +536,13 @@ class Report:
         return self.correct / self.stated if self.stated else 1.0
 
     @property
+    def strict_precision(self) -> float:
+        """As `precision`, with `vanished` counted as a stated (and so wrong) reason."""
+        vanished = sum(o.status == "ENDED" and o.stated == NO_CAUSE_KNOWN for o in self.outcomes)
+        stated = self.stated + vanished
+        return self.correct / stated if stated else 1.0
+
+    @property
     def recall(self) -> float:
         return self.correct / len(self.outcomes) if self.outcomes else 0.0
 
@@ -567,6 +578,7 @@ class Report:
             "stated": self.stated,
             "correct": self.correct,
             "precision": self.precision,
+            "strictPrecision": self.strict_precision,
             "recall": self.recall,
             "recallCeiling": self.recall_ceiling,
             "stillOpen": self.still_open,
@@ -594,7 +606,8 @@ class Report:
                 f"duplicate {o.duplicate_rate:.0%}, reorder window {o.reorder_window}, "
                 f"seed {o.seed}; {self.seconds:.0f} s",
                 f"precision {self.precision:.1%} ({self.correct}/{self.stated} stated reasons "
-                f"correct); recall {self.recall:.1%} ({self.correct}/{len(self.outcomes)}; "
+                f"correct; strict, vanished counted wrong: {self.strict_precision:.1%}); "
+                f"recall {self.recall:.1%} ({self.correct}/{len(self.outcomes)}; "
                 f"ceiling {self.recall_ceiling:.1%})",
                 f"still open: {self.still_open['in Chime']} in Chime, "
                 f"{self.still_open['in the backend']} in the backend",

@@ -440,7 +440,10 @@ class CleanupQueries(aws_clients.TableAdapter):
                 ExpressionAttributeValues=values,
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            code = error.response.get("Error", {}).get("Code")
+            # Changed meanwhile, or written by a transaction in flight (an events batch, an
+            # end): not claimed now; the meeting is due again at the next run.
+            if code in {"ConditionalCheckFailedException", "TransactionConflictException"}:
                 return False
             raise
         return True

@@ -643,6 +643,11 @@ class MeetingStore(aws_clients.TableAdapter):
             lambda: self.client.transact_write_items(TransactItems=actions)  # type: ignore[arg-type]
         )
 
+    def _update(self, **arguments: Any) -> Any:
+        """A plain UpdateItem, retried while it meets a transaction in flight on its item
+        (DynamoDB's TransactionConflictException, which botocore does not retry)."""
+        return self._retrying_conflicts(functools.partial(self.client.update_item, **arguments))
+
     @staticmethod
     def _retrying_conflicts(write: Callable[[], Any]) -> Any:
         """Run a write, again after TransactionConflictError (up to CONFLICT_ATTEMPTS)."""
@@ -952,7 +957,7 @@ class MeetingStore(aws_clients.TableAdapter):
     ) -> AttendeeRecord:
         """Store capabilities Chime accepted; only for an attendee not removed."""
         with _dynamodb_errors():
-            answer: Any = self.client.update_item(
+            answer: Any = self._update(
                 TableName=self.table_name,
                 Key=attendee_key(meeting_id, attendee_id),
                 UpdateExpression="SET #capabilities = :capabilities",
@@ -977,7 +982,7 @@ class MeetingStore(aws_clients.TableAdapter):
         """
         try:
             with _dynamodb_errors():
-                answer: Any = self.client.update_item(
+                answer: Any = self._update(
                     TableName=self.table_name,
                     Key=meeting_key(meeting_id),
                     UpdateExpression="SET #requested = if_not_exists(#requested, :reason)",
@@ -1001,7 +1006,7 @@ class MeetingStore(aws_clients.TableAdapter):
         """Move an open meeting's next cleanup instant (the cleanup, after reconciling it)."""
         try:
             with _dynamodb_errors():
-                self.client.update_item(
+                self._update(
                     TableName=self.table_name,
                     Key=meeting_key(meeting_id),
                     UpdateExpression="SET #dueSk = :due",
@@ -1022,7 +1027,7 @@ class MeetingStore(aws_clients.TableAdapter):
         open and the value is still `reason` (an end that got through keeps it)."""
         try:
             with _dynamodb_errors():
-                self.client.update_item(
+                self._update(
                     TableName=self.table_name,
                     Key=meeting_key(meeting_id),
                     UpdateExpression="REMOVE #requested",
@@ -1219,7 +1224,7 @@ class MeetingStore(aws_clients.TableAdapter):
         changes (a settled end keeps what it says; late events only fill in history)."""
         try:
             with _dynamodb_errors():
-                answer: Any = self.client.update_item(
+                answer: Any = self._update(
                     TableName=self.table_name,
                     Key=meeting_key(meeting_id),
                     UpdateExpression="SET #endedAt = :endedAt, #source = :chime",
@@ -1260,7 +1265,7 @@ class MeetingStore(aws_clients.TableAdapter):
         }
         try:
             with _dynamodb_errors():
-                self.client.update_item(
+                self._update(
                     TableName=self.table_name,
                     Key=meeting_key(seen.meetingId),
                     UpdateExpression=(
@@ -1393,7 +1398,7 @@ class MeetingStore(aws_clients.TableAdapter):
     def _update_or(self, update: dict[str, Any], fallback: dict[str, Any] | None) -> None:
         try:
             with _dynamodb_errors():
-                self.client.update_item(**update)
+                self._update(**update)
         except TransactionRejectedError:
             if fallback is not None:
                 self._update_or(fallback, None)

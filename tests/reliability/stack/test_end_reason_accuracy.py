@@ -4,8 +4,9 @@ dropped, duplicated and reordered (15 %, 15 %, window 5, fixed seed), then every
 API states is compared with the emulator's ground truth (bench/end_reason_accuracy.py; the
 200-meeting figure is in docs/reliability.md).
 
-A stated reason must never be wrong (`unknown` is allowed), and every meeting must have ended
-— max-duration ones included, which the backend's cleanup ends by the world clock."""
+A stated reason must never be wrong (`unknown` and `vanished`, which name no cause, are
+allowed), and every meeting must have ended — max-duration ones included, which the
+backend's cleanup ends by the world clock."""
 
 from __future__ import annotations
 
