@@ -131,6 +131,17 @@ class Http:
             raise RuntimeError(f"{method} {path} → {status} {answer}")
         return answer
 
+    def cleanup(self, body: dict[str, Any], attempts: int = 3) -> Any:
+        """Run the cleanup now. The local stack has one cleanup worker: a run asked for while
+        the scheduled one works may time out waiting (500); it is asked again."""
+        for attempt in range(attempts):
+            status, answer = self.call("POST", "/_local/cleanup", body)
+            if status < 300:
+                return answer
+            if attempt == attempts - 1:
+                raise RuntimeError(f"POST /_local/cleanup → {status} {answer}")
+        return None
+
     def token(self, sub: str) -> str:
         if sub not in self.tokens:
             answer = self.ok("POST", "/_local/token", {"sub": sub, "ttlSeconds": 7 * 24 * 3600})
@@ -408,7 +419,7 @@ class Run:
             self.progress(f"waiting {wait_s:.0f} s of real time for the backend's deadlines")
             time.sleep(wait_s + 1)  # the backend's clock does not follow the world clock
         for _ in range(3):
-            self.http.ok("POST", "/_local/cleanup", {})
+            self.http.cleanup({})
             if all(self._truth(m)["status"] == "ENDED" for m in bounded):
                 return
             time.sleep(1)
@@ -426,14 +437,14 @@ class Run:
         self.quiet()
         self.http.advance_ms(round(self.options.settle_seconds * SECOND))
         self.progress(f"clock advanced {self.options.settle_seconds:.0f} s; cleanup")
-        self.http.ok("POST", "/_local/cleanup", {})
+        self.http.cleanup({})
         for _ in range(self.options.reconcile_attempts):
-            summary = self.http.ok("POST", "/_local/cleanup", {"reconcile": "all"})
+            summary = self.http.cleanup({"reconcile": "all"})
             self.progress(f"reconcile all: {summary}")
             if summary.get("complete", True):
                 break
         self.quiet()
-        self.http.ok("POST", "/_local/cleanup", {})
+        self.http.cleanup({})
         self.quiet()
 
     def quiet(self) -> None:

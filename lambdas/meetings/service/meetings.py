@@ -327,7 +327,11 @@ class MeetingService:
             raise UserMeetingLimitError() from over_cap
         except TransactionRejectedError as rejected:
             return self._after_rejected_create(record, claim, rejected, chime_attendees)
-        except Exception:
+        except Exception as failure:
+            if claim is not None and isinstance(failure, TransactionConflictError):
+                # Nothing was written: another create's transaction on the room was in
+                # flight. As when it took the room first: look at the room again.
+                return self._after_rejected_create(record, claim, failure, chime_attendees)
             # A write whose answer was lost may have committed all the same: undoing the Chime
             # meeting then would leave a ghost record. Undo only what surely was not recorded.
             recorded = self._recorded(record.meetingId)
@@ -353,7 +357,7 @@ class MeetingService:
         self,
         record: MeetingRecord,
         claim: RoomClaim | None,
-        rejected: TransactionRejectedError,
+        rejected: TransactionRejectedError | TransactionConflictError,
         chime_attendees: list[dict[str, Any]],
     ) -> Outcome | None:
         """An identical request (same Chime token) recorded this meeting first: answer as it
