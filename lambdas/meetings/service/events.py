@@ -104,7 +104,7 @@ def _ended_at(meeting: MeetingRecord) -> int | None:
     return meeting.endedAt if meeting.status is MeetingStatus.ENDED else None
 
 
-def _meeting_fields(meeting: MeetingRecord, log: ActivityLog, replay: Replay) -> dict[str, Any]:
+def _meeting_fields(meeting: MeetingRecord, replay: Replay) -> dict[str, Any]:
     activity = replay.meeting()
     wanted: dict[str, Any] = {
         "peakConnected": activity.peakConnected,
@@ -204,7 +204,7 @@ def plan_activity_write(
         expected_status=meeting.status,
         expected_version=snapshot.version,
         new_entries=new,
-        meeting_fields=_meeting_fields(meeting, log, replay),
+        meeting_fields=_meeting_fields(meeting, replay),
         attendees=attendees,
         attendees_added=created,
         attendee_expires_at=meeting.expiresAt if ended_at is not None else None,
