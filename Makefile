@@ -23,7 +23,7 @@ dev: $(STAMP)
 
 ## make test: every test suite except those marked slow
 test: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow" -n 2 --dist loadgroup
 
 ## make test-all: every test suite, slow ones included
 test-all: $(STAMP)

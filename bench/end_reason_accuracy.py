@@ -156,6 +156,9 @@ class Http:
     def deliveries(self) -> dict[str, int]:
         return dict(self.ok("GET", "/_local/chaos")["deliveries"])
 
+    def lost_events(self) -> list[dict[str, Any]]:
+        return list(self.ok("GET", "/_local/chaos")["lost"])
+
 
 # --- the lifecycles -----------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -497,6 +500,9 @@ class Outcome:
     status: str
     stated: str  # the API's endReason, `(open)` while not ENDED
     refused_actions: int
+    # Chime events of this meeting that inference reads and chaos lost for good (no copy
+    # reached the backend): a wrong reason is then one the delivered events could not refute.
+    lost_timeline_events: int = 0
 
     @property
     def is_stated(self) -> bool:
@@ -507,7 +513,27 @@ class Outcome:
         return self.is_stated and self.stated == self.expected
 
 
-def outcome(meeting: Meeting, view: dict[str, Any], truth: dict[str, Any]) -> Outcome:
+# The Chime events the end-reason inference reads: presence, the start and the end.
+TIMELINE_EVENTS: Final = frozenset(
+    {
+        "chime:MeetingStarted",
+        "chime:MeetingEnded",
+        "chime:AttendeeJoined",
+        "chime:AttendeeLeft",
+        "chime:AttendeeDropped",
+    }
+)
+
+
+def _timeline_losses(lost: list[dict[str, Any]]) -> Counter[str]:
+    return Counter(
+        str(event.get("meetingId")) for event in lost if event.get("eventType") in TIMELINE_EVENTS
+    )
+
+
+def outcome(
+    meeting: Meeting, view: dict[str, Any], truth: dict[str, Any], lost_timeline_events: int = 0
+) -> Outcome:
     emulator = truth["emulatorEndReason"]
     expected: str | None = truth["endReason"]
     label = emulator or OPEN
@@ -524,6 +550,7 @@ def outcome(meeting: Meeting, view: dict[str, Any], truth: dict[str, Any]) -> Ou
         status=view["status"],
         stated=str(view["endReason"]) if ended else OPEN,
         refused_actions=meeting.refused,
+        lost_timeline_events=lost_timeline_events,
     )
 
 
@@ -582,6 +609,16 @@ class Report:
     def wrong(self) -> list[Outcome]:
         return [o for o in self.outcomes if o.is_stated and not o.correct]
 
+    def wrong_with_every_event_delivered(self) -> list[Outcome]:
+        """Wrong reasons stated for meetings whose timeline events all reached the backend:
+        each one is a defect of the inference, not a gap chaos left in the evidence."""
+        return [o for o in self.wrong() if not o.lost_timeline_events]
+
+    @property
+    def precision_with_every_event_delivered(self) -> float:
+        complete = [o for o in self.outcomes if o.is_stated and not o.lost_timeline_events]
+        return sum(o.correct for o in complete) / len(complete) if complete else 1.0
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "options": asdict(self.options),
@@ -589,6 +626,7 @@ class Report:
             "stated": self.stated,
             "correct": self.correct,
             "precision": self.precision,
+            "precisionWithEveryEventDelivered": self.precision_with_every_event_delivered,
             "strictPrecision": self.strict_precision,
             "recall": self.recall,
             "recallCeiling": self.recall_ceiling,
@@ -620,6 +658,10 @@ class Report:
                 f"correct; strict, vanished counted wrong: {self.strict_precision:.1%}); "
                 f"recall {self.recall:.1%} ({self.correct}/{len(self.outcomes)}; "
                 f"ceiling {self.recall_ceiling:.1%})",
+                f"precision where every timeline event was delivered: "
+                f"{self.precision_with_every_event_delivered:.1%}; wrong reasons: "
+                f"{len(self.wrong())}, of them with every timeline event delivered: "
+                f"{len(self.wrong_with_every_event_delivered())}",
                 f"still open: {self.still_open['in Chime']} in Chime, "
                 f"{self.still_open['in the backend']} in the backend",
                 f"deliveries to the events function: {d.get('delivered', 0)} delivered, "
@@ -659,7 +701,8 @@ def run(
         accuracy.pool.shutdown()
     after = http.deliveries()
     deliveries = {name: after[name] - before.get(name, 0) for name in after}
-    outcomes = [outcome(m, view, truth) for m, view, truth in readings]
+    lost = _timeline_losses(http.lost_events())
+    outcomes = [outcome(m, view, truth, lost[m.meeting_id]) for m, view, truth in readings]
     return Report(options, outcomes, deliveries, time.monotonic() - started)
 
 

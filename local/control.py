@@ -40,6 +40,8 @@ class ControlPlane:
     delivery_stats: Callable[[], dict[str, int]]
     run_cleanup: Callable[[dict[str, Any]], Any]
     domain_events: Callable[[], list[dict[str, Any]]]
+    # The Chime events chaos lost for good (type, meeting, attendee, timestamp).
+    lost_events: Callable[[], list[dict[str, Any]]] = list
     # Moves the local stack's world clock (returns the new world time, epoch ms); without it
     # the route moves the emulator's own clock.
     advance_clock: Callable[[float], int] | None = None
@@ -68,7 +70,7 @@ class ControlPlane:
             ("POST", "/_local/faults"): self._fault,
             ("DELETE", "/_local/faults"): self._clear_faults,
             ("POST", "/_local/chaos"): self._chaos,
-            ("GET", "/_local/chaos"): lambda _: (200, {"deliveries": self.delivery_stats()}),
+            ("GET", "/_local/chaos"): lambda _: (200, self._chaos_report()),
             ("POST", "/_local/cleanup"): lambda body: (200, self.run_cleanup(body)),
         }
 
@@ -159,6 +161,9 @@ class ControlPlane:
     def _clear_faults(self, _: dict[str, Any]) -> Answer:
         self.chime.clear_faults()
         return 200, {"ok": True}
+
+    def _chaos_report(self) -> dict[str, Any]:
+        return {"deliveries": self.delivery_stats(), "lost": self.lost_events()}
 
     def _chaos(self, body: dict[str, Any]) -> Answer:
         try:

@@ -12,11 +12,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -89,6 +91,9 @@ class SqsBatchPoller(_Stoppable):
         self._held_back: list[dict[str, Any]] = []
         # What reached the function and what chaos did on the way (for tests and reports).
         self.stats = {"delivered": 0, "dropped": 0, "duplicated": 0}
+        # The events chaos lost for good (no copy delivered): what a report may blame a wrong
+        # inference on. Bounded: a long chaotic session keeps the latest only.
+        self.lost: deque[dict[str, Any]] = deque(maxlen=100_000)
 
     def set_chaos(self, chaos: Chaos) -> None:
         self._chaos = chaos
@@ -135,6 +140,7 @@ class SqsBatchPoller(_Stoppable):
         for record in records:
             if rng.random() < chaos.drop_rate:
                 self.stats["dropped"] += 1
+                self.lost.append(_identity(record))
                 continue  # lost on the way: deleted from the queue without a delivery
             out.append(record)
             if rng.random() < chaos.duplicate_rate:
@@ -169,6 +175,19 @@ class SqsBatchPoller(_Stoppable):
             "eventSourceARN": self.queue_arn,
             "awsRegion": self.queue_arn.split(":")[3],
         }
+
+
+def _identity(record: dict[str, Any]) -> dict[str, Any]:
+    """What a lost delivery was: the Chime event's type, meeting, attendee and timestamp."""
+    try:
+        detail = json.loads(record["body"]).get("detail", {})
+    except (ValueError, AttributeError):
+        return {"messageId": record["messageId"]}
+    return {
+        key: detail.get(key)
+        for key in ("eventType", "meetingId", "attendeeId", "timestamp")
+        if key in detail
+    }
 
 
 class StreamPoller(_Stoppable):

@@ -329,6 +329,7 @@ class LocalStack:
             chime=self.chime,
             set_chaos=self.set_chaos,
             delivery_stats=lambda: dict(self.events_poller.stats),
+            lost_events=lambda: list(self.events_poller.lost),
             run_cleanup=lambda body: self.invoke("cleanup", body),
             domain_events=lambda: list(self.domain_events),
             advance_clock=self.advance_clock,

@@ -58,7 +58,9 @@ def _create(state: ChimeState, params: Params, *, with_attendees: bool) -> Outpu
     meeting = _new_meeting(state, params)
     if with_attendees:
         _check_room_for(meeting, items)
-    now = state.clock.now_ms()
+    # One instant for the creation, the conditions' start and MeetingStarted: a clock that
+    # follows real time would otherwise start the no-audio stretch after the creation.
+    now = meeting.created_ms
     state.meetings[meeting.meeting_id] = meeting
     state.open_order.append(meeting.meeting_id)
     autoend.refresh_conditions(meeting, now)

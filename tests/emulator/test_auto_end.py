@@ -228,3 +228,31 @@ def test_a_clock_following_real_time_still_advances(
     chime.tick()
     assert chime.open_meeting_ids() == set()
     assert chime.end_reason(meeting["MeetingId"]) == "no_audio_5min"
+
+
+class _TickingClock:
+    """A clock that moves one millisecond on every reading, as a real-time one may between
+    two readings of one request."""
+
+    def __init__(self) -> None:
+        self.at = 1_796_000_000_000
+
+    def now_ms(self) -> int:
+        self.at += 1
+        return self.at
+
+    def advance_ms(self, milliseconds: int) -> None:
+        self.at += milliseconds
+
+
+def test_the_no_audio_stretch_starts_at_the_creation_instant_on_a_moving_clock() -> None:
+    chime = ChimeEmulator(clock=_TickingClock())
+    created = chime.call(
+        "CreateMeeting",
+        {"ClientRequestToken": "tick-1", "MediaRegion": "us-east-1", "ExternalMeetingId": "tick"},
+    )["Meeting"]["MeetingId"]
+    started = chime.truth(created).created_ms
+    chime.advance(FIVE_MINUTES + 1)
+    truth = chime.truth(created)
+    assert truth.end_reason == "no_audio_5min"
+    assert truth.ended_ms == started + FIVE_MINUTES * 1000 + 1

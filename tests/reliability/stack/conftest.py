@@ -102,3 +102,12 @@ def records_match_chime(
 
     settled = wait_until(lambda: difference() == (set(), set()), timeout=20)
     return (set(), set()) if settled else difference()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist, keep this package on one worker: its tests share one local stack,
+    and the log-hygiene test reads every line the others made the functions write."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.xdist_group("reliability-stack"))
