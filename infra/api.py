@@ -1,4 +1,4 @@
-"""The HTTP API: the routes of api-v1, the JWT authorizer on all but two, throttling, logs."""
+"""The HTTP API: the routes of docs/api.md, the JWT authorizer on all but two, throttling, logs."""
 
 from __future__ import annotations
 
@@ -15,13 +15,18 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 from meetings.deployment import API_ROUTES, CORS_ALLOWED_HEADERS, CORS_EXPOSED_HEADERS
 
+from infra.acknowledgments import acknowledge
 from infra.config import MeetingsConfig
-from infra.function import log_retention, removal_policy
 
 # (method, path) of every route; only these two answer without a token.
 # The routes and CORS headers are shared with the local stack's gateway (meetings.deployment).
 PUBLIC_ROUTES: Final = tuple((m, path) for m, path, needs_token in API_ROUTES if not needs_token)
 PROTECTED_ROUTES: Final = tuple((m, path) for m, path, needs_token in API_ROUTES if needs_token)
+PUBLIC_ROUTE_REASON: Final = (
+    "GET /health and GET /openapi.json are public by contract (docs/api.md): uptime "
+    "checks and client code generators call them without a token. They return no user data; "
+    "every other route uses the JWT authorizer."
+)
 # One JSON line per request. Context variables only: no header, so no Authorization value.
 ACCESS_LOG_FIELDS: Final = {
     "requestId": "$context.requestId",
@@ -81,8 +86,8 @@ class MeetingsApi(Construct):
         self.access_logs = logs.LogGroup(
             self,
             "AccessLogs",
-            retention=log_retention(config),
-            removal_policy=removal_policy(config),
+            retention=config.log_retention,
+            removal_policy=config.stateful_removal_policy,
         )
         self.stage = apigwv2.HttpStage(
             self,
@@ -102,12 +107,13 @@ class MeetingsApi(Construct):
             payload_format_version=apigwv2.PayloadFormatVersion.VERSION_2_0,
         )
         for method, path in PUBLIC_ROUTES:
-            self.http_api.add_routes(
+            for route in self.http_api.add_routes(
                 path=path,
                 methods=[apigwv2.HttpMethod(method)],
                 integration=integration,
                 authorizer=apigwv2.HttpNoneAuthorizer(),
-            )
+            ):
+                acknowledge(route, "AwsSolutions-APIG4", PUBLIC_ROUTE_REASON)
         for method, path in PROTECTED_ROUTES:
             self.http_api.add_routes(
                 path=path, methods=[apigwv2.HttpMethod(method)], integration=integration

@@ -6,15 +6,25 @@ Either way API Gateway's JWT authorizer checks the token (signature, `iss`, `aud
 
 from __future__ import annotations
 
+from typing import Final
+
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_cognito as cognito
 from constructs import Construct
 
+from infra.acknowledgments import acknowledge
 from infra.config import MeetingsConfig
-from infra.function import removal_policy
 
 _MFA = {"off": cognito.Mfa.OFF, "optional": cognito.Mfa.OPTIONAL, "required": cognito.Mfa.REQUIRED}
+MFA_REASON: Final = (
+    "MFA follows the configuration (cognitoMfa, default optional: each user may enrol a "
+    "TOTP factor); set cognitoMfa=required where every user must use one."
+)
+PLUS_PLAN_REASON: Final = (
+    "The Essentials feature plan: the Plus plan's threat protection is billed per active "
+    "user and is a choice for the operator, not a default of the stack."
+)
 
 
 class Identity(Construct):
@@ -65,8 +75,11 @@ class Identity(Construct):
                 else cognito.MfaSecondFactor(otp=True, sms=False)
             ),
             feature_plan=cognito.FeaturePlan.ESSENTIALS,
-            removal_policy=removal_policy(config),
+            removal_policy=config.stateful_removal_policy,
         )
+        if config.cognito_mfa != "required":
+            acknowledge(pool, "AwsSolutions-COG2", MFA_REASON)
+        acknowledge(pool, "AwsSolutions-COG8", PLUS_PLAN_REASON)
         # A public client (mobile and browser apps cannot keep a secret): SRP sign-in only.
         client = pool.add_client(
             "AppClient",

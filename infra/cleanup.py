@@ -3,15 +3,23 @@ Chime, on the schedule expression from the config (the local stack runs the same
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Stack
+from typing import Final
+
+from aws_cdk import CfnElement, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as scheduler_targets
 from constructs import Construct
 
+from infra.acknowledgments import acknowledge
 from infra.config import MeetingsConfig
 from infra.function import MeetingsFunction
-from infra.queues import encrypted_queue
+from infra.queues import dead_letter_queue_of
+
+SCHEDULER_INVOKE_REASON: Final = (
+    "CDK's grantInvoke for the scheduler's role covers the cleanup function and its "
+    "qualified ARNs (function:*, versions and aliases); it names this one function only."
+)
 
 
 class CleanupSchedule(Construct):
@@ -24,7 +32,9 @@ class CleanupSchedule(Construct):
         cleanup: MeetingsFunction,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letter_queue = encrypted_queue(self, "DeadLetterQueue")
+        self.dead_letter_queue = dead_letter_queue_of(
+            "the cleanup schedule", self, "DeadLetterQueue"
+        )
         # The schedule's own role (CDK would otherwise share one per stack): it may invoke
         # the cleanup function and write to this dead-letter queue, and only for this account.
         self.role = iam.Role(
@@ -51,4 +61,10 @@ class CleanupSchedule(Construct):
                 retry_attempts=2,
                 max_event_age=Duration.minutes(5),
             ),
+        )
+        function = cleanup.function.node.default_child
+        assert isinstance(function, CfnElement)
+        function_arn = f"<{Stack.of(self).get_logical_id(function)}.Arn>"
+        acknowledge(
+            self.role, f"AwsSolutions-IAM5[Resource::{function_arn}:*]", SCHEDULER_INVOKE_REASON
         )

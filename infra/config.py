@@ -13,6 +13,8 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Final, Literal
 
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_logs as logs
 from meetings import deployment
 from meetings.settings import Settings
 from pydantic import (
@@ -27,10 +29,31 @@ from pydantic import (
 )
 
 # CloudWatch Logs accepts only these retention periods (days).
-LOG_RETENTION_CHOICES: Final = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
-    2922, 3288, 3653,
-)  # fmt: skip
+_LOG_RETENTION: Final = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+    1096: logs.RetentionDays.THREE_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+    2192: logs.RetentionDays.SIX_YEARS,
+    2557: logs.RetentionDays.SEVEN_YEARS,
+    2922: logs.RetentionDays.EIGHT_YEARS,
+    3288: logs.RetentionDays.NINE_YEARS,
+    3653: logs.RetentionDays.TEN_YEARS,
+}
+LOG_RETENTION_CHOICES: Final = tuple(_LOG_RETENTION)
 _ORIGIN = re.compile(r"^https?://[^/\s?#]+$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SCHEDULE = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\)|at\(.+\))$")
@@ -220,6 +243,16 @@ class MeetingsConfig(BaseModel):
                 "provider, or neither to have the stack create a Cognito user pool"
             )
         return self
+
+    @property
+    def log_retention(self) -> logs.RetentionDays:
+        """How long every log group of the stack keeps its logs."""
+        return _LOG_RETENTION[self.log_retention_days]
+
+    @property
+    def stateful_removal_policy(self) -> RemovalPolicy:
+        """What `cdk destroy` does to what holds data: the table, the user pool, the logs."""
+        return RemovalPolicy.RETAIN if self.removal_policy == "retain" else RemovalPolicy.DESTROY
 
     @property
     def uses_cognito(self) -> bool:

@@ -7,7 +7,6 @@ from constructs import Construct
 from meetings import deployment
 
 from infra.config import MeetingsConfig
-from infra.function import removal_policy
 
 
 def _string_key(name: str) -> dynamodb.Attribute:
@@ -20,7 +19,6 @@ class MeetingsTable(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, config: MeetingsConfig) -> None:
         super().__init__(scope, construct_id)
-        retained = config.removal_policy == "retain"
         self.table = dynamodb.Table(
             self,
             "Table",
@@ -35,9 +33,9 @@ class MeetingsTable(Construct):
             # The AWS managed key: encrypted at rest and every use visible in CloudTrail,
             # with no key policy to run and no extra permissions for the functions.
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            removal_policy=removal_policy(config),
+            removal_policy=config.stateful_removal_policy,
             # A retained table must not be deletable by a stray console click either.
-            deletion_protection=retained,
+            deletion_protection=config.removal_policy == "retain",
         )
         for index_name, (partition_key, sort_key) in deployment.GLOBAL_INDEXES.items():
             self.table.add_global_secondary_index(

@@ -17,7 +17,7 @@ from constructs import Construct
 from meetings import deployment
 
 from infra.function import MeetingsFunction
-from infra.queues import encrypted_queue
+from infra.queues import dead_letter_queue_of, encrypted_queue
 
 # EventBridge pattern keys → aws_events.EventPattern arguments.
 _PATTERN_FIELDS: Final = {
@@ -50,7 +50,9 @@ class ChimeEventIngestion(Construct):
             visibility_timeout=Duration.seconds(consumer.timeout.to_seconds() * _VISIBILITY_FACTOR),
             dead_letter_queue=self.dead_letter_queue,
         )
-        self.rule_dead_letter_queue = encrypted_queue(self, "RuleDeadLetterQueue")
+        self.rule_dead_letter_queue = dead_letter_queue_of(
+            "the Chime rule's target", self, "RuleDeadLetterQueue"
+        )
         self.rule = events.Rule(
             self,
             "ChimeMeetingEvents",

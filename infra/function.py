@@ -15,14 +15,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 from meetings import deployment
 
+from infra.acknowledgments import acknowledge
 from infra.config import MeetingsConfig
+from infra.permissions import CHIME_ACTIONS, CHIME_ACTIONS_WITHOUT_RESOURCE, chime_statements
 
 
 @dataclass(frozen=True)
@@ -50,40 +52,25 @@ _LAMBDA_LOG_LEVELS: Final = {
     "WARNING": lambda_.ApplicationLogLevel.WARN,
     "ERROR": lambda_.ApplicationLogLevel.ERROR,
 }
-
-
-_RETENTION: Final = {
-    1: logs.RetentionDays.ONE_DAY,
-    3: logs.RetentionDays.THREE_DAYS,
-    5: logs.RetentionDays.FIVE_DAYS,
-    7: logs.RetentionDays.ONE_WEEK,
-    14: logs.RetentionDays.TWO_WEEKS,
-    30: logs.RetentionDays.ONE_MONTH,
-    60: logs.RetentionDays.TWO_MONTHS,
-    90: logs.RetentionDays.THREE_MONTHS,
-    120: logs.RetentionDays.FOUR_MONTHS,
-    150: logs.RetentionDays.FIVE_MONTHS,
-    180: logs.RetentionDays.SIX_MONTHS,
-    365: logs.RetentionDays.ONE_YEAR,
-    400: logs.RetentionDays.THIRTEEN_MONTHS,
-    545: logs.RetentionDays.EIGHTEEN_MONTHS,
-    731: logs.RetentionDays.TWO_YEARS,
-    1096: logs.RetentionDays.THREE_YEARS,
-    1827: logs.RetentionDays.FIVE_YEARS,
-    2192: logs.RetentionDays.SIX_YEARS,
-    2557: logs.RetentionDays.SEVEN_YEARS,
-    2922: logs.RetentionDays.EIGHT_YEARS,
-    3288: logs.RetentionDays.NINE_YEARS,
-    3653: logs.RetentionDays.TEN_YEARS,
-}
-
-
-def log_retention(config: MeetingsConfig) -> logs.RetentionDays:
-    return _RETENTION[config.log_retention_days]
-
-
-def removal_policy(config: MeetingsConfig) -> RemovalPolicy:
-    return RemovalPolicy.RETAIN if config.removal_policy == "retain" else RemovalPolicy.DESTROY
+_UNSCOPED = "AwsSolutions-IAM5[Resource::*]"
+XRAY_REASON: Final = (
+    "X-Ray active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no "
+    "resource-level permissions, so Lambda's tracing statement must use '*'."
+)
+CREATE_MEETING_REASON: Final = (
+    "chime:CreateMeeting and chime:CreateMeetingWithAttendees define no resource type in the "
+    "Service Authorization Reference (the meeting does not exist before the call), so they "
+    "can only be granted on '*'; every other Chime action is scoped to meeting ARNs."
+)
+MEETING_ARNS_REASON: Final = (
+    "Chime meeting ids are assigned by Chime at creation, so the policy can name meetings "
+    "only by pattern: meeting/* of this account in this control region, nothing else."
+)
+LATEST_RUNTIME_REASON: Final = (
+    "Python 3.13 is deliberate: the asset's wheels and bytecode are built and verified for "
+    "3.13 (infra/bundling.py LAMBDA_PYTHON), and the code is tested on it. Moving to a newer "
+    "runtime is a tested upgrade, not a synth-time default."
+)
 
 
 class MeetingsFunction(Construct):
@@ -106,8 +93,8 @@ class MeetingsFunction(Construct):
         self.log_group = logs.LogGroup(
             self,
             "Logs",
-            retention=log_retention(config),
-            removal_policy=removal_policy(config),
+            retention=config.log_retention,
+            removal_policy=config.stateful_removal_policy,
         )
         self.role = iam.Role(
             self,
@@ -146,9 +133,34 @@ class MeetingsFunction(Construct):
             ),
         )
 
+        acknowledge(self.function, "AwsSolutions-L1", LATEST_RUNTIME_REASON)
+        self._unscoped_reasons: list[str] = []
+        self.accept_unscoped(XRAY_REASON)
+
     def grant(self, *statements: iam.PolicyStatement) -> None:
         for statement in statements:
             self.role.add_to_principal_policy(statement)
+
+    def grant_chime(self) -> None:
+        """The Chime actions this function calls, scoped to meetings wherever IAM allows."""
+        stack = Stack.of(self)
+        self.grant(*chime_statements(self.name, stack))
+        actions = set(CHIME_ACTIONS[self.name])
+        if actions & CHIME_ACTIONS_WITHOUT_RESOURCE:
+            self.accept_unscoped(CREATE_MEETING_REASON)
+        if actions - CHIME_ACTIONS_WITHOUT_RESOURCE:
+            # cdk-nag prints the ARN as the template has it: pseudo parameters in <>.
+            account = "<AWS::AccountId>" if Token.is_unresolved(stack.account) else stack.account
+            meeting_arn = f"arn:<AWS::Partition>:chime:{stack.region}:{account}:meeting/*"
+            acknowledge(
+                self.role, f"AwsSolutions-IAM5[Resource::{meeting_arn}]", MEETING_ARNS_REASON
+            )
+
+    def accept_unscoped(self, reason: str) -> None:
+        """A statement of this role that must name `*`, and why: the role's one
+        acknowledgment of the finding carries every such reason, in the order they came."""
+        self._unscoped_reasons.append(reason)
+        acknowledge(self.role, _UNSCOPED, " ".join(self._unscoped_reasons))
 
     def published_alias(self) -> lambda_.Alias:
         """A published version behind a stable alias: what SnapStart snapshots, and what

@@ -7,6 +7,8 @@ dead-letter queue so nothing is lost silently.
 
 from __future__ import annotations
 
+from typing import Final
+
 from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
@@ -15,7 +17,12 @@ from aws_cdk import aws_lambda_event_sources as sources
 from constructs import Construct
 
 from infra.function import MeetingsFunction
-from infra.queues import encrypted_queue
+from infra.queues import dead_letter_queue_of
+
+LIST_STREAMS_REASON: Final = (
+    "The DynamoDB stream event source needs dynamodb:ListStreams, which supports no "
+    "resource-level permissions; the stream's own reads are scoped to the stream ARN."
+)
 
 
 class DomainEventBus(Construct):
@@ -39,7 +46,9 @@ class StreamPublisher(Construct):
         publisher: MeetingsFunction,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letter_queue = encrypted_queue(self, "DeadLetterQueue")
+        self.dead_letter_queue = dead_letter_queue_of(
+            "the table stream's event source", self, "DeadLetterQueue"
+        )
         publisher.function.add_event_source(
             sources.DynamoEventSource(
                 table,
@@ -55,4 +64,5 @@ class StreamPublisher(Construct):
                 on_failure=sources.SqsDlq(self.dead_letter_queue),
             )
         )
+        publisher.accept_unscoped(LIST_STREAMS_REASON)
         bus.grant_put_events_to(publisher.function)

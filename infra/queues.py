@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from aws_cdk import Duration
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+
+from infra.acknowledgments import acknowledge
+
+DEAD_LETTER_QUEUE_REASON: Final = (
+    "This queue is itself a dead-letter queue (of {owner}); it is watched by an alarm on its "
+    "depth, and a dead-letter queue of a dead-letter queue would only hide failures."
+)
 
 
 def encrypted_queue(
@@ -30,3 +39,11 @@ def encrypted_queue(
             else None
         ),
     )
+
+
+def dead_letter_queue_of(owner: str, scope: Construct, construct_id: str) -> sqs.Queue:
+    """The dead-letter queue of `owner`, a sender that is not a queue (a rule target, an event
+    source mapping, a schedule), so cdk-nag cannot see that this queue is one."""
+    queue = encrypted_queue(scope, construct_id)
+    acknowledge(queue, "AwsSolutions-SQS3", DEAD_LETTER_QUEUE_REASON.format(owner=owner))
+    return queue

@@ -10,7 +10,6 @@ from constructs import Construct
 from meetings import deployment
 from meetings.observability import METRICS_NAMESPACE, SERVICE_NAME
 
-from infra import nag
 from infra.api import MeetingsApi
 from infra.auth import Identity
 from infra.bundling import function_code
@@ -20,7 +19,7 @@ from infra.data import MeetingsTable
 from infra.events import ChimeEventIngestion
 from infra.function import MeetingsFunction
 from infra.observability import Monitoring
-from infra.permissions import chime_statements, table_statements
+from infra.permissions import table_statements
 from infra.publisher import DomainEventBus, StreamPublisher
 
 # Fixed output names: scripts and the README find the deployment's endpoints by these.
@@ -114,7 +113,6 @@ class MeetingsStack(Stack):
             },
         )
         self._outputs()
-        self.acknowledgments = nag.acknowledge_findings(self)
 
     def _functions(self, config: MeetingsConfig, code: lambda_.Code) -> dict[str, MeetingsFunction]:
         environment = function_environment(
@@ -133,7 +131,7 @@ class MeetingsStack(Stack):
                 config=config,
             )
             function.grant(*table_statements(name, self.data.table))
-            function.grant(*chime_statements(name, self))
+            function.grant_chime()
             functions[name] = function
         return functions
 

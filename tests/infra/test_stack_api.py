@@ -10,7 +10,7 @@ from synth_support import Deployment
 
 from infra.api import PROTECTED_ROUTES, PUBLIC_ROUTES
 
-# The routes of api-v1 (docs), written out here so a route lost or added shows up as a diff.
+# The routes of docs/api.md, written out here so a route lost or added shows up as a diff.
 API_V1_ROUTES = {
     "GET /health",
     "GET /openapi.json",
