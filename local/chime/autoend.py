@@ -1,4 +1,4 @@
-"""The four auto-end rules, read as chime-facts.md "The project's precise reading" says.
+"""The four auto-end rules, read as docs/chime.md "The project's precise reading" says.
 
 Each rule watches one condition; a rule fires at the first millisecond past its threshold
 (condition held continuously for more than T), and that instant is the MeetingEnded

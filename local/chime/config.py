@@ -16,7 +16,8 @@ class EmulatorConfig:
     """How the emulated Chime SDK Meetings control plane behaves.
 
     `region` is the control region the clients call (events carry it); the two rule switches
-    turn on the seed document's 30-minute rules, which newer public text no longer lists.
+    turn on the two 30-minute rules that older public text lists and newer text no longer does
+    (docs/chime.md, "The four auto-end rules").
     """
 
     region: str = "us-east-1"

@@ -1,4 +1,4 @@
-"""Chime's rules that the model states only in documentation text (chime-facts.md): the
+"""Chime's rules that the model states only in documentation text (docs/chime.md): the
 ExternalMeetingId / ExternalUserId pattern, the reserved `aws:` prefix, media regions,
 the capability corner cases and the FHD/UHD attendee cap."""
 

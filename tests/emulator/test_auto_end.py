@@ -1,4 +1,4 @@
-"""The four auto-end rules on the virtual clock, read as chime-facts.md's precise reading:
+"""The four auto-end rules on the virtual clock, read as docs/chime.md's precise reading:
 each fires at the first millisecond past its threshold, and not one millisecond before."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Bad input → the modeled 4xx and no change: constraints from botocore's model, the patterns
-the model keeps in its text, and Chime's semantic rules (chime-facts.md)."""
+the model keeps in its text, and Chime's semantic rules (docs/chime.md)."""
 
 from __future__ import annotations
 

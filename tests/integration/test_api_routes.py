@@ -1,4 +1,4 @@
-"""Every route of api-v1.md through the real handler, against moto's DynamoDB and the emulator."""
+"""Every route of docs/api.md through the real handler, against moto's DynamoDB and the emulator."""
 
 from __future__ import annotations
 
