@@ -1,4 +1,4 @@
-"""`python -m bench [--quick] [--only name,...]`: every figure of issue 7, printed as it comes.
+"""`python -m bench [--quick] [--only name,...]`: every figure, printed as it comes.
 
 Figures (in order): cold_start, overhead, roundtrips, event_cost, cleanup_scaling, throughput,
 join_rush, asset, end_reason_accuracy (precision and recall of the stated end reasons
