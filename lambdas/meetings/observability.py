@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any, Final, TypeVar, cast
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 SERVICE_NAME = "meetings"
 METRICS_NAMESPACE = "ChimeMeetings"
@@ -49,3 +50,28 @@ def traced(handler: HandlerT) -> HandlerT:
 
     tracer = Tracer(service=SERVICE_NAME)
     return cast("HandlerT", tracer.capture_lambda_handler(handler, capture_response=False))
+
+
+MEETINGS_ENDED_METRIC: Final = "MeetingsEnded"
+# The one dimension `MeetingsEnded` is split by, named like the API's field.
+END_REASON_DIMENSION: Final = "endReason"
+
+
+def count_meeting_end(end_reason: str) -> None:
+    """One `MeetingsEnded` data point, dimensioned by the end reason."""
+    count_with_dimensions(MEETINGS_ENDED_METRIC, **{END_REASON_DIMENSION: end_reason})
+
+
+def count_with_dimensions(name: str, **dimensions: str) -> None:
+    """One Count data point in a metric of its own (its dimensions are not the batch's)."""
+    with single_metric(
+        name=name, unit=MetricUnit.Count, value=1, namespace=METRICS_NAMESPACE
+    ) as metric:
+        metric.add_dimension(name="service", value=SERVICE_NAME)
+        for key, value in dimensions.items():
+            metric.add_dimension(name=key, value=value)
+
+
+def count(name: str) -> None:
+    """One Count data point in the invocation's metrics."""
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
