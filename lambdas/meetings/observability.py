@@ -58,18 +58,13 @@ END_REASON_DIMENSION: Final = "endReason"
 
 
 def count_meeting_end(end_reason: str) -> None:
-    """One `MeetingsEnded` data point, dimensioned by the end reason."""
-    count_with_dimensions(MEETINGS_ENDED_METRIC, **{END_REASON_DIMENSION: end_reason})
-
-
-def count_with_dimensions(name: str, **dimensions: str) -> None:
-    """One Count data point in a metric of its own (its dimensions are not the batch's)."""
+    """One `MeetingsEnded` data point, dimensioned by the end reason (a metric of its own:
+    its dimensions are not the invocation's)."""
     with single_metric(
-        name=name, unit=MetricUnit.Count, value=1, namespace=METRICS_NAMESPACE
+        name=MEETINGS_ENDED_METRIC, unit=MetricUnit.Count, value=1, namespace=METRICS_NAMESPACE
     ) as metric:
         metric.add_dimension(name="service", value=SERVICE_NAME)
-        for key, value in dimensions.items():
-            metric.add_dimension(name=key, value=value)
+        metric.add_dimension(name=END_REASON_DIMENSION, value=end_reason)
 
 
 def count(name: str) -> None:

@@ -11,10 +11,10 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
+from meetings import wiring
 from meetings.domain.identity import Identity, identity_from_claims
 from meetings.domain.validation import CHIME_ID_PATTERN
 from meetings.handlers.api_models import ErrorEnvelope, GatewayMessage
-from meetings.settings import get_settings
 
 NO_STORE: Final = {"Cache-Control": "no-store"}
 # The largest request body accepted (bytes, as received): far above any valid body (a
@@ -37,7 +37,7 @@ def _claims(event: BaseProxyEvent) -> dict[str, Any] | None:
 
 
 def caller(event: BaseProxyEvent) -> Identity:
-    return identity_from_claims(_claims(event), get_settings().admin_group)
+    return identity_from_claims(_claims(event), wiring.container().settings.admin_group)
 
 
 def request_id_of(raw_event: dict[str, Any]) -> str | None:
