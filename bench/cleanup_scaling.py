@@ -49,15 +49,17 @@ def write_ended_meetings(first: int, count: int) -> None:
 
 def run_cleanup(backend: Backend, now_ms: int) -> tuple[int, int, dict[str, Any]]:
     """One scheduled run at `now_ms`: (items read, requests, its summary)."""
+    from meetings import wiring  # noqa: PLC0415
     from meetings.handlers import cleanup  # noqa: PLC0415
 
-    wall_clock = cleanup.clock
-    cleanup.clock = lambda: now_ms  # the handler's documented seam for its clock
+    container = wiring.container()
+    wall_clock = container.clock
+    container.clock = lambda: now_ms  # the container's clock: what every service decides by
     try:
         with backend.recorder.recording() as recorder, quiet_stdout():
             summary = cleanup.handler({}, LocalLambdaContext("meetings-bench-cleanup", 900.0))
     finally:
-        cleanup.clock = wall_clock
+        container.clock = wall_clock
     calls = [call for call in recorder.calls if call.service == "dynamodb"]
     return sum(call.items_read for call in calls), len(calls), summary
 

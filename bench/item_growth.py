@@ -31,6 +31,7 @@ from meetings.adapters.store import MeetingStore, meeting_to_item
 from meetings.domain.chime_events import ChimeEvent, ChimeEventType
 from meetings.domain.records import MeetingRecord
 from meetings.service.events import ChimeEventService
+from meetings.wiring import wall_clock_ms
 
 from bench.item_size import item_size
 
@@ -169,6 +170,7 @@ def measure(ages: Sequence[int] = DEFAULT_AGES) -> list[Age]:
         service = ChimeEventService(
             ActivityStore(TABLE_NAME, recording),  # type: ignore[arg-type]
             MeetingStore(TABLE_NAME, client),
+            clock=wall_clock_ms,
         )
         stream = list(events(max(ages)))
         for start in range(0, len(stream), BATCH):

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
+from meetings.domain.instants import rfc3339
 from meetings.domain.records import EndReason
-from meetings.domain.views import rfc3339
 
 from local.auth import MAX_TTL_SECONDS, LocalIssuer
 from local.chime import ChimeEmulator, autoend

@@ -59,16 +59,12 @@ def load_handler(dotted_path: str) -> LambdaHandler:
 
 
 def forget_cached_state() -> None:
-    """Clear every `functools.cache`d factory of the meetings package (settings, clients,
-    services): what a new execution environment would build again from its environment.
-    Tests and benchmarks call it between cases that change endpoints or settings."""
-    for name, module in list(sys.modules.items()):
-        if module is None or not (name == "meetings" or name.startswith("meetings.")):
-            continue
-        for value in list(vars(module).values()):
-            cache_clear = getattr(value, "cache_clear", None)
-            if callable(cache_clear) and getattr(value, "__module__", None) == name:
-                cache_clear()
+    """Forget what an execution environment builds from its environment (settings, clients,
+    services: meetings.wiring), as a new one would. Tests and benchmarks call it between
+    cases that change endpoints or settings."""
+    from meetings import wiring  # noqa: PLC0415 - the handler's package, once it is on the path
+
+    wiring.reset()
 
 
 # --- world time -------------------------------------------------------------------------------

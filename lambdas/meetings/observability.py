@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any, Final, TypeVar, cast
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 SERVICE_NAME = "meetings"
 METRICS_NAMESPACE = "ChimeMeetings"
@@ -49,3 +50,23 @@ def traced(handler: HandlerT) -> HandlerT:
 
     tracer = Tracer(service=SERVICE_NAME)
     return cast("HandlerT", tracer.capture_lambda_handler(handler, capture_response=False))
+
+
+MEETINGS_ENDED_METRIC: Final = "MeetingsEnded"
+# The one dimension `MeetingsEnded` is split by, named like the API's field.
+END_REASON_DIMENSION: Final = "endReason"
+
+
+def count_meeting_end(end_reason: str) -> None:
+    """One `MeetingsEnded` data point, dimensioned by the end reason (a metric of its own:
+    its dimensions are not the invocation's)."""
+    with single_metric(
+        name=MEETINGS_ENDED_METRIC, unit=MetricUnit.Count, value=1, namespace=METRICS_NAMESPACE
+    ) as metric:
+        metric.add_dimension(name="service", value=SERVICE_NAME)
+        metric.add_dimension(name=END_REASON_DIMENSION, value=end_reason)
+
+
+def count(name: str) -> None:
+    """One Count data point in the invocation's metrics."""
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)

@@ -9,7 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from meetings.handlers.api import MAX_BODY_BYTES, meeting_service
+from meetings import wiring
+from meetings.handlers.http import MAX_BODY_BYTES
 
 from local.chime import ChimeEmulator
 from tests.integration.conftest import ApiAnswer, Caller
@@ -192,7 +193,7 @@ def test_an_unexpected_write_error_in_provision_undoes_the_chime_attendee(
     """A write DynamoDB refuses for a reason the code does not expect (here a
     ValidationException) is this user's error in the answer, and its Chime attendee is undone."""
     meeting_id = _new_meeting(api)
-    client = meeting_service().store.client
+    client = wiring.container().meeting_store.client
 
     def refuse(params: dict[str, Any], **_: Any) -> Any:
         request = json.loads(params["body"])

@@ -10,10 +10,9 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
-from meetings import deployment
-from meetings.handlers.api import meeting_service
+from meetings import deployment, wiring
+from meetings.service.creating import IDEMPOTENCY_KEY_PREFIX
 from meetings.service.idempotency import IDEMPOTENCY_PARTITION
-from meetings.service.meetings import IDEMPOTENCY_KEY_PREFIX
 
 from tests.integration.conftest import (
     ApiAnswer,
@@ -259,7 +258,7 @@ def test_replayed_create_and_join_fetches_the_token_again(api: Api, table: Any) 
 
 def test_key_in_flight_is_409_with_retry_after(api: Api) -> None:
 
-    service = meeting_service()
+    creating = wiring.container().creating
     layer = DynamoDBPersistenceLayer(
         table_name="meetings-test",
         key_attr="pk",
@@ -267,7 +266,7 @@ def test_key_in_flight_is_409_with_retry_after(api: Api) -> None:
         static_pk_value=IDEMPOTENCY_PARTITION,
         expiry_attr="expiresAt",
     )
-    layer.configure(service.idempotency_config, "in-flight", key_prefix=IDEMPOTENCY_KEY_PREFIX)
+    layer.configure(creating.idempotency_config, "in-flight", key_prefix=IDEMPOTENCY_KEY_PREFIX)
     spec: dict[str, Any] = {
         "externalMeetingId": None,
         "mediaRegion": None,

@@ -15,6 +15,7 @@ from meetings.adapters.store import (
     meeting_from_item,
     meeting_to_item,
 )
+from meetings.domain.instants import rfc3339
 from meetings.domain.records import (
     AttendeeRecord,
     EndNoticer,
@@ -25,7 +26,6 @@ from meetings.domain.records import (
     Presence,
     UserPointerRecord,
 )
-from meetings.domain.views import rfc3339
 
 from tests.integration.conftest import TABLE_NAME
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from meetings import wiring
 from meetings.adapters import keys
 from meetings.domain.validation import request_token_for_room
-from meetings.handlers.api import meeting_service
-from meetings.service.meetings import NewMeeting, _chime_request_fingerprint
+from meetings.service.creating import NewMeeting, chime_request_fingerprint
 
 from local.chime import ChimeEmulator
 from tests.integration.conftest import ApiAnswer, Caller
@@ -109,7 +109,7 @@ class Hooks:
 
 @pytest.fixture
 def hooks(backend: Any) -> Iterator[Hooks]:
-    yield Hooks(meeting_service().store.client)
+    yield Hooks(wiring.container().meeting_store.client)
 
 
 def _is_attendee_put(action: dict[str, Any]) -> bool:
@@ -286,15 +286,15 @@ def test_a_join_recorded_while_the_end_runs_is_closed_by_the_end(
     """The other order: the join is written and counted after the end began (its reason is
     noted) but before the end marks the meeting ENDED and reads the partition."""
     meeting_id = _new_meeting(api)
-    service = meeting_service()
-    delete_meeting = service.chime.delete_meeting
+    container = wiring.container()
+    delete_meeting = container.chime.delete_meeting
     joined: list[ApiAnswer] = []
 
     def join_then_delete(meeting: str) -> Any:
         joined.append(api("POST", f"/meetings/{meeting_id}/attendees", caller=BOB))
         return delete_meeting(meeting)
 
-    service.chime.delete_meeting = join_then_delete  # type: ignore[method-assign]
+    container.chime.delete_meeting = join_then_delete  # type: ignore[method-assign]
 
     ended = api("DELETE", f"/meetings/{meeting_id}", caller=HOST)
 
@@ -318,8 +318,8 @@ def test_a_join_racing_the_removal_meets_the_bar_and_keeps_no_seat(
     first = api("POST", f"/meetings/{meeting_id}/attendees", caller=BOB)
     assert first.status == 201
     attendee_id = first.body["Attendee"]["AttendeeId"]
-    service = meeting_service()
-    delete_attendee = service.chime.delete_attendee
+    container = wiring.container()
+    delete_attendee = container.chime.delete_attendee
     raced: list[ApiAnswer] = []
     racing: list[bool] = []
 
@@ -330,7 +330,7 @@ def test_a_join_racing_the_removal_meets_the_bar_and_keeps_no_seat(
             raced.append(api("POST", f"/meetings/{meeting_id}/attendees", caller=BOB))
         return answer
 
-    service.chime.delete_attendee = delete_then_join  # type: ignore[method-assign]
+    container.chime.delete_attendee = delete_then_join  # type: ignore[method-assign]
 
     removed = api("DELETE", f"/meetings/{meeting_id}/attendees/{attendee_id}", caller=HOST)
 
@@ -380,8 +380,8 @@ def test_a_capped_callers_undo_never_ends_another_callers_room_meeting(
     forget_cached_state()
     alice, capped = Caller(sub="alice"), Caller(sub="carol")
     assert api("POST", "/meetings", caller=capped, body={}).status == 201  # carol at the cap
-    service = meeting_service()
-    create_in_chime = service.chime.create_meeting
+    container = wiring.container()
+    create_in_chime = container.chime.create_meeting
     refused: list[ApiAnswer] = []
     racing: list[bool] = []
 
@@ -393,7 +393,7 @@ def test_a_capped_callers_undo_never_ends_another_callers_room_meeting(
             refused.append(api("POST", "/meetings", caller=capped, body=room))
         return created
 
-    service.chime.create_meeting = create_then_race  # type: ignore[method-assign]
+    container.chime.create_meeting = create_then_race  # type: ignore[method-assign]
 
     answer = api("POST", "/meetings", caller=alice, body={"externalMeetingId": "xx"})
 
@@ -406,10 +406,10 @@ def test_a_capped_callers_undo_never_ends_another_callers_room_meeting(
 
 def test_a_callers_repeated_room_create_lands_on_the_same_chime_meeting() -> None:
     spec = NewMeeting(externalMeetingId="x", join=True)
-    mine = request_token_for_room("x", 1, _chime_request_fingerprint("alice", spec))
-    assert mine == request_token_for_room("X", 1, _chime_request_fingerprint("alice", spec))
-    assert mine != request_token_for_room("x", 1, _chime_request_fingerprint("bob", spec))
+    mine = request_token_for_room("x", 1, chime_request_fingerprint("alice", spec))
+    assert mine == request_token_for_room("X", 1, chime_request_fingerprint("alice", spec))
+    assert mine != request_token_for_room("x", 1, chime_request_fingerprint("bob", spec))
     unjoined = NewMeeting(externalMeetingId="x")
     assert request_token_for_room(
-        "x", 1, _chime_request_fingerprint("alice", unjoined)
-    ) != request_token_for_room("x", 1, _chime_request_fingerprint("bob", unjoined))
+        "x", 1, chime_request_fingerprint("alice", unjoined)
+    ) != request_token_for_room("x", 1, chime_request_fingerprint("bob", unjoined))

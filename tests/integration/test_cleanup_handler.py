@@ -92,10 +92,11 @@ def test_open_meetings_are_reconciled_and_rescheduled_once(
 def test_stops_when_the_invocation_runs_out_of_time(
     api: Api, chime: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from meetings import wiring  # noqa: PLC0415
     from meetings.handlers import cleanup  # noqa: PLC0415
 
     open_meeting(api)
-    monkeypatch.setattr(cleanup, "clock", lambda: int(time.time() * 1000) + 200_000)
+    monkeypatch.setattr(wiring.container(), "clock", lambda: int(time.time() * 1000) + 200_000)
     summary = cleanup.handler({}, lambda_context(remaining_millis=5_000))
     assert (summary["reconciled"], summary["complete"]) == (0, False)
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from meetings import deployment
 from meetings.adapters.store import MeetingStore
-from meetings.domain.views import rfc3339
+from meetings.domain.instants import rfc3339
 
 from tests.integration.conftest import TABLE_NAME, Caller, FakeLambdaContext
 from tests.integration.test_events_lifecycle import (
@@ -35,9 +35,9 @@ ENDED = "chime:MeetingEnded"
 
 def share_chime_s_clock(chime: Any) -> None:
     """The API decides by Chime's (virtual) clock, as one world clock would have it."""
-    from meetings.handlers.api import meeting_service  # noqa: PLC0415 - environment first
+    from meetings import wiring  # noqa: PLC0415 - environment first
 
-    meeting_service().clock = chime.now_ms
+    wiring.container().clock = chime.now_ms
 
 
 def stored(meeting_id: str) -> Any:
@@ -226,9 +226,10 @@ def test_reconcile_all_visits_each_open_meeting_once(
 
     monkeypatch.setattr(chime, "call", counted)
     clock = iter(range(int(time.time() * 1000), 2**62, 1000))  # every reading a second later
+    from meetings import wiring  # noqa: PLC0415
     from meetings.handlers import cleanup  # noqa: PLC0415
 
-    monkeypatch.setattr(cleanup, "clock", lambda: next(clock))
+    monkeypatch.setattr(wiring.container(), "clock", lambda: next(clock))
     summary = cleanup.handler(deployment.RECONCILE_ALL_INPUT, ShrinkingContext())
     assert (summary["reconciled"], summary["complete"]) == (len(meeting_ids), True)
     assert calls["GetMeeting"] == len(meeting_ids)

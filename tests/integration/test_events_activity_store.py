@@ -17,6 +17,7 @@ from meetings.adapters.store import MeetingStore, meeting_to_item
 from meetings.domain.chime_events import ChimeEvent, ChimeEventType
 from meetings.domain.records import MeetingRecord, MeetingStatus, Presence
 from meetings.service.events import ChimeEventService
+from meetings.wiring import wall_clock_ms
 from moto import mock_aws
 
 from bench.item_size import ITEM_SIZE_LIMIT, item_size
@@ -84,7 +85,9 @@ def test_an_all_day_250_person_meeting_keeps_its_items_small_and_ends(quick_tabl
     meeting ages."""
     table = quick_table
     record_meeting(table)
-    service = ChimeEventService(ActivityStore(TABLE_NAME, table), MeetingStore(TABLE_NAME, table))
+    service = ChimeEventService(
+        ActivityStore(TABLE_NAME, table), MeetingStore(TABLE_NAME, table), clock=wall_clock_ms
+    )
     joins = [event(ChimeEventType.ATTENDEE_JOINED, T0 + 1_000 + i, i) for i in range(250)]
     # Cameras toggled all day, a few attendees per batch (what grows is the log; each
     # batch's attendee writes are what make a test of this length slow).
@@ -155,7 +158,7 @@ def test_a_transaction_conflict_reads_and_writes_again(table: Any) -> None:
     record_meeting(table)
     client = ConflictOnce(table)
     store = ActivityStore(TABLE_NAME, client)  # type: ignore[arg-type]
-    service = ChimeEventService(store, MeetingStore(TABLE_NAME, table))
+    service = ChimeEventService(store, MeetingStore(TABLE_NAME, table), clock=wall_clock_ms)
     service.apply(MEETING_ID, [event(ChimeEventType.ATTENDEE_JOINED, T0 + 5, 0)])
     assert client.cancelled == 1
     meeting = MeetingStore(TABLE_NAME, table).get_meeting(MEETING_ID)

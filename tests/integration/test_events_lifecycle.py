@@ -78,9 +78,10 @@ def meeting_view(api: Api, meeting_id: str) -> dict[str, Any]:
 
 
 def run_cleanup(monkeypatch: pytest.MonkeyPatch, now_ms: int, event: Any) -> dict[str, Any]:
-    from meetings.handlers import cleanup  # noqa: PLC0415 - after the environment is set
+    from meetings import wiring  # noqa: PLC0415 - after the environment is set
+    from meetings.handlers import cleanup  # noqa: PLC0415
 
-    monkeypatch.setattr(cleanup, "clock", lambda: now_ms)
+    monkeypatch.setattr(wiring.container(), "clock", lambda: now_ms)
     summary: dict[str, Any] = cleanup.handler(event, lambda_context())
     return summary
 

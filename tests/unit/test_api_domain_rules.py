@@ -22,6 +22,7 @@ from meetings.domain.identity import (
     identity_from_claims,
     parse_groups,
 )
+from meetings.domain.instants import rfc3339
 from meetings.domain.records import (
     AttendeeRecord,
     Capabilities,
@@ -40,7 +41,7 @@ from meetings.domain.validation import (
     room_name_problem,
     tags_problem,
 )
-from meetings.domain.views import meeting_view, rfc3339
+from meetings.handlers.views import meeting_view
 
 MEETING = MeetingRecord(
     meetingId="m-1",

@@ -28,7 +28,8 @@ from meetings.domain.records import (
     MeetingStatus,
     Presence,
 )
-from meetings.service.events import ChimeEventService, Delivery, EventBatch
+from meetings.handlers.event_batches import Delivery, EventBatch
+from meetings.service.events import ChimeEventService
 
 MEETING_ID = "87654321-4321-4321-4321-210987654321"
 

@@ -8,7 +8,8 @@ import json
 import pytest
 from meetings.domain.chime_events import MalformedChimeEventError
 from meetings.domain.records import EndNoticer, EndReason, EndSource, MeetingStatus, Presence
-from meetings.service.events import Delivery, EventBatch, MeetingNotRecordedError
+from meetings.handlers.event_batches import Delivery, EventBatch
+from meetings.service.events import MeetingNotRecordedError
 
 from tests.unit.test_events_model import (
     MEETING_ID,

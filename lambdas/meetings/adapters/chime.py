@@ -25,6 +25,7 @@ from meetings.domain.errors import (
     UpstreamError,
     UpstreamUnavailableError,
 )
+from meetings.domain.records import Capabilities, Capability
 
 if TYPE_CHECKING:
     from mypy_boto3_chime_sdk_meetings import ChimeSDKMeetingsClient
@@ -150,25 +151,27 @@ class ChimeGateway:
             return False
         return True
 
-    def create_attendee(
-        self, meeting_id: str, external_user_id: str, capabilities: dict[str, str] | None = None
-    ) -> dict[str, Any]:
+    def create_attendee(self, meeting_id: str, external_user_id: str) -> dict[str, Any]:
         """CreateAttendee, idempotent on ExternalUserId. ChimeResourceGoneError: meeting ended."""
         arguments: dict[str, Any] = {"MeetingId": meeting_id, "ExternalUserId": external_user_id}
-        if capabilities:
-            arguments["Capabilities"] = capabilities
         with _translated("CreateAttendee"):
             answer: Any = self.client.create_attendee(**arguments)
         attendee: dict[str, Any] = answer["Attendee"]
         return attendee
 
     def batch_create_attendees(
-        self, meeting_id: str, attendees: list[Any]
+        self, meeting_id: str, attendees: list[tuple[str, Capabilities | None]]
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """BatchCreateAttendee (1-100). Returns (Attendees, Errors)."""
+        """BatchCreateAttendee (1-100) of (ExternalUserId, capabilities or Chime's default).
+        Returns (Attendees, Errors)."""
+        requests = [
+            {"ExternalUserId": external_user_id, **_capability_member(capabilities)}
+            for external_user_id, capabilities in attendees
+        ]
         with _translated("BatchCreateAttendee"):
             answer: Any = self.client.batch_create_attendee(
-                MeetingId=meeting_id, Attendees=attendees
+                MeetingId=meeting_id,
+                Attendees=requests,  # type: ignore[arg-type]
             )
         return answer.get("Attendees", []), answer.get("Errors", [])
 
@@ -182,11 +185,36 @@ class ChimeGateway:
         return True
 
     def update_attendee_capabilities(
-        self, meeting_id: str, attendee_id: str, capabilities: Any
+        self, meeting_id: str, attendee_id: str, capabilities: Capabilities
     ) -> dict[str, Any]:
         with _translated("UpdateAttendeeCapabilities"):
             answer: Any = self.client.update_attendee_capabilities(
-                MeetingId=meeting_id, AttendeeId=attendee_id, Capabilities=capabilities
+                MeetingId=meeting_id,
+                AttendeeId=attendee_id,
+                Capabilities=chime_capabilities(capabilities),  # type: ignore[arg-type]
             )
         attendee: dict[str, Any] = answer["Attendee"]
         return attendee
+
+    @staticmethod
+    def capabilities_of(chime_attendee: dict[str, Any]) -> Capabilities:
+        """An attendee's capabilities as Chime answered them (absent: Chime's default)."""
+        raw: dict[str, str] = chime_attendee.get("Capabilities") or {}
+        return Capabilities(
+            audio=Capability(raw.get("Audio", Capability.SEND_RECEIVE)),
+            video=Capability(raw.get("Video", Capability.SEND_RECEIVE)),
+            content=Capability(raw.get("Content", Capability.SEND_RECEIVE)),
+        )
+
+
+def chime_capabilities(capabilities: Capabilities) -> dict[str, str]:
+    """Capabilities as Chime's requests spell them."""
+    return {
+        "Audio": str(capabilities.audio),
+        "Video": str(capabilities.video),
+        "Content": str(capabilities.content),
+    }
+
+
+def _capability_member(capabilities: Capabilities | None) -> dict[str, Any]:
+    return {} if capabilities is None else {"Capabilities": chime_capabilities(capabilities)}

@@ -27,6 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from meetings import deployment
 from meetings.adapters import aws_clients, keys
 from meetings.domain.errors import ConflictError, UpstreamUnavailableError
+from meetings.domain.instants import rfc3339
 from meetings.domain.records import (
     AttendeeRecord,
     Capabilities,
@@ -40,7 +41,6 @@ from meetings.domain.records import (
     UserPointerRecord,
 )
 from meetings.domain.validation import GENERATED_ROOM_PREFIX
-from meetings.domain.views import rfc3339
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from meetings.domain.instants import rfc3339
 from meetings.domain.records import MeetingStatus, Presence
-from meetings.domain.views import rfc3339
 
 Image = Mapping[str, Any]
 

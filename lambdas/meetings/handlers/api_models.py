@@ -1,8 +1,8 @@
-"""The API's request and response bodies as pydantic models (api-v1.md).
+"""The API's request and response bodies as pydantic models (docs/api.md).
 
 Request models validate everything a client can get wrong, with domain.validation's rules, so a
 bad request becomes a 400 with details before any AWS call. Response models exist for the
-OpenAPI document; handlers return the service's dicts, which have exactly these shapes.
+OpenAPI document; handlers/views.py renders the use cases' records in exactly these shapes.
 """
 
 from __future__ import annotations

@@ -6,10 +6,8 @@ the queue's maxReceiveCount it lands in the dead-letter queue); the others are d
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -18,39 +16,9 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from meetings.adapters.presence_store import ActivityStore
-from meetings.adapters.store import MeetingStore
-from meetings.domain.records import MeetingRecord
-from meetings.observability import METRICS_NAMESPACE, SERVICE_NAME, logger, metrics, traced
-from meetings.service.events import ChimeEventService, Delivery, EventBatch
-from meetings.settings import get_settings
-
-MEETINGS_ENDED_METRIC = "MeetingsEnded"
-
-
-@cache
-def chime_event_service() -> ChimeEventService:
-    settings = get_settings()
-    meetings = MeetingStore(
-        settings.table_name,
-        reconcile_interval_seconds=settings.reconcile_interval_seconds,
-        retention_days=settings.retention_days,
-        end_settle_seconds=settings.end_settle_seconds,
-    )
-    return ChimeEventService(ActivityStore(settings.table_name), meetings)
-
-
-def count_meeting_end(meeting: MeetingRecord) -> None:
-    """One `MeetingsEnded` data point, dimensioned by the end reason (each end counts once,
-    with its final reason: when it ends with one, or when the cleanup settles it)."""
-    with single_metric(
-        name=MEETINGS_ENDED_METRIC,
-        unit=MetricUnit.Count,
-        value=1,
-        namespace=METRICS_NAMESPACE,
-    ) as metric:
-        metric.add_dimension(name="service", value=SERVICE_NAME)
-        metric.add_dimension(name="reason", value=str(meeting.endReason))
+from meetings import wiring
+from meetings.handlers.event_batches import Delivery, EventBatch
+from meetings.observability import count_meeting_end, logger, metrics, traced
 
 
 def _delivery(record: dict[str, Any]) -> Delivery:
@@ -66,7 +34,8 @@ def _delivery(record: dict[str, Any]) -> Delivery:
 @traced
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    batch = EventBatch(chime_event_service(), [_delivery(r) for r in event.get("Records", [])])
+    service = wiring.container().chime_events
+    batch = EventBatch(service, [_delivery(r) for r in event.get("Records", [])])
 
     def settle(record: SQSRecord) -> None:
         try:
@@ -91,6 +60,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
                 "meeting ended",
                 extra={"meetingId": applied.meeting_id, "endReason": str(applied.ended.endReason)},
             )
+            # Each end counts once, with its final reason: else when the cleanup settles it.
             if applied.ended.end_reason_final:
-                count_meeting_end(applied.ended)  # else counted when the cleanup settles it
+                count_meeting_end(str(applied.ended.endReason))
     return dict(response)

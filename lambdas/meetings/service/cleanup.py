@@ -25,8 +25,8 @@ from meetings.adapters.presence_store import CleanupQueries, OpenMeeting
 from meetings.adapters.store import MeetingStore
 from meetings.domain.end_reason import settled_end
 from meetings.domain.errors import DomainError
+from meetings.domain.instants import rfc3339
 from meetings.domain.records import EndNoticer, EndReason, EndSource, MeetingRecord
-from meetings.domain.views import rfc3339
 
 Page = tuple[list[OpenMeeting], dict[str, Any] | None]
 

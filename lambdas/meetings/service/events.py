@@ -22,11 +22,9 @@ shortcut, never a source of truth.
 
 from __future__ import annotations
 
-import json
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any, Final
 
 from meetings.adapters.presence_store import (
@@ -38,12 +36,7 @@ from meetings.adapters.presence_store import (
     AttendeeChange,
 )
 from meetings.adapters.store import MeetingStore
-from meetings.domain.chime_events import (
-    ChimeEvent,
-    ChimeEventType,
-    MalformedChimeEventError,
-    parse_chime_event,
-)
+from meetings.domain.chime_events import ChimeEvent, ChimeEventType
 from meetings.domain.presence import (
     ActivityLog,
     AttendeeActivity,
@@ -63,9 +56,6 @@ from meetings.domain.records import (
 
 # Conflicting writers of one meeting are rare; past this many rounds the batch is retried.
 MAX_ATTEMPTS: Final = 5
-# A meeting's first events may overtake the API's write of its record (CreateMeeting comes
-# first): such events are retried this many deliveries before they are dropped as foreign.
-UNRECORDED_MEETING_DELIVERIES: Final = 3
 # Meetings whose last written snapshot one container remembers (a few hundred KB at most).
 REMEMBERED_MEETINGS: Final = 512
 
@@ -308,17 +298,13 @@ def _subjects(events: Iterable[ChimeEvent]) -> list[str]:
 # --- the use case ---------------------------------------------------------------------------
 
 
-def wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 class ChimeEventService:
     def __init__(
         self,
         activity: ActivityStore,
         meetings: MeetingStore,
         *,
-        clock: Callable[[], int] = wall_clock_ms,
+        clock: Callable[[], int],
     ) -> None:
         self._activity = activity
         self._meetings = meetings
@@ -406,98 +392,3 @@ def _may_end(meeting: MeetingRecord) -> bool:
     return meeting.status.is_open or (
         meeting.endSettlesAt is not None and meeting.endedAtSource is not EndSource.CHIME
     )
-
-
-# --- one SQS batch ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """One SQS message carrying a Chime event envelope."""
-
-    message_id: str
-    body: str
-    receive_count: int = 1
-
-
-@dataclass
-class EventBatch:
-    """Parses a batch once, applies each meeting's events together, and tells each message
-    how it fared (the handler's BatchProcessor asks record by record)."""
-
-    service: ChimeEventService
-    deliveries: Sequence[Delivery]
-    applied: list[AppliedEvents] = field(default_factory=list)
-    _parsed: dict[str, ChimeEvent | Exception] = field(default_factory=dict)
-    _outcomes: dict[str, Exception | None] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        for delivery in self.deliveries:
-            self._parsed[delivery.message_id] = _parse(delivery.body)
-
-    def settle(self, message_id: str) -> None:
-        """Return if the message's event is applied; raise why not otherwise."""
-        parsed = self._parsed[message_id]
-        if isinstance(parsed, Exception):
-            raise parsed
-        if message_id not in self._outcomes:
-            self._apply_meeting(parsed.meeting_id)
-        outcome = self._outcomes[message_id]
-        if outcome is not None:
-            raise outcome
-
-    def _apply_meeting(self, meeting_id: str) -> None:
-        group = [
-            d
-            for d in self.deliveries
-            if isinstance(event := self._parsed[d.message_id], ChimeEvent)
-            and event.meeting_id == meeting_id
-        ]
-        for chunk in _chunks(group, self._parsed):
-            outcome = self._apply_chunk(meeting_id, chunk)
-            self._outcomes |= {delivery.message_id: outcome for delivery in chunk}
-
-    def _apply_chunk(self, meeting_id: str, chunk: Sequence[Delivery]) -> Exception | None:
-        events = [self._parsed[d.message_id] for d in chunk]
-        try:
-            self.applied.append(self.service.apply(meeting_id, events))  # type: ignore[arg-type]
-        except MeetingNotRecordedError as error:
-            # After a few deliveries the meeting is not ours (or its creation was undone).
-            if all(d.receive_count >= UNRECORDED_MEETING_DELIVERIES for d in chunk):
-                return None
-            return error
-        except Exception as error:  # reported per record: SQS delivers it again
-            return error
-        return None
-
-
-def _chunks(
-    group: Sequence[Delivery], parsed: Mapping[str, ChimeEvent | Exception]
-) -> list[list[Delivery]]:
-    """Split a meeting's deliveries so that no write concerns more attendees than one
-    transaction holds; the order within the meeting does not matter."""
-    chunks: list[list[Delivery]] = [[]]
-    subjects: set[str] = set()
-    for delivery in group:
-        event = parsed[delivery.message_id]
-        subject = subject_of(event) if isinstance(event, ChimeEvent) else None
-        if subject and subject not in subjects and len(subjects) >= MAX_ATTENDEES_PER_WRITE:
-            chunks.append([])
-            subjects = set()
-        if subject:
-            subjects.add(subject)
-        chunks[-1].append(delivery)
-    return [chunk for chunk in chunks if chunk]
-
-
-def _parse(body: str) -> ChimeEvent | Exception:
-    try:
-        envelope = json.loads(body)
-    except ValueError as error:
-        return MalformedChimeEventError(f"body is not JSON: {error}")
-    if not isinstance(envelope, dict):
-        return MalformedChimeEventError("body is not an EventBridge envelope")
-    try:
-        return parse_chime_event(envelope)
-    except MalformedChimeEventError as error:
-        return error

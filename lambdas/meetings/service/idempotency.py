@@ -57,12 +57,13 @@ def persistence_layer(table_name: str, client: DynamoDBClient) -> DynamoDBPersis
 
 
 class _WithoutJoinTokens(BaseIdempotencySerializer):
-    """What the idempotency record stores: the first response minus any JoinToken (tokens are
-    never persisted; a replay fetches the caller's token from Chime again)."""
+    """What the idempotency record stores: the first answer minus the host attendee's
+    JoinToken (tokens are never persisted; a replay fetches the caller's token from Chime
+    again)."""
 
     def to_dict(self, data: Any) -> dict[str, Any]:
         stored: dict[str, Any] = copy.deepcopy(data)
-        attendee = (stored.get("body", {}).get("joinInfo") or {}).get("Attendee")
+        attendee = stored.get("attendee")
         if isinstance(attendee, dict):
             attendee.pop("JoinToken", None)
         return stored

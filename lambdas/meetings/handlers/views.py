@@ -1,17 +1,16 @@
-"""How records look to API clients (api-v1.md's MeetingView and AttendeeView) and to sort keys."""
+"""How the use cases' records look to API clients (docs/api.md's MeetingView, AttendeeView
+and JoinInfo): the response bodies, rendered here and nowhere else."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
+from meetings.domain.instants import rfc3339
 from meetings.domain.records import AttendeeRecord, Capabilities, MeetingRecord
-
-
-def rfc3339(epoch_ms: int) -> str:
-    """`2026-11-25T19:00:00.000Z`: fixed width, so the strings sort like the instants."""
-    instant = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
-    return instant.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
+from meetings.service.creating import Created
+from meetings.service.provisioning import Provisioned
+from meetings.service.querying import Page
+from meetings.service.shared import Joined
 
 
 def _optional_instant(epoch_ms: int | None) -> str | None:
@@ -63,6 +62,45 @@ def attendee_view(record: AttendeeRecord) -> dict[str, Any]:
     }
 
 
-def join_info(chime_meeting: dict[str, Any], chime_attendee: dict[str, Any]) -> dict[str, Any]:
+def join_info(joined: Joined) -> dict[str, Any]:
     """The body the Chime client libraries take as is (MeetingSessionConfiguration)."""
-    return {"Meeting": chime_meeting, "Attendee": chime_attendee}
+    return {"Meeting": joined.chime_meeting, "Attendee": joined.chime_attendee}
+
+
+def created_view(created: Created) -> dict[str, Any]:
+    body: dict[str, Any] = {"meeting": meeting_view(created.meeting)}
+    if created.joined is not None:
+        body["joinInfo"] = join_info(created.joined)
+    return body
+
+
+def meeting_envelope(meeting: MeetingRecord) -> dict[str, Any]:
+    return {"meeting": meeting_view(meeting)}
+
+
+def attendee_envelope(attendee: AttendeeRecord) -> dict[str, Any]:
+    return {"attendee": attendee_view(attendee)}
+
+
+def meeting_list(page: Page[MeetingRecord]) -> dict[str, Any]:
+    return {
+        "meetings": [meeting_view(record) for record in page.records],
+        "nextToken": page.next_token,
+    }
+
+
+def roster_view(page: Page[AttendeeRecord]) -> dict[str, Any]:
+    return {
+        "attendees": [attendee_view(record) for record in page.records],
+        "nextToken": page.next_token,
+    }
+
+
+def provisioned_view(provisioned: Provisioned) -> dict[str, Any]:
+    return {
+        "attendees": [attendee_view(attendee) for attendee in provisioned.attendees],
+        "errors": [
+            {"userId": error.user_id, "code": error.code, "message": error.message}
+            for error in provisioned.errors
+        ],
+    }

@@ -1,0 +1,1 @@
+"""The API's routes, one router per resource (handlers/api.py includes them in order)."""

@@ -1,0 +1,195 @@
+"""The one composition root: every service of a Lambda container, built from `Settings`.
+
+A container is built on first use and then kept, as Lambda keeps an execution environment:
+each adapter and service once, lazily, so a function's cold start pays only for what it
+uses (the cleanup never imports the events path, no function imports the idempotency
+utility until a create carries an Idempotency-Key). Modules are imported where a part is
+first built for the same reason.
+
+The container owns the clock every service decides by. Tests and benchmarks that need
+another instant replace `container().clock` (services read it at each call); `reset()`
+forgets the container, the settings and the boto3 clients, as a new execution environment
+would — the local runtime and tests call it when they change the environment.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import cached_property
+from typing import TYPE_CHECKING, Final, TypeVar
+
+from meetings.adapters import aws_clients
+from meetings.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from meetings.adapters.bus import EventBusPublisher
+    from meetings.adapters.chime import ChimeGateway
+    from meetings.adapters.presence_store import ActivityStore, CleanupQueries
+    from meetings.adapters.store import MeetingStore
+    from meetings.service.attending import Attending
+    from meetings.service.cleanup import CleanupService
+    from meetings.service.creating import CreatingMeetings
+    from meetings.service.ending import EndingMeetings
+    from meetings.service.events import ChimeEventService
+    from meetings.service.provisioning import Provisioning
+    from meetings.service.publishing import PublishingService
+    from meetings.service.querying import MeetingQueries
+    from meetings.service.shared import MeetingUseCase
+
+Clock = Callable[[], int]
+UseCaseT = TypeVar("UseCaseT", bound="MeetingUseCase")
+# Join and the database read run side by side; a few threads per container are plenty.
+WORKER_THREADS: Final = 8
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Container:
+    """One execution environment's adapters and services (each built on first use)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.clock: Clock = wall_clock_ms
+
+    def now(self) -> int:
+        """The container's clock, looked up at each call: a replaced clock counts at once."""
+        return self.clock()
+
+    # --- adapters ------------------------------------------------------------------------
+
+    @cached_property
+    def meeting_store(self) -> MeetingStore:
+        from meetings.adapters.store import MeetingStore  # noqa: PLC0415 - see module doc
+
+        return MeetingStore(
+            self.settings.table_name,
+            reconcile_interval_seconds=self.settings.reconcile_interval_seconds,
+            retention_days=self.settings.retention_days,
+            end_settle_seconds=self.settings.end_settle_seconds,
+        )
+
+    @cached_property
+    def activity_store(self) -> ActivityStore:
+        from meetings.adapters.presence_store import ActivityStore  # noqa: PLC0415
+
+        return ActivityStore(self.settings.table_name)
+
+    @cached_property
+    def cleanup_queries(self) -> CleanupQueries:
+        from meetings.adapters.presence_store import CleanupQueries  # noqa: PLC0415
+
+        return CleanupQueries(self.settings.table_name)
+
+    @cached_property
+    def chime(self) -> ChimeGateway:
+        from meetings.adapters.chime import ChimeGateway  # noqa: PLC0415
+
+        return ChimeGateway()
+
+    @cached_property
+    def bus(self) -> EventBusPublisher:
+        from meetings.adapters.bus import EventBusPublisher  # noqa: PLC0415
+
+        return EventBusPublisher(self.settings.event_bus_name, self.settings.domain_event_source)
+
+    @cached_property
+    def executor(self) -> ThreadPoolExecutor:
+        return ThreadPoolExecutor(max_workers=WORKER_THREADS, thread_name_prefix="meetings-api")
+
+    # --- the request path's use cases ----------------------------------------------------
+
+    def _use_case(self, kind: type[UseCaseT]) -> UseCaseT:
+        return kind(
+            store=self.meeting_store,
+            chime=self.chime,
+            settings=self.settings,
+            executor=self.executor,
+            clock=self.now,
+        )
+
+    @cached_property
+    def attending(self) -> Attending:
+        from meetings.service.attending import Attending  # noqa: PLC0415
+
+        return self._use_case(Attending)
+
+    @cached_property
+    def provisioning(self) -> Provisioning:
+        from meetings.service.provisioning import Provisioning  # noqa: PLC0415
+
+        return self._use_case(Provisioning)
+
+    @cached_property
+    def creating(self) -> CreatingMeetings:
+        from meetings.service.creating import CreatingMeetings  # noqa: PLC0415
+
+        return CreatingMeetings(
+            attending=self.attending,
+            store=self.meeting_store,
+            chime=self.chime,
+            settings=self.settings,
+            executor=self.executor,
+            clock=self.now,
+        )
+
+    @cached_property
+    def ending(self) -> EndingMeetings:
+        from meetings.service.ending import EndingMeetings  # noqa: PLC0415
+
+        return self._use_case(EndingMeetings)
+
+    @cached_property
+    def queries(self) -> MeetingQueries:
+        from meetings.service.querying import MeetingQueries  # noqa: PLC0415
+
+        return self._use_case(MeetingQueries)
+
+    # --- the other functions' services ---------------------------------------------------
+
+    @cached_property
+    def chime_events(self) -> ChimeEventService:
+        from meetings.service.events import ChimeEventService  # noqa: PLC0415
+
+        return ChimeEventService(self.activity_store, self.meeting_store, clock=self.now)
+
+    @cached_property
+    def cleanup(self) -> CleanupService:
+        from meetings.service.cleanup import CleanupService  # noqa: PLC0415
+
+        return CleanupService(
+            self.cleanup_queries,
+            self.meeting_store,
+            self.chime,
+            clock=self.now,
+            reconcile_interval_seconds=self.settings.reconcile_interval_seconds,
+        )
+
+    @cached_property
+    def publishing(self) -> PublishingService:
+        from meetings.service.publishing import PublishingService  # noqa: PLC0415
+
+        return PublishingService(self.bus, self.meeting_store)
+
+
+_container: Container | None = None
+
+
+def container() -> Container:
+    """This execution environment's container, built from its settings on first use."""
+    global _container  # noqa: PLW0603 - one container per execution environment
+    if _container is None:
+        _container = Container(get_settings())
+    return _container
+
+
+def reset() -> None:
+    """Forget the container, the settings and the clients: the next use builds them again
+    from the environment, as a new execution environment would."""
+    global _container  # noqa: PLW0603
+    _container = None
+    get_settings.cache_clear()
+    aws_clients.reset_clients()
