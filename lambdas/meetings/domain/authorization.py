@@ -1,4 +1,4 @@
-"""Who may do what with a meeting (api-v1.md, "Identity and roles").
+"""Who may do what with a meeting (docs/api.md, "Identity and roles").
 
 A caller who may not see a meeting gets 404, as if it did not exist (ids are not confirmed to
 strangers); one who may see it but not change it gets 403.

@@ -1,9 +1,9 @@
 """Why Chime ended a meeting on its own, read from event timestamps only.
 
 `chime:MeetingEnded` carries no reason. The backend infers one from its activity log
-(domain/presence.py), by the project's precise reading of Chime's auto-end rules
-(chime-facts.md): a rule explains an end at instant E when its condition held continuously
-for at least its threshold before E; rules are tried in the order no_audio_5min,
+(domain/presence.py), by the project's precise reading of Chime's auto-end rules (docs/chime.md,
+"The project's precise reading"): a rule explains an end at instant E when its condition held
+continuously for at least its threshold before E; rules are tried in the order no_audio_5min,
 single_attendee_30min, chime_24h_limit, and the first whose answer is not a clear "no"
 decides — "yes" gives its reason, "cannot tell" gives `unknown`. Screen-share viewers raise
 no event, so that rule is never inferred.

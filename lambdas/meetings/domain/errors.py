@@ -1,4 +1,4 @@
-"""Domain errors: each one is a row of api-v1.md's error table.
+"""Domain errors: each one is a row of the error table of docs/api.md ("Errors").
 
 Adapters translate what AWS answers into these; the API handler turns them into the error
 envelope in one place. Nothing here knows about HTTP libraries: the status is plain data.

@@ -1,4 +1,4 @@
-"""Rules a request must satisfy before anything is sent to Chime (chime-facts.md).
+"""Rules a request must satisfy before anything is sent to Chime (docs/chime.md).
 
 boto3 checks only minimum lengths, so the backend checks the rest itself: a bad request is a
 400 with details, never a Chime error or a 500. Functions return a problem (str) or None, or

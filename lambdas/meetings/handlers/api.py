@@ -31,7 +31,7 @@ def openapi_document() -> str:
     return app.get_openapi_json_schema(
         title="Chime meetings API",
         version="1",
-        description="Create, join and end Amazon Chime SDK meetings (api-v1.md).",
+        description="Create, join and end Amazon Chime SDK meetings (API v1, docs/api.md).",
     )
 
 
