@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from meetings.adapters.presence_store import (
+from meetings.adapters.table.codec import (
     CHECKPOINT_ATTRIBUTE,
     ENTRIES_ATTRIBUTE,
     VERSION_ATTRIBUTE,
@@ -223,7 +223,7 @@ ITEM_BOUND = (
 
 
 def activity_item(log: ActivityLog, version: int) -> dict[str, Any]:
-    """The activity item as the store leaves it (adapters/presence_store.py)."""
+    """The activity item as the store leaves it (adapters/table/activity.py)."""
     item: dict[str, Any] = activity_key(MEETING_ID)
     item[VERSION_ATTRIBUTE] = {"N": str(version)}
     item["expiresAt"] = {"N": str(T0 // 1000 + 30 * 86_400)}

@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from meetings import deployment
-from meetings.adapters.presence_store import ActivityConflictError, ActivitySnapshot, ActivityWrite
-from meetings.adapters.store import EndOrigin
 from meetings.domain.end_reason import settled_end
 from meetings.domain.presence import ActivityLog
 from meetings.domain.records import (
@@ -29,6 +27,12 @@ from meetings.domain.records import (
     Presence,
 )
 from meetings.service.events import ChimeEventService, Delivery, EventBatch
+from meetings.service.ports import (
+    ActivityConflictError,
+    ActivitySnapshot,
+    ActivityWrite,
+    EndOrigin,
+)
 
 MEETING_ID = "87654321-4321-4321-4321-210987654321"
 
@@ -191,8 +195,8 @@ BACKEND_NOW = 1_764_200_000_000
 
 def service_for(table: MemoryTable) -> ChimeEventService:
     return ChimeEventService(
-        MemoryActivityStore(table),  # type: ignore[arg-type]
-        MemoryMeetingStore(table),  # type: ignore[arg-type]
+        MemoryActivityStore(table),
+        MemoryMeetingStore(table),
         clock=lambda: BACKEND_NOW,
     )
 

@@ -16,8 +16,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from meetings import deployment
 from meetings.adapters.chime import ChimeGateway
-from meetings.adapters.presence_store import CleanupQueries
-from meetings.adapters.store import MeetingStore
+from meetings.adapters.table.cleanup import CleanupTable
+from meetings.adapters.table.store import MeetingTable
 from meetings.handlers.events import count_meeting_end
 from meetings.observability import logger, metrics, traced
 from meetings.service.cleanup import CleanupService
@@ -40,14 +40,14 @@ def _now_ms() -> int:
 @cache
 def cleanup_service() -> CleanupService:
     settings = get_settings()
-    meetings = MeetingStore(
+    meetings = MeetingTable(
         settings.table_name,
         reconcile_interval_seconds=settings.reconcile_interval_seconds,
         retention_days=settings.retention_days,
         end_settle_seconds=settings.end_settle_seconds,
     )
     return CleanupService(
-        CleanupQueries(settings.table_name),
+        CleanupTable(settings.table_name),
         meetings,
         ChimeGateway(),
         clock=_now_ms,

@@ -18,8 +18,8 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from meetings.adapters.presence_store import ActivityStore
-from meetings.adapters.store import MeetingStore
+from meetings.adapters.table.activity import ActivityTable
+from meetings.adapters.table.store import MeetingTable
 from meetings.domain.records import MeetingRecord
 from meetings.observability import METRICS_NAMESPACE, SERVICE_NAME, logger, metrics, traced
 from meetings.service.events import ChimeEventService, Delivery, EventBatch
@@ -31,13 +31,13 @@ MEETINGS_ENDED_METRIC = "MeetingsEnded"
 @cache
 def chime_event_service() -> ChimeEventService:
     settings = get_settings()
-    meetings = MeetingStore(
+    meetings = MeetingTable(
         settings.table_name,
         reconcile_interval_seconds=settings.reconcile_interval_seconds,
         retention_days=settings.retention_days,
         end_settle_seconds=settings.end_settle_seconds,
     )
-    return ChimeEventService(ActivityStore(settings.table_name), meetings)
+    return ChimeEventService(ActivityTable(settings.table_name), meetings)
 
 
 def count_meeting_end(meeting: MeetingRecord) -> None:

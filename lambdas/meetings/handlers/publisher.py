@@ -18,11 +18,12 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from meetings.adapters import keys
-from meetings.adapters.bus import PUT_EVENTS_MAX_ENTRIES, EventBusPublisher, PublishFailedError
-from meetings.adapters.store import MeetingStore
+from meetings.adapters.bus import PUT_EVENTS_MAX_ENTRIES, EventBusPublisher
+from meetings.adapters.table import codec
+from meetings.adapters.table.store import MeetingTable
 from meetings.domain.domain_events import DomainEvent, Image, attendee_events, meeting_events
 from meetings.observability import logger, metrics, traced
+from meetings.service.ports import PublishFailedError
 from meetings.settings import get_settings
 
 
@@ -33,8 +34,8 @@ def bus() -> EventBusPublisher:
 
 
 @cache
-def meeting_store() -> MeetingStore:
-    return MeetingStore(get_settings().table_name)
+def meeting_store() -> MeetingTable:
+    return MeetingTable(get_settings().table_name)
 
 
 class _MeetingContext:
@@ -62,11 +63,11 @@ def derive(record: DynamoDBRecord, meetings: _MeetingContext) -> list[DomainEven
         return []
     sort_key = str((stream.keys or {}).get("sk", ""))
     old, new = stream.old_image or None, stream.new_image or None  # absent images read as {}
-    if sort_key == keys.MEETING_SK:
+    if sort_key == codec.MEETING_SK:
         if new:
             meetings.remember(new)
         return meeting_events(old, new)
-    if sort_key.startswith(keys.ATTENDEE_SK_PREFIX) and new:
+    if sort_key.startswith(codec.ATTENDEE_SK_PREFIX) and new:
         return attendee_events(old, new, meetings.of(str(new["meetingId"])))
     return []  # room, user-pointer and idempotency items are no domain facts
 

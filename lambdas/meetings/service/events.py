@@ -3,7 +3,7 @@
 Each batch is grouped by meeting; a meeting's events are applied together as one derived
 change (read the meeting, its activity log and the attendees concerned, add the new log
 entries, compact the log when it is long, store what the whole log now says, conditioned on
-what was read — see adapters/presence_store.py).
+what was read — see adapters/table/activity.py).
 A duplicate adds no entry and changes nothing; a late event adds its entry and the derived
 state comes out as if it had arrived in order. `chime:MeetingEnded` then ends the meeting
 at its timestamp with the reason the backend recorded itself (final at once); otherwise the
@@ -25,19 +25,10 @@ from __future__ import annotations
 import json
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Final
 
-from meetings.adapters.presence_store import (
-    MAX_ATTENDEES_PER_WRITE,
-    ActivityConflictError,
-    ActivitySnapshot,
-    ActivityStore,
-    ActivityWrite,
-    AttendeeChange,
-)
-from meetings.adapters.store import MeetingStore
 from meetings.domain.chime_events import (
     ChimeEvent,
     ChimeEventType,
@@ -59,6 +50,16 @@ from meetings.domain.records import (
     MeetingRecord,
     MeetingStatus,
     Presence,
+)
+from meetings.service.ports import (
+    MAX_ATTENDEES_PER_WRITE,
+    ActivityConflictError,
+    ActivitySnapshot,
+    ActivityStore,
+    ActivityWrite,
+    AttendeeChange,
+    Clock,
+    MeetingEnding,
 )
 
 # Conflicting writers of one meeting are rare; past this many rounds the batch is retried.
@@ -316,9 +317,9 @@ class ChimeEventService:
     def __init__(
         self,
         activity: ActivityStore,
-        meetings: MeetingStore,
+        meetings: MeetingEnding,
         *,
-        clock: Callable[[], int] = wall_clock_ms,
+        clock: Clock = wall_clock_ms,
     ) -> None:
         self._activity = activity
         self._meetings = meetings

@@ -19,16 +19,6 @@ from concurrent.futures import Executor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from meetings import deployment
-from meetings.adapters import keys
-from meetings.adapters.chime import ChimeGateway
-from meetings.adapters.store import (
-    MeetingStore,
-    OpenMeetingLimitError,
-    RoomClaim,
-    TransactionConflictError,
-    TransactionRejectedError,
-)
 from meetings.domain import authorization, pagination
 from meetings.domain.errors import (
     AttendeeNotFoundError,
@@ -64,6 +54,16 @@ from meetings.domain.validation import (
 )
 from meetings.domain.views import attendee_view, join_info, meeting_view
 from meetings.observability import logger
+from meetings.service.ports import (
+    ChimeMeetings,
+    Clock,
+    MeetingStore,
+    OpenMeetingLimitError,
+    PageRequest,
+    RoomClaim,
+    TransactionConflictError,
+    TransactionRejectedError,
+)
 from meetings.settings import Settings
 
 if TYPE_CHECKING:
@@ -73,7 +73,6 @@ if TYPE_CHECKING:
     )
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-Clock = Callable[[], int]
 IDEMPOTENCY_KEY_PREFIX: Final = "create-meeting"
 # Room races resolve in one or two rounds; more means something keeps changing the room.
 _ROOM_ATTEMPTS: Final = 5
@@ -130,7 +129,7 @@ class MeetingService:
         self,
         *,
         store: MeetingStore,
-        chime: ChimeGateway,
+        chime: ChimeMeetings,
         settings: Settings,
         executor: Executor,
         idempotency_store: DynamoDBPersistenceLayer | None = None,
@@ -424,29 +423,14 @@ class MeetingService:
         binding = pagination.query_binding(
             identity.user_id, host=None if all_open else host, status=status
         )
+        page = PageRequest(limit=limit, token=next_token, binding=binding, now=now)
         if all_open:
-            start = _page_start(
-                next_token,
-                binding,
-                now,
-                index_keys=(deployment.OPEN_INDEX_PK, deployment.OPEN_INDEX_SK),
-                partition=(deployment.OPEN_INDEX_PK, keys.OPEN_PARTITION),
-            )
-            records, last = self.store.list_open(status_filter=None, limit=limit, start_key=start)
+            records, token = self.store.list_open(status_filter=None, page=page)
         else:
-            start = _page_start(
-                next_token,
-                binding,
-                now,
-                index_keys=(deployment.HOST_INDEX_PK, deployment.HOST_INDEX_SK),
-                partition=(deployment.HOST_INDEX_PK, keys.host_pk(host)),
-            )
-            records, last = self.store.list_hosted(
-                host, status_filter=status, limit=limit, start_key=start
-            )
+            records, token = self.store.list_hosted(host, status_filter=status, page=page)
         return {
             "meetings": [meeting_view(record) for record in records],
-            "nextToken": pagination.encode_token(last, binding, now),
+            "nextToken": token,
         }
 
     def roster(
@@ -456,21 +440,15 @@ class MeetingService:
         meeting, pointer = self.store.get_meeting_and_pointer(meeting_id, identity.user_id)
         authorization.visible_meeting(identity, meeting, pointer)
         binding = pagination.query_binding(identity.user_id, roster=meeting_id)
-        start = _page_start(
-            next_token,
-            binding,
-            now,
-            index_keys=(deployment.ROSTER_INDEX_SK,),
-            partition=(deployment.PARTITION_KEY, keys.meeting_pk(meeting_id)),
-        )
-        records, last = self.store.list_roster(meeting_id, limit=limit, start_key=start)
+        page = PageRequest(limit=limit, token=next_token, binding=binding, now=now)
+        records, token = self.store.list_roster(meeting_id, page=page)
         return {
             "attendees": [
                 attendee_view(record)
                 for record in records
                 if not record.externalUserId.endswith(CONTENT_SHARE_SUFFIX)
             ],
-            "nextToken": pagination.encode_token(last, binding, now),
+            "nextToken": token,
         }
 
     def get_attendee(self, identity: Identity, meeting_id: str, attendee_id: str) -> dict[str, Any]:
@@ -865,33 +843,16 @@ def _capability_member(capabilities: Capabilities | None) -> dict[str, Any]:
     return {} if capabilities is None else {"Capabilities": chime_capabilities(capabilities)}
 
 
-def _page_start(
-    next_token: str | None,
-    binding: str,
-    now: int,
-    *,
-    index_keys: tuple[str, ...],
-    partition: tuple[str, str],
-) -> dict[str, str] | None:
-    """The start key a page token carries. A query's start keys hold the table's key and its
-    index's keys; `partition` (attribute, value) is the one the query reads."""
-    attribute, value = partition
-    return pagination.decode_token(
-        next_token,
-        binding,
-        now,
-        key_names=frozenset({deployment.PARTITION_KEY, deployment.SORT_KEY, *index_keys}),
-        fixed={attribute: value},
-    )
-
-
 def _item_error(user_id: str, error: DomainError) -> dict[str, str]:
     return {"userId": user_id, "code": error.code, "message": error.message}
 
 
 def build_meeting_service(settings: Settings, executor: Executor) -> MeetingService:
     """The service as a Lambda container runs it: clients created lazily on first use."""
-    store = MeetingStore(
+    from meetings.adapters.chime import ChimeGateway  # noqa: PLC0415 - moves to wiring.py
+    from meetings.adapters.table.store import MeetingTable  # noqa: PLC0415 - moves to wiring.py
+
+    store = MeetingTable(
         settings.table_name,
         reconcile_interval_seconds=settings.reconcile_interval_seconds,
         retention_days=settings.retention_days,
