@@ -1,7 +1,7 @@
 """An in-memory table for the events service: the pure model the DynamoDB writes implement.
 
-It applies an ActivityWrite exactly as adapters/presence_store.py's transaction means it
-(conditions included) and ends a meeting as MeetingStore.end_meeting does, so the service's
+It applies an ActivityWrite exactly as adapters/table/activity.py's transaction means it
+(conditions included) and ends a meeting as MeetingTable.end_meeting does, so the service's
 logic can be checked for thousands of event orders in milliseconds. The integration tests
 check that the real table ends in the same state.
 """
@@ -104,7 +104,7 @@ SETTLE_MS = 120_000
 
 
 class MemoryMeetingStore:
-    """MeetingStore.end_meeting's contract (and the cleanup's settlement), in memory."""
+    """MeetingTable.end_meeting's contract (and the cleanup's settlement), in memory."""
 
     def __init__(self, table: MemoryTable) -> None:
         self.table = table

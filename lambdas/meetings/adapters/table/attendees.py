@@ -122,17 +122,7 @@ class AttendeeWrites(MeetingTableBase):
             attendee_key(attendee.meetingId, attendee.attendeeId),
             pointer_key(attendee.meetingId, attendee.userId),
         ):
-            update: dict[str, Any] = {
-                "TableName": self.table_name,
-                "Key": key,
-                "UpdateExpression": "SET #expiresAt = :expiresAt",
-                "ConditionExpression": "attribute_exists(#pk)",
-                "ExpressionAttributeNames": {
-                    "#expiresAt": deployment.TTL_ATTRIBUTE,
-                    "#pk": deployment.PARTITION_KEY,
-                },
-                "ExpressionAttributeValues": {":expiresAt": {"N": str(expires_at)}},
-            }
+            update = self._expire(key, expires_at)
             try:
                 self._retrying_conflicts(functools.partial(self.client.update_item, **update))
             except TransactionRejectedError:

@@ -179,6 +179,20 @@ class TableBase:
                 time.sleep(_conflict_backoff(attempt))
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _expire(self, key: Item, expires_at: int) -> dict[str, Any]:
+        """The UpdateItem arguments that give an existing item its TTL."""
+        return {
+            "TableName": self.table_name,
+            "Key": key,
+            "UpdateExpression": "SET #expiresAt = :expiresAt",
+            "ConditionExpression": "attribute_exists(#pk)",
+            "ExpressionAttributeNames": {
+                "#expiresAt": deployment.TTL_ATTRIBUTE,
+                "#pk": deployment.PARTITION_KEY,
+            },
+            "ExpressionAttributeValues": {":expiresAt": {"N": str(expires_at)}},
+        }
+
     def _put_new(self, item: Item) -> dict[str, Any]:
         return {
             "Put": {

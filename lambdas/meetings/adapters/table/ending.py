@@ -347,17 +347,7 @@ class MeetingEnds(MeetingTableBase):
     ) -> tuple[dict[str, Any], dict[str, Any] | None]:
         """(the update for this item, the plain TTL update to make if its condition fails)."""
         key = {name: item[name] for name in (deployment.PARTITION_KEY, deployment.SORT_KEY)}
-        expire = {
-            "TableName": self.table_name,
-            "Key": key,
-            "UpdateExpression": "SET #expiresAt = :expiresAt",
-            "ConditionExpression": "attribute_exists(#pk)",
-            "ExpressionAttributeNames": {
-                "#expiresAt": deployment.TTL_ATTRIBUTE,
-                "#pk": deployment.PARTITION_KEY,
-            },
-            "ExpressionAttributeValues": {":expiresAt": {"N": str(expires_at)}},
-        }
+        expire = self._expire(key, expires_at)
         connected = item.get("presence", {}).get("S") == str(Presence.CONNECTED)
         if not sort_key_of(item).startswith(ATTENDEE_SK_PREFIX) or not connected:
             return expire, None
