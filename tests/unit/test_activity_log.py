@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from meetings.adapters.table.codec import (
+from meetings.adapters.table.activity import (
     CHECKPOINT_ATTRIBUTE,
     ENTRIES_ATTRIBUTE,
     VERSION_ATTRIBUTE,
-    activity_key,
 )
+from meetings.adapters.table.codec import activity_key
 from meetings.domain import presence
 from meetings.domain.end_reason import infer_end_reason, predict_end
 from meetings.domain.presence import (

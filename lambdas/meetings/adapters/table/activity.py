@@ -22,19 +22,15 @@ DynamoDB cancels for a conflict with another one in flight on one of its items
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 from meetings import deployment
 from meetings.adapters.table.base import TableBase
 from meetings.adapters.table.codec import (
     ACTIVITY_SK,
     ATTENDEE_SK_PREFIX,
-    CHECKPOINT_ATTRIBUTE,
-    ENTRIES_ATTRIBUTE,
     MEETING_SK,
-    VERSION_ATTRIBUTE,
     Item,
-    activity_from_item,
     activity_key,
     attendee_from_item,
     attendee_key,
@@ -46,7 +42,7 @@ from meetings.adapters.table.codec import (
     to_attribute_values,
 )
 from meetings.adapters.table.errors import dynamodb_errors
-from meetings.domain.presence import encode_checkpoint
+from meetings.domain.presence import ActivityLog, decode_checkpoint, decode_log, encode_checkpoint
 from meetings.domain.records import AttendeeRecord, Presence
 from meetings.service.ports import (
     MAX_ATTENDEES_PER_WRITE,
@@ -57,6 +53,21 @@ from meetings.service.ports import (
     TransactionConflictError,
     TransactionRejectedError,
 )
+
+# The activity item's attributes.
+ENTRIES_ATTRIBUTE: Final = "entries"  # string set of encoded entries
+CHECKPOINT_ATTRIBUTE: Final = "checkpoint"  # the encoded checkpoint, once the log was compacted
+VERSION_ATTRIBUTE: Final = "version"
+
+
+def activity_from_item(item: Mapping[str, Any] | None) -> tuple[ActivityLog, int]:
+    """The log and the version an activity item holds (an absent item: empty, version 0)."""
+    if item is None:
+        return ActivityLog(), 0
+    entries = decode_log(item.get(ENTRIES_ATTRIBUTE, {}).get("SS", []))
+    text = item.get(CHECKPOINT_ATTRIBUTE, {}).get("S")
+    checkpoint = decode_checkpoint(text) if text else None
+    return ActivityLog(entries, checkpoint), int(item.get(VERSION_ATTRIBUTE, {}).get("N", "0"))
 
 
 def _names_and_values(fields: Mapping[str, Any], prefix: str) -> tuple[str, dict[str, str], Item]:

@@ -33,7 +33,6 @@ from typing import Any, Final, TypeVar
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from meetings import deployment
-from meetings.domain.presence import ActivityLog, decode_checkpoint, decode_log
 from meetings.domain.records import (
     AttendeeRecord,
     Capabilities,
@@ -62,10 +61,6 @@ OPEN_MEETINGS_SK: Final = "OPEN_MEETINGS"
 # The per-host count of open meetings. Kept in the same transactions that create and end a
 # meeting, so it never drifts and the per-user cap costs no read.
 OPEN_MEETINGS_ATTRIBUTE: Final = "openMeetings"
-# The activity item's attributes.
-ENTRIES_ATTRIBUTE: Final = "entries"  # string set of encoded entries
-CHECKPOINT_ATTRIBUTE: Final = "checkpoint"  # the encoded checkpoint, once the log was compacted
-VERSION_ATTRIBUTE: Final = "version"
 # Chime's content-share attendees: `<attendeeId>#content`, not counted in attendeeTotal.
 CONTENT_SHARE_SUFFIX: Final = "#content"
 DEFAULT_RECONCILE_INTERVAL_SECONDS: Final = 180
@@ -238,16 +233,6 @@ def room_from_item(item: Mapping[str, Any] | None, room_name: str) -> RoomClaim:
         generation=int(values.get("generation", 0)),
         meetingId=values.get("meetingId"),
     )
-
-
-def activity_from_item(item: Mapping[str, Any] | None) -> tuple[ActivityLog, int]:
-    """The log and the version an activity item holds (an absent item: empty, version 0)."""
-    if item is None:
-        return ActivityLog(), 0
-    entries = decode_log(item.get(ENTRIES_ATTRIBUTE, {}).get("SS", []))
-    text = item.get(CHECKPOINT_ATTRIBUTE, {}).get("S")
-    checkpoint = decode_checkpoint(text) if text else None
-    return ActivityLog(entries, checkpoint), int(item.get(VERSION_ATTRIBUTE, {}).get("N", "0"))
 
 
 def next_due_at_ms(record: MeetingRecord, reconcile_interval_seconds: int) -> int:
