@@ -109,6 +109,8 @@ def _log_clauses(
 
 
 class ActivityTable(TableBase):
+    """A meeting's activity with what it derives (port: ActivityStore)."""
+
     # --- read --------------------------------------------------------------------------------
 
     def read(

@@ -33,6 +33,8 @@ from meetings.service.ports import TransactionConflictError, TransactionRejected
 
 
 class AttendeeWrites(MeetingTableBase):
+    """The conditional writes of attendees and their users' pointers."""
+
     def add_attendee(
         self,
         attendee: AttendeeRecord,

@@ -20,6 +20,8 @@ from meetings.service.ports import (
 
 
 class CleanupTable(TableBase):
+    """The cleanup's queries and claims (port: CleanupQueries)."""
+
     def page(self, *, due_by: str | None, limit: int, start_key: Item | None) -> CleanupPage:
         """Meetings by due instant (only those due by `due_by`, unless None: all of them):
         open ones, and ended ones whose reason waits for settlement (due at that instant)."""

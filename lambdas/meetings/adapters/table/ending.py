@@ -54,6 +54,8 @@ _DUE_INDEX_ATTRIBUTES: Final = (deployment.DUE_INDEX_PK, deployment.DUE_INDEX_SK
 
 
 class MeetingEnds(MeetingTableBase):
+    """Ending a meeting and closing what it leaves behind (port: MeetingEnding)."""
+
     def final_end(self, source: EndSource = EndSource.BACKEND) -> EndOrigin:
         """The origin of an end whose reason is final at once (a requested one)."""
         return EndOrigin(source)

@@ -34,6 +34,8 @@ from meetings.service.ports import OpenMeetingLimitError, RoomClaim, Transaction
 
 
 class MeetingWrites(MeetingTableBase):
+    """A meeting's creation, its end request, and the settling of an inferred end reason."""
+
     def _claim_room(self, claim: RoomClaim, meeting_id: str) -> dict[str, Any]:
         """Take the room name for a meeting, if its generation is still the one we read."""
         item = to_attribute_values(

@@ -57,6 +57,8 @@ def _next_token(last_key: PlainKey | None, page: PageRequest) -> str | None:
 
 
 class MeetingReads(TableBase):
+    """The read queries of the request path (port: MeetingQueries)."""
+
     def get_attendee(self, meeting_id: str, attendee_id: str) -> AttendeeRecord | None:
         item = self._get(attendee_key(meeting_id, attendee_id))
         return None if item is None else attendee_from_item(item)
