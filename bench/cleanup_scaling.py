@@ -25,7 +25,7 @@ HOUR_MS = 3_600_000
 
 
 def write_ended_meetings(first: int, count: int) -> None:
-    from meetings.adapters.store import meeting_to_item  # noqa: PLC0415
+    from meetings.adapters.table.codec import meeting_to_item  # noqa: PLC0415
     from meetings.domain.records import EndReason, MeetingRecord, MeetingStatus  # noqa: PLC0415
     from moto.core.models import DEFAULT_ACCOUNT_ID  # noqa: PLC0415
     from moto.dynamodb.models import dynamodb_backends  # noqa: PLC0415

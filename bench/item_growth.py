@@ -25,9 +25,10 @@ from typing import Any, Final
 
 import boto3
 from meetings import deployment
-from meetings.adapters import keys
-from meetings.adapters.presence_store import ActivityStore
-from meetings.adapters.store import MeetingStore, meeting_to_item
+from meetings.adapters.table import codec
+from meetings.adapters.table.activity import ActivityTable
+from meetings.adapters.table.codec import meeting_to_item
+from meetings.adapters.table.store import MeetingTable
 from meetings.domain.chime_events import ChimeEvent, ChimeEventType
 from meetings.domain.records import MeetingRecord
 from meetings.service.events import ChimeEventService
@@ -49,12 +50,12 @@ _CYCLE: Final = (
 )
 _INDEXED_COPIES: Final = {
     # sort key prefix → index attribute whose presence puts a copy of the item in an index
-    keys.MEETING_SK: (
+    codec.MEETING_SK: (
         deployment.HOST_INDEX_PK,
         deployment.OPEN_INDEX_PK,
         deployment.DUE_INDEX_PK,
     ),
-    keys.ATTENDEE_SK_PREFIX: (deployment.ROSTER_INDEX_SK,),
+    codec.ATTENDEE_SK_PREFIX: (deployment.ROSTER_INDEX_SK,),
 }
 
 
@@ -104,7 +105,7 @@ class _Recording:
 
 def _item(client: Any, sort_key: str) -> dict[str, Any]:
     key = {
-        deployment.PARTITION_KEY: {"S": keys.meeting_pk(MEETING_ID)},
+        deployment.PARTITION_KEY: {"S": codec.meeting_pk(MEETING_ID)},
         deployment.SORT_KEY: {"S": sort_key},
     }
     return dict(client.get_item(TableName=TABLE_NAME, Key=key).get("Item", {}))
@@ -168,8 +169,8 @@ def measure(ages: Sequence[int] = DEFAULT_AGES) -> list[Age]:
         client.put_item(TableName=TABLE_NAME, Item=meeting_to_item(meeting))
         recording = _Recording(client)
         service = ChimeEventService(
-            ActivityStore(TABLE_NAME, recording),  # type: ignore[arg-type]
-            MeetingStore(TABLE_NAME, client),
+            ActivityTable(TABLE_NAME, recording),  # type: ignore[arg-type]
+            MeetingTable(TABLE_NAME, client),
             clock=wall_clock_ms,
         )
         stream = list(events(max(ages)))
@@ -182,7 +183,7 @@ def measure(ages: Sequence[int] = DEFAULT_AGES) -> list[Age]:
                 results.append(
                     Age(
                         events=age,
-                        meeting_bytes=item_size(_item(client, keys.MEETING_SK)),
+                        meeting_bytes=item_size(_item(client, codec.MEETING_SK)),
                         activity_bytes=item_size(_item(client, "ACTIVITY")),
                         written_per_event=_bytes_written(client, recording.written) / len(batch),
                     )

@@ -10,7 +10,8 @@ from typing import Any, Final
 
 # --- The table -----------------------------------------------------------------------------
 # One table holds meetings, attendees, per-user attendee pointers, room names and the
-# idempotency records of Powertools. Every key is a string; the layout is in adapters/keys.py.
+# idempotency records of Powertools. Every key is a string; the layout is in
+# adapters/table/codec.py.
 PARTITION_KEY: Final = "pk"
 SORT_KEY: Final = "sk"
 TTL_ATTRIBUTE: Final = "expiresAt"

@@ -24,10 +24,15 @@ from meetings.adapters import aws_clients
 from meetings.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency.persistence.base import (
+        BasePersistenceLayer,
+    )
+
     from meetings.adapters.bus import EventBusPublisher
     from meetings.adapters.chime import ChimeGateway
-    from meetings.adapters.presence_store import ActivityStore, CleanupQueries
-    from meetings.adapters.store import MeetingStore
+    from meetings.adapters.table.activity import ActivityTable
+    from meetings.adapters.table.cleanup import CleanupTable
+    from meetings.adapters.table.store import MeetingTable
     from meetings.service.attending import Attending
     from meetings.service.cleanup import CleanupService
     from meetings.service.creating import CreatingMeetings
@@ -62,10 +67,10 @@ class Container:
     # --- adapters ------------------------------------------------------------------------
 
     @cached_property
-    def meeting_store(self) -> MeetingStore:
-        from meetings.adapters.store import MeetingStore  # noqa: PLC0415 - see module doc
+    def meeting_store(self) -> MeetingTable:
+        from meetings.adapters.table.store import MeetingTable  # noqa: PLC0415 - see module doc
 
-        return MeetingStore(
+        return MeetingTable(
             self.settings.table_name,
             reconcile_interval_seconds=self.settings.reconcile_interval_seconds,
             retention_days=self.settings.retention_days,
@@ -73,16 +78,16 @@ class Container:
         )
 
     @cached_property
-    def activity_store(self) -> ActivityStore:
-        from meetings.adapters.presence_store import ActivityStore  # noqa: PLC0415
+    def activity_store(self) -> ActivityTable:
+        from meetings.adapters.table.activity import ActivityTable  # noqa: PLC0415
 
-        return ActivityStore(self.settings.table_name)
+        return ActivityTable(self.settings.table_name)
 
     @cached_property
-    def cleanup_queries(self) -> CleanupQueries:
-        from meetings.adapters.presence_store import CleanupQueries  # noqa: PLC0415
+    def cleanup_queries(self) -> CleanupTable:
+        from meetings.adapters.table.cleanup import CleanupTable  # noqa: PLC0415
 
-        return CleanupQueries(self.settings.table_name)
+        return CleanupTable(self.settings.table_name)
 
     @cached_property
     def chime(self) -> ChimeGateway:
@@ -134,7 +139,15 @@ class Container:
             settings=self.settings,
             executor=self.executor,
             clock=self.now,
+            idempotency_records=self._idempotency_records,
         )
+
+    def _idempotency_records(self) -> BasePersistenceLayer:
+        # Built on the first create with an Idempotency-Key: Powertools' idempotency utility
+        # stays out of every other cold start.
+        from meetings.adapters.table.idempotency import persistence_layer  # noqa: PLC0415
+
+        return persistence_layer(self.settings.table_name, self.meeting_store.client)
 
     @cached_property
     def ending(self) -> EndingMeetings:

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from meetings import deployment, wiring
+from meetings.adapters.table.idempotency import IDEMPOTENCY_PARTITION
 from meetings.service.creating import IDEMPOTENCY_KEY_PREFIX
-from meetings.service.idempotency import IDEMPOTENCY_PARTITION
 
 from tests.integration.conftest import (
     ApiAnswer,

@@ -6,15 +6,10 @@ from typing import Any
 
 import pytest
 from meetings import deployment
-from meetings.adapters import keys
-from meetings.adapters.store import (
-    MeetingStore,
-    OpenMeetingLimitError,
-    RoomClaim,
-    TransactionRejectedError,
-    meeting_from_item,
-    meeting_to_item,
-)
+from meetings.adapters.table import codec
+from meetings.adapters.table.cleanup import CleanupTable
+from meetings.adapters.table.codec import meeting_from_item, meeting_to_item
+from meetings.adapters.table.store import MeetingTable
 from meetings.domain.instants import rfc3339
 from meetings.domain.records import (
     AttendeeRecord,
@@ -25,6 +20,12 @@ from meetings.domain.records import (
     MeetingStatus,
     Presence,
     UserPointerRecord,
+)
+from meetings.service.ports import (
+    OpenMeetingLimitError,
+    PageRequest,
+    RoomClaim,
+    TransactionRejectedError,
 )
 
 from tests.integration.conftest import TABLE_NAME
@@ -61,9 +62,20 @@ def pointer(user: str, attendee_id: str, meeting_id: str = "m-1") -> UserPointer
     )
 
 
+def page(limit: int, token: str | None = None) -> PageRequest:
+    return PageRequest(limit=limit, token=token, binding="the-query", now=T0)
+
+
 @pytest.fixture
-def store(table: Any) -> MeetingStore:
-    return MeetingStore(TABLE_NAME, table, reconcile_interval_seconds=180, retention_days=30)
+def store(table: Any) -> MeetingTable:
+    return MeetingTable(TABLE_NAME, table, reconcile_interval_seconds=180, retention_days=30)
+
+
+def open_meetings_of(table: Any, host_user_id: str) -> int:
+    """How many open meetings the host holds, as the create's cap counts them."""
+    key = codec.open_meetings_key(host_user_id)
+    item = table.get_item(TableName=TABLE_NAME, Key=key).get("Item")
+    return 0 if item is None else int(item[codec.OPEN_MEETINGS_ATTRIBUTE]["N"])
 
 
 def raw_item(table: Any, pk: str, sk: str) -> Any:
@@ -78,7 +90,7 @@ def test_meeting_item_round_trips_with_index_attributes() -> None:
     )
     item = meeting_to_item(record, reconcile_interval_seconds=180)
     assert item[deployment.HOST_INDEX_PK] == {"S": "HOST#alice"}
-    assert item[deployment.OPEN_INDEX_PK] == {"S": keys.OPEN_PARTITION}
+    assert item[deployment.OPEN_INDEX_PK] == {"S": codec.OPEN_PARTITION}
     # The max-duration deadline (60 s) comes before the first reconciliation (180 s).
     assert item[deployment.DUE_INDEX_SK] == {"S": "2025-11-25T19:01:00.000Z"}
     assert "endedAt" not in item
@@ -90,7 +102,7 @@ def test_ended_meeting_item_has_no_open_index_attributes() -> None:
     assert not {deployment.OPEN_INDEX_PK, deployment.DUE_INDEX_PK} & set(item)
 
 
-def test_create_claims_room_once_per_generation(store: MeetingStore) -> None:
+def test_create_claims_room_once_per_generation(store: MeetingTable) -> None:
     store.create_meeting(meeting("m-1"), room=RoomClaim(roomName="Room-M-1"))
     assert store.get_room("room-m-1") == RoomClaim(
         roomName="Room-M-1", generation=1, meetingId="m-1"
@@ -101,7 +113,7 @@ def test_create_claims_room_once_per_generation(store: MeetingStore) -> None:
     assert store.get_meeting("m-2") is None
 
 
-def test_end_meeting_closes_everything_once(store: MeetingStore, table: Any) -> None:
+def test_end_meeting_closes_everything_once(store: MeetingTable, table: Any) -> None:
     store.create_meeting(
         meeting("m-1", connected=1),
         room=RoomClaim(roomName="room-m-1"),
@@ -133,22 +145,24 @@ def test_end_meeting_closes_everything_once(store: MeetingStore, table: Any) -> 
     )
 
 
-def test_open_meetings_count_caps_creates_and_ending_frees_a_place(store: MeetingStore) -> None:
+def test_open_meetings_count_caps_creates_and_ending_frees_a_place(
+    store: MeetingTable, table: Any
+) -> None:
     store.create_meeting(meeting("m-1"), open_meetings_cap=2)
     store.create_meeting(meeting("m-2"), open_meetings_cap=2)
     store.create_meeting(meeting("b-1", host="bob"), open_meetings_cap=2)
     with pytest.raises(OpenMeetingLimitError):
         store.create_meeting(meeting("m-3"), open_meetings_cap=2)
     assert store.get_meeting("m-3") is None
-    assert (store.open_meetings_of("alice"), store.open_meetings_of("bob")) == (2, 1)
+    assert (open_meetings_of(table, "alice"), open_meetings_of(table, "bob")) == (2, 1)
     store.end_meeting("m-1", EndReason.UNKNOWN, T0 + 1000)
     store.end_meeting("m-1", EndReason.UNKNOWN, T0 + 2000)  # counted down once only
-    assert store.open_meetings_of("alice") == 1
+    assert open_meetings_of(table, "alice") == 1
     store.create_meeting(meeting("m-3"), open_meetings_cap=2)
-    assert store.open_meetings_of("alice") == 2
+    assert open_meetings_of(table, "alice") == 2
 
 
-def test_a_duplicate_meeting_is_no_cap_refusal(store: MeetingStore) -> None:
+def test_a_duplicate_meeting_is_no_cap_refusal(store: MeetingTable) -> None:
     store.create_meeting(meeting("m-1"), open_meetings_cap=1)
     with pytest.raises(TransactionRejectedError) as rejected:
         store.create_meeting(meeting("m-1"), open_meetings_cap=1)
@@ -156,18 +170,20 @@ def test_a_duplicate_meeting_is_no_cap_refusal(store: MeetingStore) -> None:
     assert rejected.value.failed_at(0)
 
 
-def test_ending_a_meeting_older_than_the_count_still_ends_it(store: MeetingStore) -> None:
+def test_ending_a_meeting_older_than_the_count_still_ends_it(
+    store: MeetingTable, table: Any
+) -> None:
     store.create_meeting(meeting("m-1"), room=RoomClaim(roomName="room-m-1"))  # not counted
     ended = store.end_meeting("m-1", EndReason.UNKNOWN, T0 + 1000)
     assert ended is not None and ended.status is MeetingStatus.ENDED
     assert store.get_room("room-m-1").meetingId is None
-    assert store.open_meetings_of("alice") == 0  # never below zero
+    assert open_meetings_of(table, "alice") == 0  # never below zero
     store.create_meeting(meeting("m-2"), open_meetings_cap=1)
-    assert store.open_meetings_of("alice") == 1
+    assert open_meetings_of(table, "alice") == 1
 
 
 def test_end_meeting_closes_more_attendees_than_one_transaction_holds(
-    store: MeetingStore, table: Any
+    store: MeetingTable, table: Any
 ) -> None:
     store.create_meeting(meeting("m-1", connected=30))
     for number in range(30):
@@ -178,14 +194,14 @@ def test_end_meeting_closes_more_attendees_than_one_transaction_holds(
         )
     ended = store.end_meeting("m-1", EndReason.NO_AUDIO_5MIN, T0 + 60_000)
     assert ended is not None and ended.attendeeTotal == 30
-    roster, _ = store.list_roster("m-1", limit=100, start_key=None)
+    roster, _ = store.list_roster("m-1", page=page(100))
     assert {record.presence for record in roster} == {Presence.LEFT}
     assert {record.leftAt for record in roster} == {T0 + 60_000}
     for number in range(30):
         assert "expiresAt" in raw_item(table, "MEETING#m-1", f"USER#user{number}")
 
 
-def test_an_ended_meeting_keeps_its_reason(store: MeetingStore) -> None:
+def test_an_ended_meeting_keeps_its_reason(store: MeetingTable) -> None:
     store.create_meeting(meeting("m-1"))
     store.end_meeting("m-1", EndReason.UNKNOWN, T0 + 1000)
     again = store.end_meeting("m-1", EndReason.SINGLE_ATTENDEE_30MIN, T0 + 2000)
@@ -193,7 +209,7 @@ def test_an_ended_meeting_keeps_its_reason(store: MeetingStore) -> None:
 
 
 def test_a_pending_end_stays_due_until_settled_and_takes_chime_s_instant(
-    store: MeetingStore, table: Any
+    store: MeetingTable, table: Any
 ) -> None:
     store.create_meeting(meeting("m-1"))
     noticed = T0 + 600_000
@@ -227,7 +243,7 @@ def test_a_pending_end_stays_due_until_settled_and_takes_chime_s_instant(
     )
 
 
-def test_a_withdrawn_end_request_leaves_nothing_behind(store: MeetingStore) -> None:
+def test_a_withdrawn_end_request_leaves_nothing_behind(store: MeetingTable) -> None:
     store.create_meeting(meeting("m-1"))
     store.request_end("m-1", EndReason.HOST_ENDED)
     store.withdraw_end_request("m-1", EndReason.MAX_DURATION)  # not ours: stays
@@ -238,7 +254,7 @@ def test_a_withdrawn_end_request_leaves_nothing_behind(store: MeetingStore) -> N
     assert current is not None and current.requestedEndReason is None
 
 
-def test_requested_reason_wins_over_the_inferred_one(store: MeetingStore) -> None:
+def test_requested_reason_wins_over_the_inferred_one(store: MeetingTable) -> None:
     store.create_meeting(meeting("m-1"))
     requested = store.request_end("m-1", EndReason.HOST_ENDED)
     assert requested is not None and requested.requestedEndReason is EndReason.HOST_ENDED
@@ -247,11 +263,11 @@ def test_requested_reason_wins_over_the_inferred_one(store: MeetingStore) -> Non
     assert store.request_end("m-1", EndReason.MAX_DURATION) is None
 
 
-def test_end_meeting_of_unknown_meeting_is_none(store: MeetingStore) -> None:
+def test_end_meeting_of_unknown_meeting_is_none(store: MeetingTable) -> None:
     assert store.end_meeting("nope", EndReason.UNKNOWN, T0) is None
 
 
-def test_add_attendee_counts_once_and_respects_the_bar(store: MeetingStore) -> None:
+def test_add_attendee_counts_once_and_respects_the_bar(store: MeetingTable) -> None:
     store.create_meeting(meeting("m-1"))
     store.add_attendee(attendee("a-1", "bob"), pointer("bob", "a-1"), replaces_attendee_id=None)
     counted = store.count_attendee("m-1")
@@ -272,14 +288,14 @@ def test_add_attendee_counts_once_and_respects_the_bar(store: MeetingStore) -> N
     assert rejected.value.failed_at(1)
 
 
-def test_count_attendee_refuses_an_ended_meeting(store: MeetingStore) -> None:
+def test_count_attendee_refuses_an_ended_meeting(store: MeetingTable) -> None:
     store.create_meeting(meeting("m-1"))
     store.end_meeting("m-1", EndReason.UNKNOWN, T0 + 10)
     assert store.count_attendee("m-1") is None
     assert store.count_attendee("nope") is None
 
 
-def test_removing_a_connected_attendee_frees_its_seat(store: MeetingStore) -> None:
+def test_removing_a_connected_attendee_frees_its_seat(store: MeetingTable) -> None:
     store.create_meeting(
         meeting("m-1", connected=1),
         first_attendee=(attendee("a-1", "bob", presence=Presence.CONNECTED), pointer("bob", "a-1")),
@@ -294,18 +310,19 @@ def test_removing_a_connected_attendee_frees_its_seat(store: MeetingStore) -> No
         store.remove_attendee(bob, removed_at_ms=T0 + 6, bar_user=False)
 
 
-def test_listings_page_newest_first(store: MeetingStore) -> None:
+def test_listings_page_newest_first(store: MeetingTable) -> None:
     for number in range(5):
         store.create_meeting(meeting(f"m-{number}", createdAt=T0 + number))
     store.end_meeting("m-3", EndReason.UNKNOWN, T0 + 10)
-    first, start = store.list_hosted("alice", status_filter=None, limit=2, start_key=None)
+    first, start = store.list_hosted("alice", status_filter=None, page=page(2))
     assert [record.meetingId for record in first] == ["m-4", "m-3"]
-    second, _ = store.list_hosted("alice", status_filter=None, limit=2, start_key=start)
+    second, _ = store.list_hosted("alice", status_filter=None, page=page(2, start))
     assert [record.meetingId for record in second] == ["m-2", "m-1"]
-    open_only, _ = store.list_hosted("alice", status_filter="open", limit=10, start_key=None)
+    open_only, _ = store.list_hosted("alice", status_filter="open", page=page(10))
     assert [record.meetingId for record in open_only] == ["m-4", "m-2", "m-1", "m-0"]
-    everyone_open, _ = store.list_open(status_filter=None, limit=10, start_key=None)
+    everyone_open, _ = store.list_open(status_filter=None, page=page(10))
     assert len(everyone_open) == 4
-    due, _ = store.list_due(T0 + 180_010, limit=10)
-    assert {record.meetingId for record in due} == {"m-0", "m-1", "m-2", "m-4"}
-    assert store.list_due(T0, limit=10)[0] == []
+    cleanup = CleanupTable(TABLE_NAME, store.client)
+    due, _ = cleanup.page(due_by=rfc3339(T0 + 180_010), limit=10, start_key=None)
+    assert {listed.meeting.meetingId for listed in due} == {"m-0", "m-1", "m-2", "m-4"}
+    assert cleanup.page(due_by=rfc3339(T0), limit=10, start_key=None)[0] == []

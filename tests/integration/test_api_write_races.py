@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from meetings import wiring
-from meetings.adapters import keys
+from meetings.adapters.table import codec
 from meetings.domain.validation import request_token_for_room
 from meetings.service.creating import NewMeeting, chime_request_fingerprint
 
@@ -114,7 +114,7 @@ def hooks(backend: Any) -> Iterator[Hooks]:
 
 def _is_attendee_put(action: dict[str, Any]) -> bool:
     put = action.get("Put") or {}
-    return str(put.get("Item", {}).get("sk", {}).get("S", "")).startswith(keys.ATTENDEE_SK_PREFIX)
+    return str(put.get("Item", {}).get("sk", {}).get("S", "")).startswith(codec.ATTENDEE_SK_PREFIX)
 
 
 def _writes_an_attendee(request: dict[str, Any]) -> bool:
@@ -162,7 +162,7 @@ def _item(table: Any, meeting_id: str, sort_key: str) -> dict[str, Any] | None:
     from tests.integration.conftest import TABLE_NAME  # noqa: PLC0415
 
     answer = table.get_item(
-        TableName=TABLE_NAME, Key={"pk": {"S": keys.meeting_pk(meeting_id)}, "sk": {"S": sort_key}}
+        TableName=TABLE_NAME, Key={"pk": {"S": codec.meeting_pk(meeting_id)}, "sk": {"S": sort_key}}
     )
     item: dict[str, Any] | None = answer.get("Item")
     return item
@@ -224,9 +224,9 @@ def test_the_join_transaction_touches_only_the_users_own_items(
         next(iter(action.values()))["Key" if "Put" not in action else "Item"]["sk"]["S"]
         for action in transaction["TransactItems"]
     }
-    assert keys.MEETING_SK not in touched
-    assert touched == {f"{keys.USER_SK_PREFIX}bob"} | {
-        sk for sk in touched if sk.startswith(keys.ATTENDEE_SK_PREFIX)
+    assert codec.MEETING_SK not in touched
+    assert touched == {f"{codec.USER_SK_PREFIX}bob"} | {
+        sk for sk in touched if sk.startswith(codec.ATTENDEE_SK_PREFIX)
     }
     assert len(touched) == 2
 
@@ -268,10 +268,10 @@ def test_an_end_committed_between_the_join_write_and_its_check_answers_410(
 
     assert ended[0].status == 200, ended[0].body
     assert (joined.status, joined.error_code) == (410, "MEETING_ENDED")
-    meeting_ttl = _item(backend, meeting_id, keys.MEETING_SK)["expiresAt"]  # type: ignore[index]
-    pointer = _item(backend, meeting_id, f"{keys.USER_SK_PREFIX}bob")
+    meeting_ttl = _item(backend, meeting_id, codec.MEETING_SK)["expiresAt"]  # type: ignore[index]
+    pointer = _item(backend, meeting_id, f"{codec.USER_SK_PREFIX}bob")
     assert pointer is not None
-    attendee = _item(backend, meeting_id, keys.attendee_sk(pointer["attendeeId"]["S"]))
+    attendee = _item(backend, meeting_id, codec.attendee_sk(pointer["attendeeId"]["S"]))
     assert attendee is not None
     assert attendee["expiresAt"] == meeting_ttl
     assert pointer["expiresAt"] == meeting_ttl
@@ -302,8 +302,8 @@ def test_a_join_recorded_while_the_end_runs_is_closed_by_the_end(
     assert ended.status == 200, ended.body
     assert ended.body["meeting"]["attendees"]["total"] == 1
     attendee_id = joined[0].body["Attendee"]["AttendeeId"]
-    attendee = _item(backend, meeting_id, keys.attendee_sk(attendee_id))
-    meeting_ttl = _item(backend, meeting_id, keys.MEETING_SK)["expiresAt"]  # type: ignore[index]
+    attendee = _item(backend, meeting_id, codec.attendee_sk(attendee_id))
+    meeting_ttl = _item(backend, meeting_id, codec.MEETING_SK)["expiresAt"]  # type: ignore[index]
     assert attendee is not None
     assert attendee["expiresAt"] == meeting_ttl
 
@@ -353,13 +353,13 @@ def test_removing_an_attendee_without_a_pointer_bars_the_user(
     attendee_id = first.body["Attendee"]["AttendeeId"]
     backend.delete_item(
         TableName=TABLE_NAME,
-        Key={"pk": {"S": keys.meeting_pk(meeting_id)}, "sk": {"S": keys.user_sk("bob")}},
+        Key={"pk": {"S": codec.meeting_pk(meeting_id)}, "sk": {"S": codec.user_sk("bob")}},
     )
 
     removed = api("DELETE", f"/meetings/{meeting_id}/attendees/{attendee_id}", caller=HOST)
 
     assert removed.status == 204, removed.body
-    pointer = _item(backend, meeting_id, keys.user_sk("bob"))
+    pointer = _item(backend, meeting_id, codec.user_sk("bob"))
     assert pointer is not None and pointer["barred"] == {"BOOL": True}
     again = api("POST", f"/meetings/{meeting_id}/attendees", caller=BOB)
     assert (again.status, again.error_code) == (403, "ATTENDEE_REMOVED")

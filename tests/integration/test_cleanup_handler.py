@@ -102,12 +102,12 @@ def test_stops_when_the_invocation_runs_out_of_time(
 
 
 def test_of_two_overlapping_runs_one_claims_each_meeting(api: Api, chime: Any) -> None:
-    from meetings.adapters.presence_store import CleanupQueries  # noqa: PLC0415
+    from meetings.adapters.table.cleanup import CleanupTable  # noqa: PLC0415
 
     from tests.integration.conftest import TABLE_NAME  # noqa: PLC0415
 
     meeting_id, _ = open_meeting(api)
-    queries = CleanupQueries(TABLE_NAME)
+    queries = CleanupTable(TABLE_NAME)
     (seen,), _ = queries.page(due_by=None, limit=10, start_key=None)
     assert queries.claim(meeting_id, seen.due, "2099-01-01T00:00:00.000Z")
     assert not queries.claim(meeting_id, seen.due, "2099-01-01T00:00:00.000Z")

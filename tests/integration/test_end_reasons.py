@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from meetings import deployment
-from meetings.adapters.store import MeetingStore
+from meetings.adapters.table.store import MeetingTable
 from meetings.domain.instants import rfc3339
 
 from tests.integration.conftest import TABLE_NAME, Caller, FakeLambdaContext
@@ -41,7 +41,7 @@ def share_chime_s_clock(chime: Any) -> None:
 
 
 def stored(meeting_id: str) -> Any:
-    record = MeetingStore(TABLE_NAME).get_meeting(meeting_id)
+    record = MeetingTable(TABLE_NAME).get_meeting(meeting_id)
     assert record is not None
     return record
 

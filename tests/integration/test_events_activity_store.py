@@ -11,9 +11,10 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from meetings import deployment
-from meetings.adapters import keys
-from meetings.adapters.presence_store import ActivityStore
-from meetings.adapters.store import MeetingStore, meeting_to_item
+from meetings.adapters.table import codec
+from meetings.adapters.table.activity import ActivityTable
+from meetings.adapters.table.codec import meeting_to_item
+from meetings.adapters.table.store import MeetingTable
 from meetings.domain.chime_events import ChimeEvent, ChimeEventType
 from meetings.domain.records import MeetingRecord, MeetingStatus, Presence
 from meetings.service.events import ChimeEventService
@@ -72,7 +73,7 @@ def event(kind: ChimeEventType, at: int, attendee: int | None = None) -> ChimeEv
 
 def item(client: Any, sort_key: str) -> dict[str, Any]:
     key = {
-        deployment.PARTITION_KEY: {"S": keys.meeting_pk(MEETING_ID)},
+        deployment.PARTITION_KEY: {"S": codec.meeting_pk(MEETING_ID)},
         deployment.SORT_KEY: {"S": sort_key},
     }
     return dict(client.get_item(TableName=TABLE_NAME, Key=key).get("Item", {}))
@@ -86,7 +87,7 @@ def test_an_all_day_250_person_meeting_keeps_its_items_small_and_ends(quick_tabl
     table = quick_table
     record_meeting(table)
     service = ChimeEventService(
-        ActivityStore(TABLE_NAME, table), MeetingStore(TABLE_NAME, table), clock=wall_clock_ms
+        ActivityTable(TABLE_NAME, table), MeetingTable(TABLE_NAME, table), clock=wall_clock_ms
     )
     joins = [event(ChimeEventType.ATTENDEE_JOINED, T0 + 1_000 + i, i) for i in range(250)]
     # Cameras toggled all day, a few attendees per batch (what grows is the log; each
@@ -100,7 +101,7 @@ def test_an_all_day_250_person_meeting_keeps_its_items_small_and_ends(quick_tabl
         for i in range(18_750)
     ]
     events = joins + toggles
-    largest = {keys.MEETING_SK: 0, keys.ACTIVITY_SK: 0}
+    largest = {codec.MEETING_SK: 0, codec.ACTIVITY_SK: 0}
     for start in range(0, len(events), 500):
         service.apply(MEETING_ID, events[start : start + 500])
         for sort_key, size in list(largest.items()):
@@ -109,20 +110,20 @@ def test_an_all_day_250_person_meeting_keeps_its_items_small_and_ends(quick_tabl
     ended_at = events[-1].timestamp + 1_000
     applied = service.apply(MEETING_ID, [event(ChimeEventType.MEETING_ENDED, ended_at)])
     assert applied.ended is not None
-    meeting = MeetingStore(TABLE_NAME, table).get_meeting(MEETING_ID)
+    meeting = MeetingTable(TABLE_NAME, table).get_meeting(MEETING_ID)
     assert meeting is not None
     assert (meeting.status, meeting.endedAt, meeting.peakConnected) == (
         MeetingStatus.ENDED,
         ended_at,
         250,
     )
-    attendee = MeetingStore(TABLE_NAME, table).get_attendee(MEETING_ID, ATTENDEES[7])
+    attendee = MeetingTable(TABLE_NAME, table).get_attendee(MEETING_ID, ATTENDEES[7])
     assert attendee is not None and (attendee.presence, attendee.leftAt) == (
         Presence.LEFT,
         ended_at,
     )
     # The meeting item holds no log; the activity item is bounded (docs/events.md).
-    assert largest[keys.MEETING_SK] < 4_000 and largest[keys.ACTIVITY_SK] < 60_000, largest
+    assert largest[codec.MEETING_SK] < 4_000 and largest[codec.ACTIVITY_SK] < 60_000, largest
 
 
 class ConflictOnce:
@@ -157,11 +158,11 @@ class ConflictOnce:
 def test_a_transaction_conflict_reads_and_writes_again(table: Any) -> None:
     record_meeting(table)
     client = ConflictOnce(table)
-    store = ActivityStore(TABLE_NAME, client)  # type: ignore[arg-type]
-    service = ChimeEventService(store, MeetingStore(TABLE_NAME, table), clock=wall_clock_ms)
+    store = ActivityTable(TABLE_NAME, client)  # type: ignore[arg-type]
+    service = ChimeEventService(store, MeetingTable(TABLE_NAME, table), clock=wall_clock_ms)
     service.apply(MEETING_ID, [event(ChimeEventType.ATTENDEE_JOINED, T0 + 5, 0)])
     assert client.cancelled == 1
-    meeting = MeetingStore(TABLE_NAME, table).get_meeting(MEETING_ID)
+    meeting = MeetingTable(TABLE_NAME, table).get_meeting(MEETING_ID)
     assert meeting is not None and (meeting.status, meeting.connected) == (
         MeetingStatus.STARTED,
         1,

@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from meetings.adapters.store import MeetingStore
+from meetings.adapters.table.store import MeetingTable
+from meetings.service.ports import PageRequest
 
 from tests.integration.conftest import TABLE_NAME, Caller, lambda_context
 from tests.unit.test_events_model import MemoryTable, deliver, service_for, settle
@@ -162,11 +163,13 @@ def test_host_end_keeps_its_recorded_reason(
 
 def model_from_table(meeting_id: str) -> MemoryTable:
     """The in-memory model, starting from what the table holds now."""
-    store = MeetingStore(TABLE_NAME)
+    store = MeetingTable(TABLE_NAME)
     meeting = store.get_meeting(meeting_id)
     assert meeting is not None
     model = MemoryTable(meeting)
-    for attendee in store.list_roster(meeting_id, limit=50, start_key=None)[0]:
+    for attendee in store.list_roster(
+        meeting_id, page=PageRequest(limit=50, token=None, binding="", now=0)
+    )[0]:
         model.attendees[attendee.attendeeId] = attendee
     return model
 

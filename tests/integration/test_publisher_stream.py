@@ -164,6 +164,7 @@ def test_refused_entries_fail_the_record_and_those_after_it(
     api: Api, backend: Any, bus_queue: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from meetings.adapters import bus  # noqa: PLC0415
+    from meetings.service.ports import PublishFailedError  # noqa: PLC0415
 
     tap = StreamTap(backend)
     open_meeting(api)
@@ -172,7 +173,7 @@ def test_refused_entries_fail_the_record_and_those_after_it(
     original = bus.EventBusPublisher.publish
 
     def refuse(self: Any, events: Any) -> None:
-        raise bus.PublishFailedError([{"ErrorCode": "InternalFailure"}])
+        raise PublishFailedError([{"ErrorCode": "InternalFailure"}])
 
     monkeypatch.setattr(bus.EventBusPublisher, "publish", refuse)
     answer = publish(records)

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from meetings.adapters.presence_store import (
+from meetings.adapters.table.activity import (
     CHECKPOINT_ATTRIBUTE,
     ENTRIES_ATTRIBUTE,
     VERSION_ATTRIBUTE,
-    activity_key,
 )
+from meetings.adapters.table.codec import activity_key
 from meetings.domain import presence
 from meetings.domain.end_reason import infer_end_reason, predict_end
 from meetings.domain.presence import (
@@ -223,7 +223,7 @@ ITEM_BOUND = (
 
 
 def activity_item(log: ActivityLog, version: int) -> dict[str, Any]:
-    """The activity item as the store leaves it (adapters/presence_store.py)."""
+    """The activity item as the store leaves it (adapters/table/activity.py)."""
     item: dict[str, Any] = activity_key(MEETING_ID)
     item[VERSION_ATTRIBUTE] = {"N": str(version)}
     item["expiresAt"] = {"N": str(T0 // 1000 + 30 * 86_400)}

@@ -1,7 +1,7 @@
 """An in-memory table for the events service: the pure model the DynamoDB writes implement.
 
-It applies an ActivityWrite exactly as adapters/presence_store.py's transaction means it
-(conditions included) and ends a meeting as MeetingStore.end_meeting does, so the service's
+It applies an ActivityWrite exactly as adapters/table/activity.py's transaction means it
+(conditions included) and ends a meeting as MeetingTable.end_meeting does, so the service's
 logic can be checked for thousands of event orders in milliseconds. The integration tests
 check that the real table ends in the same state.
 """
@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from meetings import deployment
-from meetings.adapters.presence_store import ActivityConflictError, ActivitySnapshot, ActivityWrite
-from meetings.adapters.store import EndOrigin
 from meetings.domain.end_reason import settled_end
 from meetings.domain.presence import ActivityLog
 from meetings.domain.records import (
@@ -30,6 +28,12 @@ from meetings.domain.records import (
 )
 from meetings.handlers.event_batches import Delivery, EventBatch
 from meetings.service.events import ChimeEventService
+from meetings.service.ports import (
+    ActivityConflictError,
+    ActivitySnapshot,
+    ActivityWrite,
+    EndOrigin,
+)
 
 MEETING_ID = "87654321-4321-4321-4321-210987654321"
 
@@ -101,7 +105,7 @@ SETTLE_MS = 120_000
 
 
 class MemoryMeetingStore:
-    """MeetingStore.end_meeting's contract (and the cleanup's settlement), in memory."""
+    """MeetingTable.end_meeting's contract (and the cleanup's settlement), in memory."""
 
     def __init__(self, table: MemoryTable) -> None:
         self.table = table
@@ -192,8 +196,8 @@ BACKEND_NOW = 1_764_200_000_000
 
 def service_for(table: MemoryTable) -> ChimeEventService:
     return ChimeEventService(
-        MemoryActivityStore(table),  # type: ignore[arg-type]
-        MemoryMeetingStore(table),  # type: ignore[arg-type]
+        MemoryActivityStore(table),
+        MemoryMeetingStore(table),
         clock=lambda: BACKEND_NOW,
     )
 

@@ -14,8 +14,6 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 
-from meetings.deployment import PARTITION_KEY
-
 if TYPE_CHECKING:
     from mypy_boto3_chime_sdk_meetings import ChimeSDKMeetingsClient
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -56,39 +54,8 @@ def events_client() -> Any:
     return _session().client("events", config=client_config())
 
 
-class TableAdapter:
-    """An adapter of the project's one table: its name, and a DynamoDB client that is
-    injected (tests) or created on first use (the container's shared client)."""
-
-    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
-        self.table_name = table_name
-        self._client = client
-
-    @property
-    def client(self) -> DynamoDBClient:
-        if self._client is None:
-            self._client = dynamodb_client()
-        return self._client
-
-    def query_partition(self, partition_key: str) -> list[dict[str, Any]]:
-        """Every item of one partition, consistently read, across pages."""
-        items: list[dict[str, Any]] = []
-        arguments: dict[str, Any] = {
-            "TableName": self.table_name,
-            "KeyConditionExpression": "#pk = :pk",
-            "ExpressionAttributeNames": {"#pk": PARTITION_KEY},
-            "ExpressionAttributeValues": {":pk": {"S": partition_key}},
-            "ConsistentRead": True,
-        }
-        while True:
-            answer: Any = self.client.query(**arguments)
-            items.extend(answer.get("Items", []))
-            if not answer.get("LastEvaluatedKey"):
-                return items
-            arguments["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
-
-
 def reset_clients() -> None:
-    """Forget every cached client (tests and the local stack change endpoints between runs)."""
+    """Forget every cached client: `wiring.reset()` calls it when a new environment (other
+    endpoints, other credentials) must be read again, as a new execution environment would."""
     for cached in (_session, chime_client, dynamodb_client, events_client):
         cached.cache_clear()

@@ -8,17 +8,9 @@ from typing import Any, Final
 
 from meetings.adapters import aws_clients
 from meetings.domain.domain_events import DomainEvent
+from meetings.service.ports import PublishFailedError
 
 PUT_EVENTS_MAX_ENTRIES: Final = 10  # EventBridge's limit per PutEvents call
-
-
-class PublishFailedError(Exception):
-    """EventBridge refused some entries (FailedEntryCount > 0): the caller retries them."""
-
-    def __init__(self, failed: list[dict[str, Any]]) -> None:
-        codes = sorted({str(entry.get("ErrorCode")) for entry in failed})
-        super().__init__(f"EventBridge refused {len(failed)} entries: {', '.join(codes)}")
-        self.failed = failed
 
 
 class EventBusPublisher:
@@ -26,6 +18,10 @@ class EventBusPublisher:
         self.bus_name = bus_name
         self.source = source
         self._client = client
+
+    @property
+    def max_events_per_call(self) -> int:
+        return PUT_EVENTS_MAX_ENTRIES
 
     @property
     def client(self) -> Any:

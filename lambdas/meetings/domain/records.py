@@ -1,7 +1,7 @@
 """The records the table holds, as the domain sees them.
 
-Field names are the item attribute names (the store adds only keys and index attributes,
-see adapters/keys.py), so a newcomer reading an item in the console finds the same words here.
+Field names are the item attribute names (the table adds only keys and index attributes, see
+adapters/table/codec.py), so a newcomer reading an item in the console finds the same words here.
 Timestamps are epoch milliseconds (ints): Chime's events carry epoch ms, and integer
 comparison keeps ordering and tie-breaking exact. Views render them as RFC 3339.
 """

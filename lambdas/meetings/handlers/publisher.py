@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from meetings import wiring
-from meetings.adapters import keys
+from meetings.adapters.table import codec
 from meetings.domain.domain_events import DomainEvent
 from meetings.observability import logger, metrics, traced
 from meetings.service.publishing import ItemChange, ItemKind
@@ -27,9 +27,9 @@ def item_change(record: DynamoDBRecord) -> ItemChange | None:
     if stream is None:
         return None
     sort_key = str((stream.keys or {}).get("sk", ""))
-    if sort_key == keys.MEETING_SK:
+    if sort_key == codec.MEETING_SK:
         kind = ItemKind.MEETING
-    elif sort_key.startswith(keys.ATTENDEE_SK_PREFIX):
+    elif sort_key.startswith(codec.ATTENDEE_SK_PREFIX):
         kind = ItemKind.ATTENDEE
     else:
         kind = ItemKind.OTHER

@@ -5,7 +5,6 @@ from __future__ import annotations
 from concurrent.futures import wait
 from typing import Any, Final
 
-from meetings.adapters.store import TransactionConflictError, TransactionRejectedError
 from meetings.domain import authorization
 from meetings.domain.errors import (
     AttendeeNotFoundError,
@@ -26,6 +25,7 @@ from meetings.domain.records import (
     UserPointerRecord,
 )
 from meetings.domain.validation import capabilities_problem
+from meetings.service.ports import TransactionConflictError, TransactionRejectedError
 from meetings.service.shared import CONTENT_SHARE_SUFFIX, Joined, MeetingUseCase
 
 _REMOVE_ATTEMPTS: Final = 3

@@ -20,15 +20,18 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Final
 
-from meetings.adapters.chime import ChimeGateway
-from meetings.adapters.presence_store import CleanupQueries, OpenMeeting
-from meetings.adapters.store import MeetingStore
 from meetings.domain.end_reason import settled_end
 from meetings.domain.errors import DomainError
 from meetings.domain.instants import rfc3339
 from meetings.domain.records import EndNoticer, EndReason, EndSource, MeetingRecord
-
-Page = tuple[list[OpenMeeting], dict[str, Any] | None]
+from meetings.service.ports import (
+    ChimeMeetingLookup,
+    CleanupPage,
+    CleanupQueries,
+    Clock,
+    MeetingClosing,
+    OpenMeeting,
+)
 
 PAGE_SIZE: Final = 25
 # Stop starting new work when less than this is left of the invocation (a Chime call with
@@ -57,10 +60,10 @@ class CleanupService:
     def __init__(
         self,
         queries: CleanupQueries,
-        meetings: MeetingStore,
-        chime: ChimeGateway,
+        meetings: MeetingClosing,
+        chime: ChimeMeetingLookup,
         *,
-        clock: Callable[[], int],
+        clock: Clock,
         reconcile_interval_seconds: int,
     ) -> None:
         self._queries = queries
@@ -73,10 +76,10 @@ class CleanupService:
         summary = CleanupSummary()
         due_by = rfc3339(self._clock())
 
-        def due(start_key: dict[str, Any] | None) -> Page:
+        def due(start_key: dict[str, Any] | None) -> CleanupPage:
             return self._queries.page(due_by=due_by, limit=PAGE_SIZE, start_key=start_key)
 
-        def every_open(start_key: dict[str, Any] | None) -> Page:
+        def every_open(start_key: dict[str, Any] | None) -> CleanupPage:
             return self._queries.page_open(limit=PAGE_SIZE, start_key=start_key)
 
         if reconcile_all:
@@ -90,7 +93,7 @@ class CleanupService:
 
     def _visit(
         self,
-        pages: Callable[[dict[str, Any] | None], Page],
+        pages: Callable[[dict[str, Any] | None], CleanupPage],
         summary: CleanupSummary,
         time_left_ms: Callable[[], int],
         *,

@@ -12,14 +12,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final
 
-from meetings.adapters.chime import ChimeGateway
-from meetings.adapters.store import (
-    MeetingStore,
-    OpenMeetingLimitError,
-    RoomClaim,
-    TransactionConflictError,
-    TransactionRejectedError,
-)
 from meetings.domain.errors import (
     ConflictError,
     DomainError,
@@ -45,11 +37,23 @@ from meetings.domain.validation import (
     request_token_for_room,
 )
 from meetings.service.attending import Attending
-from meetings.service.shared import Clock, Joined, MeetingUseCase
+from meetings.service.ports import (
+    ChimeMeetings,
+    Clock,
+    MeetingStore,
+    OpenMeetingLimitError,
+    RoomClaim,
+    TransactionConflictError,
+    TransactionRejectedError,
+)
+from meetings.service.shared import Joined, MeetingUseCase
 from meetings.settings import Settings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+    from aws_lambda_powertools.utilities.idempotency.persistence.base import (
+        BasePersistenceLayer,
+    )
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 IDEMPOTENCY_KEY_PREFIX: Final = "create-meeting"
@@ -88,15 +92,19 @@ class CreatingMeetings(MeetingUseCase):
         *,
         attending: Attending,
         store: MeetingStore,
-        chime: ChimeGateway,
+        chime: ChimeMeetings,
         settings: Settings,
         executor: Executor,
         clock: Clock,
+        idempotency_records: Callable[[], BasePersistenceLayer],
     ) -> None:
+        """`idempotency_records`: where idempotent creates keep their records, built on the
+        first create with an Idempotency-Key."""
         super().__init__(
             store=store, chime=chime, settings=settings, executor=executor, clock=clock
         )
         self._attending = attending
+        self._idempotency_records = idempotency_records
         self._idempotency_config: IdempotencyConfig | None = None
         self._create_once: Callable[..., dict[str, Any]] | None = None
         self._lambda_context: LambdaContext | None = None
@@ -147,9 +155,7 @@ class CreatingMeetings(MeetingUseCase):
             self._create_once = idempotency.once_per_key(
                 create_from_request,
                 config=self.idempotency_config,
-                persistence=idempotency.persistence_layer(
-                    self.settings.table_name, self.store.client
-                ),
+                persistence=self._idempotency_records(),
                 key_prefix=IDEMPOTENCY_KEY_PREFIX,
             )
         return self._create_once

@@ -3,7 +3,7 @@
 Each batch is grouped by meeting; a meeting's events are applied together as one derived
 change (read the meeting, its activity log and the attendees concerned, add the new log
 entries, compact the log when it is long, store what the whole log now says, conditioned on
-what was read — see adapters/presence_store.py).
+what was read — see adapters/table/activity.py).
 A duplicate adds no entry and changes nothing; a late event adds its entry and the derived
 state comes out as if it had arrived in order. `chime:MeetingEnded` then ends the meeting
 at its timestamp with the reason the backend recorded itself (final at once); otherwise the
@@ -23,19 +23,10 @@ shortcut, never a source of truth.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any, Final
 
-from meetings.adapters.presence_store import (
-    MAX_ATTENDEES_PER_WRITE,
-    ActivityConflictError,
-    ActivitySnapshot,
-    ActivityStore,
-    ActivityWrite,
-    AttendeeChange,
-)
-from meetings.adapters.store import MeetingStore
 from meetings.domain.chime_events import ChimeEvent, ChimeEventType
 from meetings.domain.presence import (
     ActivityLog,
@@ -52,6 +43,16 @@ from meetings.domain.records import (
     MeetingRecord,
     MeetingStatus,
     Presence,
+)
+from meetings.service.ports import (
+    MAX_ATTENDEES_PER_WRITE,
+    ActivityConflictError,
+    ActivitySnapshot,
+    ActivityStore,
+    ActivityWrite,
+    AttendeeChange,
+    Clock,
+    MeetingEnding,
 )
 
 # Conflicting writers of one meeting are rare; past this many rounds the batch is retried.
@@ -302,9 +303,9 @@ class ChimeEventService:
     def __init__(
         self,
         activity: ActivityStore,
-        meetings: MeetingStore,
+        meetings: MeetingEnding,
         *,
-        clock: Callable[[], int],
+        clock: Clock,
     ) -> None:
         self._activity = activity
         self._meetings = meetings

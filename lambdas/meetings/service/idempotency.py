@@ -9,13 +9,9 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
     IdempotencyPersistenceLayerError,
@@ -25,14 +21,12 @@ from aws_lambda_powertools.utilities.idempotency.serialization.base import (
     BaseIdempotencySerializer,
 )
 
-from meetings import deployment
 from meetings.domain.errors import ConflictError, UpstreamUnavailableError
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
-
-# Every record of the create lives in this partition (key = caller + Idempotency-Key).
-IDEMPOTENCY_PARTITION: Final = "IDEMPOTENCY#create-meeting"
+    from aws_lambda_powertools.utilities.idempotency.persistence.base import (
+        BasePersistenceLayer,
+    )
 
 
 def idempotency_config(ttl_seconds: int) -> IdempotencyConfig:
@@ -42,17 +36,6 @@ def idempotency_config(ttl_seconds: int) -> IdempotencyConfig:
         raise_on_no_idempotency_key=True,
         expires_after_seconds=ttl_seconds,
         hash_function="sha256",
-    )
-
-
-def persistence_layer(table_name: str, client: DynamoDBClient) -> DynamoDBPersistenceLayer:
-    return DynamoDBPersistenceLayer(
-        table_name=table_name,
-        key_attr=deployment.PARTITION_KEY,
-        sort_key_attr=deployment.SORT_KEY,
-        static_pk_value=IDEMPOTENCY_PARTITION,
-        expiry_attr=deployment.TTL_ATTRIBUTE,
-        boto3_client=client,
     )
 
 
@@ -76,7 +59,7 @@ def once_per_key(
     create: Callable[..., dict[str, Any]],
     *,
     config: IdempotencyConfig,
-    persistence: DynamoDBPersistenceLayer,
+    persistence: BasePersistenceLayer,
     key_prefix: str,
 ) -> Callable[..., dict[str, Any]]:
     """`create(request=...)`, run at most once per (caller, key) while the record lives."""

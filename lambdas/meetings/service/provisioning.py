@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from meetings.adapters.store import TransactionConflictError, TransactionRejectedError
 from meetings.domain import authorization
 from meetings.domain.errors import (
     AttendeeRemovedError,
@@ -25,6 +24,7 @@ from meetings.domain.records import (
 )
 from meetings.domain.validation import capabilities_problem
 from meetings.observability import logger
+from meetings.service.ports import TransactionConflictError, TransactionRejectedError
 from meetings.service.shared import MeetingUseCase
 
 

@@ -14,10 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from meetings.adapters.bus import PUT_EVENTS_MAX_ENTRIES, EventBusPublisher, PublishFailedError
-from meetings.adapters.store import MeetingStore
 from meetings.domain.domain_events import DomainEvent, Image, attendee_events, meeting_events
 from meetings.observability import logger, metrics
+from meetings.service.ports import EventBus, MeetingQueries, PublishFailedError
 
 
 class ItemKind(Enum):
@@ -39,7 +38,7 @@ class StreamBatch:
     """The events of one batch of changes. Room name and host for attendee events come from
     the batch's own meeting images, else are read once per meeting per batch."""
 
-    def __init__(self, meetings: MeetingStore) -> None:
+    def __init__(self, meetings: MeetingQueries) -> None:
         self._meetings = meetings
         self._known: dict[str, Image] = {}
 
@@ -64,7 +63,7 @@ class StreamBatch:
 
 
 class PublishingService:
-    def __init__(self, bus: EventBusPublisher, meetings: MeetingStore) -> None:
+    def __init__(self, bus: EventBus, meetings: MeetingQueries) -> None:
         self._bus = bus
         self._meetings = meetings
 
@@ -77,8 +76,9 @@ class PublishingService:
         pending: list[tuple[int, DomainEvent]] = [
             (index, event) for index, events in enumerate(derived) for event in events
         ]
-        for start in range(0, len(pending), PUT_EVENTS_MAX_ENTRIES):
-            chunk = pending[start : start + PUT_EVENTS_MAX_ENTRIES]
+        size = self._bus.max_events_per_call
+        for start in range(0, len(pending), size):
+            chunk = pending[start : start + size]
             try:
                 self._bus.publish([event for _, event in chunk])
             except PublishFailedError as error:

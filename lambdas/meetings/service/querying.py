@@ -6,11 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from meetings import deployment
-from meetings.adapters import keys
 from meetings.domain import authorization, pagination
 from meetings.domain.identity import Identity
 from meetings.domain.records import AttendeeRecord, MeetingRecord
+from meetings.service.ports import PageRequest
 from meetings.service.shared import CONTENT_SHARE_SUFFIX, MeetingUseCase
 
 RecordT = TypeVar("RecordT")
@@ -45,27 +44,12 @@ class MeetingQueries(MeetingUseCase):
         binding = pagination.query_binding(
             identity.user_id, host=None if all_open else host, status=status
         )
+        page = PageRequest(limit=limit, token=next_token, binding=binding, now=now)
         if all_open:
-            start = _page_start(
-                next_token,
-                binding,
-                now,
-                index_keys=(deployment.OPEN_INDEX_PK, deployment.OPEN_INDEX_SK),
-                partition=(deployment.OPEN_INDEX_PK, keys.OPEN_PARTITION),
-            )
-            records, last = self.store.list_open(status_filter=None, limit=limit, start_key=start)
+            records, token = self.store.list_open(status_filter=None, page=page)
         else:
-            start = _page_start(
-                next_token,
-                binding,
-                now,
-                index_keys=(deployment.HOST_INDEX_PK, deployment.HOST_INDEX_SK),
-                partition=(deployment.HOST_INDEX_PK, keys.host_pk(host)),
-            )
-            records, last = self.store.list_hosted(
-                host, status_filter=status, limit=limit, start_key=start
-            )
-        return Page(records, pagination.encode_token(last, binding, now))
+            records, token = self.store.list_hosted(host, status_filter=status, page=page)
+        return Page(records, token)
 
     def roster(
         self, identity: Identity, meeting_id: str, *, limit: int, next_token: str | None
@@ -74,39 +58,13 @@ class MeetingQueries(MeetingUseCase):
         meeting, pointer = self.store.get_meeting_and_pointer(meeting_id, identity.user_id)
         authorization.visible_meeting(identity, meeting, pointer)
         binding = pagination.query_binding(identity.user_id, roster=meeting_id)
-        start = _page_start(
-            next_token,
-            binding,
-            now,
-            index_keys=(deployment.ROSTER_INDEX_SK,),
-            partition=(deployment.PARTITION_KEY, keys.meeting_pk(meeting_id)),
-        )
-        records, last = self.store.list_roster(meeting_id, limit=limit, start_key=start)
+        page = PageRequest(limit=limit, token=next_token, binding=binding, now=now)
+        records, token = self.store.list_roster(meeting_id, page=page)
         attendees = [
             record for record in records if not record.externalUserId.endswith(CONTENT_SHARE_SUFFIX)
         ]
-        return Page(attendees, pagination.encode_token(last, binding, now))
+        return Page(attendees, token)
 
     def get_attendee(self, identity: Identity, meeting_id: str, attendee_id: str) -> AttendeeRecord:
         _, attendee = self._visible_attendee(identity, meeting_id, attendee_id)
         return attendee
-
-
-def _page_start(
-    next_token: str | None,
-    binding: str,
-    now: int,
-    *,
-    index_keys: tuple[str, ...],
-    partition: tuple[str, str],
-) -> dict[str, str] | None:
-    """The start key a page token carries. A query's start keys hold the table's key and its
-    index's keys; `partition` (attribute, value) is the one the query reads."""
-    attribute, value = partition
-    return pagination.decode_token(
-        next_token,
-        binding,
-        now,
-        key_names=frozenset({deployment.PARTITION_KEY, deployment.SORT_KEY, *index_keys}),
-        fixed={attribute: value},
-    )

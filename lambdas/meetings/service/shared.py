@@ -11,13 +11,10 @@ committed all the same: then the record is read first, and only a surely absent 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, Final
 
-from meetings.adapters.chime import ChimeGateway
-from meetings.adapters.store import MeetingStore
 from meetings.domain import authorization
 from meetings.domain.errors import DomainError, MeetingEndedError
 from meetings.domain.identity import Identity
@@ -29,9 +26,9 @@ from meetings.domain.records import (
     MeetingRecord,
     UserPointerRecord,
 )
+from meetings.service.ports import ChimeMeetings, Clock, MeetingStore
 from meetings.settings import Settings
 
-Clock = Callable[[], int]
 CONTENT_SHARE_SUFFIX: Final = "#content"
 
 
@@ -53,7 +50,7 @@ class MeetingUseCase:
         self,
         *,
         store: MeetingStore,
-        chime: ChimeGateway,
+        chime: ChimeMeetings,
         settings: Settings,
         executor: Executor,
         clock: Clock,

@@ -1,10 +1,9 @@
 """The events handler's reads and conditional writes of a meeting's activity.
 
 A meeting's activity log (domain/presence.py: a checkpoint and the entries after it) lives on
-its own item, `MEETING#<id>` / `ACTIVITY` (adapters/keys.py): the string set `entries`, the
+its own item, `MEETING#<id>` / `ACTIVITY` (codec.py): the string set `entries`, the
 string `checkpoint` and the number `version`, raised by one on every write of the item. It has
 no index attribute, so no index copies it, and the meeting item stays small.
-
 One write stores what the service derived, in one TransactWriteItems:
 - the activity item: the new entries added (or, after a compaction or a late entry, the whole
   log set), conditioned on the version the change was derived from — the log is no longer
@@ -23,50 +22,42 @@ DynamoDB cancels for a conflict with another one in flight on one of its items
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Final
 
-from botocore.exceptions import ClientError
-
 from meetings import deployment
-from meetings.adapters import aws_clients, keys
-from meetings.adapters.store import (
+from meetings.adapters.table.base import TableBase
+from meetings.adapters.table.codec import (
+    ACTIVITY_SK,
+    ATTENDEE_SK_PREFIX,
+    MEETING_SK,
+    Item,
+    activity_key,
     attendee_from_item,
     attendee_key,
     attendee_to_item,
+    key_of,
     meeting_from_item,
     meeting_key,
+    sort_key_of,
     to_attribute_values,
 )
-from meetings.domain.presence import (
-    ActivityLog,
-    LogEntry,
-    decode_checkpoint,
-    decode_log,
-    encode_checkpoint,
+from meetings.adapters.table.errors import dynamodb_errors
+from meetings.domain.presence import ActivityLog, decode_checkpoint, decode_log, encode_checkpoint
+from meetings.domain.records import AttendeeRecord, Presence
+from meetings.service.ports import (
+    MAX_ATTENDEES_PER_WRITE,
+    ActivityConflictError,
+    ActivitySnapshot,
+    ActivityWrite,
+    AttendeeChange,
+    TransactionConflictError,
+    TransactionRejectedError,
 )
-from meetings.domain.records import AttendeeRecord, MeetingRecord, MeetingStatus, Presence
 
 # The activity item's attributes.
 ENTRIES_ATTRIBUTE: Final = "entries"  # string set of encoded entries
 CHECKPOINT_ATTRIBUTE: Final = "checkpoint"  # the encoded checkpoint, once the log was compacted
 VERSION_ATTRIBUTE: Final = "version"
-# TransactWriteItems takes at most 100 actions: the activity item, the meeting and this many
-# attendees.
-MAX_ATTENDEES_PER_WRITE: Final = 98
-_BATCH_GET_LIMIT: Final = 100
-# Cancellation reasons that mean "read again and derive again": a condition that no longer
-# holds, or another transaction in flight on one of the items.
-_RETRYABLE_REASONS: Final = frozenset({"ConditionalCheckFailed", "TransactionConflict"})
-
-Item = dict[str, Any]
-
-
-def activity_key(meeting_id: str) -> Item:
-    return {
-        deployment.PARTITION_KEY: {"S": keys.meeting_pk(meeting_id)},
-        deployment.SORT_KEY: {"S": keys.ACTIVITY_SK},
-    }
 
 
 def activity_from_item(item: Mapping[str, Any] | None) -> tuple[ActivityLog, int]:
@@ -77,58 +68,6 @@ def activity_from_item(item: Mapping[str, Any] | None) -> tuple[ActivityLog, int
     text = item.get(CHECKPOINT_ATTRIBUTE, {}).get("S")
     checkpoint = decode_checkpoint(text) if text else None
     return ActivityLog(entries, checkpoint), int(item.get(VERSION_ATTRIBUTE, {}).get("N", "0"))
-
-
-@dataclass(frozen=True, slots=True)
-class ActivitySnapshot:
-    """A meeting as read, with its activity log and the attendees the events concern."""
-
-    meeting: MeetingRecord
-    log: ActivityLog
-    # Every attendee asked for: its record, or None if it has no item.
-    attendees: Mapping[str, AttendeeRecord | None] = field(default_factory=dict)
-    # Attendees the events concern that were not read (the snapshot was remembered, not read):
-    # their derived fields are written whole, conditioned on the item existing, not REMOVED.
-    unread: frozenset[str] = frozenset()
-    # The activity item's version (0: no activity item yet).
-    version: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class AttendeeChange:
-    attendee_id: str
-    fields: Mapping[str, Any]  # attribute name → plain value, for an existing attendee
-    create: AttendeeRecord | None = None  # the whole record of an attendee never recorded
-
-
-@dataclass(frozen=True, slots=True)
-class ActivityWrite:
-    meeting_id: str
-    expected_status: MeetingStatus
-    expected_version: int
-    new_entries: frozenset[LogEntry]  # added to the set (when `rewrite` is None)
-    meeting_fields: Mapping[str, Any]
-    attendees: Sequence[AttendeeChange] = ()
-    # Attendees recorded for the first time: counted with ADD, as the API counts its own.
-    attendees_added: int = 0
-    # Attendee items of an ended meeting get the meeting's TTL (end_meeting gave it to the rest),
-    # and so does the activity item.
-    attendee_expires_at: int | None = None
-    # The whole log to store instead of adding `new_entries` (compacted, or marked incomplete).
-    rewrite: ActivityLog | None = None
-
-    @property
-    def changes_log(self) -> bool:
-        return bool(self.new_entries) or self.rewrite is not None
-
-    @property
-    def is_empty(self) -> bool:
-        return not (self.changes_log or self.meeting_fields or self.attendees)
-
-
-class ActivityConflictError(Exception):
-    """The meeting, its activity or an attendee changed since the snapshot (or a concurrent
-    transaction got in the way): read again and derive again."""
 
 
 def _names_and_values(fields: Mapping[str, Any], prefix: str) -> tuple[str, dict[str, str], Item]:
@@ -169,7 +108,9 @@ def _log_clauses(
     return sets, removes, additions
 
 
-class ActivityStore(aws_clients.TableAdapter):
+class ActivityTable(TableBase):
+    """A meeting's activity with what it derives (port: ActivityStore)."""
+
     # --- read --------------------------------------------------------------------------------
 
     def read(
@@ -181,44 +122,34 @@ class ActivityStore(aws_clients.TableAdapter):
             return self._read_partition(meeting_id)
         wanted = [meeting_key(meeting_id), activity_key(meeting_id)]
         wanted += [attendee_key(meeting_id, a) for a in attendee_ids]
-        found = self._batch_get(wanted[:_BATCH_GET_LIMIT])
-        meeting_item = found.get(_key_of(wanted[0]))
+        found = self._batch_get(wanted)
+        meeting_item = found.get(key_of(wanted[0]))
         if meeting_item is None:
             return None
         attendees: dict[str, AttendeeRecord | None] = {}
         for attendee_id, key in zip(attendee_ids, wanted[2:], strict=False):
-            item = found.get(_key_of(key))
+            item = found.get(key_of(key))
             attendees[attendee_id] = None if item is None else attendee_from_item(item)
-        log, version = activity_from_item(found.get(_key_of(wanted[1])))
+        log, version = activity_from_item(found.get(key_of(wanted[1])))
         return ActivitySnapshot(meeting_from_item(meeting_item), log, attendees, version=version)
 
     def _read_partition(self, meeting_id: str) -> ActivitySnapshot | None:
         meeting_item: Item | None = None
         activity_item: Item | None = None
         attendees: dict[str, AttendeeRecord | None] = {}
-        for item in self.query_partition(keys.meeting_pk(meeting_id)):
-            sort_key = item[deployment.SORT_KEY]["S"]
-            if sort_key == keys.MEETING_SK:
+        for item in self._partition(meeting_id):
+            sort_key = sort_key_of(item)
+            if sort_key == MEETING_SK:
                 meeting_item = item
-            elif sort_key == keys.ACTIVITY_SK:
+            elif sort_key == ACTIVITY_SK:
                 activity_item = item
-            elif sort_key.startswith(keys.ATTENDEE_SK_PREFIX):
+            elif sort_key.startswith(ATTENDEE_SK_PREFIX):
                 attendee = attendee_from_item(item)
                 attendees[attendee.attendeeId] = attendee
         if meeting_item is None:
             return None
         log, version = activity_from_item(activity_item)
         return ActivitySnapshot(meeting_from_item(meeting_item), log, attendees, version=version)
-
-    def _batch_get(self, item_keys: list[Item]) -> dict[tuple[str, str], Item]:
-        found: dict[tuple[str, str], Item] = {}
-        request: Any = {self.table_name: {"Keys": item_keys, "ConsistentRead": True}}
-        while request:
-            answer: Any = self.client.batch_get_item(RequestItems=request)
-            for item in answer.get("Responses", {}).get(self.table_name, []):
-                found[_key_of(item)] = item
-            request = answer.get("UnprocessedKeys") or None
-        return found
 
     # --- write -------------------------------------------------------------------------------
 
@@ -232,15 +163,10 @@ class ActivityStore(aws_clients.TableAdapter):
         actions = [self._activity_action(change), self._meeting_action(change)]
         actions += [self._attendee_action(change, attendee) for attendee in change.attendees]
         try:
-            self.client.transact_write_items(TransactItems=actions)  # type: ignore[arg-type]
-        except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "")
-            if code in {"TransactionCanceledException", "ConditionalCheckFailedException"}:
-                response: Any = error.response
-                reasons = [r.get("Code") for r in response.get("CancellationReasons", [])]
-                if not reasons or _RETRYABLE_REASONS & set(reasons):
-                    raise ActivityConflictError(", ".join(map(str, reasons))) from error
-            raise
+            with dynamodb_errors():
+                self.client.transact_write_items(TransactItems=actions)  # type: ignore[arg-type]
+        except (TransactionRejectedError, TransactionConflictError) as stale:
+            raise ActivityConflictError(str(stale)) from stale
 
     def _activity_action(self, change: ActivityWrite) -> dict[str, Any]:
         names: dict[str, str] = {}
@@ -354,100 +280,3 @@ class ActivityStore(aws_clients.TableAdapter):
                 "ExpressionAttributeValues": values,
             }
         }
-
-
-@dataclass(frozen=True, slots=True)
-class OpenMeeting:
-    """An open meeting as the cleanup sees it: the record and its due instant."""
-
-    meeting: MeetingRecord
-    due: str | None  # the dueSk the cleanup claims it by
-
-
-class CleanupQueries(aws_clients.TableAdapter):
-    """The cleanup's reads of the open and due indexes, its claim on a due meeting, and its
-    consistent read of an ended meeting it settles."""
-
-    def page(
-        self, *, due_by: str | None, limit: int, start_key: Item | None
-    ) -> tuple[list[OpenMeeting], Item | None]:
-        """Meetings by due instant (only those due by `due_by`, unless None: all of them):
-        open ones, and ended ones whose reason waits for settlement (due at that instant)."""
-        names = {"#pk": deployment.DUE_INDEX_PK}
-        values: Item = {":pk": {"S": keys.OPEN_PARTITION}}
-        condition = "#pk = :pk"
-        if due_by is not None:
-            condition += " AND #sk <= :due"
-            names["#sk"] = deployment.DUE_INDEX_SK
-            values[":due"] = {"S": due_by}
-        return self._query(deployment.DUE_INDEX, (condition, names, values), limit, start_key)
-
-    def page_open(
-        self, *, limit: int, start_key: Item | None
-    ) -> tuple[list[OpenMeeting], Item | None]:
-        """Every open meeting, by creation: the sort key no claim changes, so a run paging it
-        visits each open meeting exactly once."""
-        names = {"#pk": deployment.OPEN_INDEX_PK}
-        values: Item = {":pk": {"S": keys.OPEN_PARTITION}}
-        return self._query(deployment.OPEN_INDEX, ("#pk = :pk", names, values), limit, start_key)
-
-    def _query(
-        self,
-        index: str,
-        key_condition: tuple[str, dict[str, str], Item],
-        limit: int,
-        start_key: Item | None,
-    ) -> tuple[list[OpenMeeting], Item | None]:
-        condition, names, values = key_condition
-        arguments: dict[str, Any] = {
-            "TableName": self.table_name,
-            "IndexName": index,
-            "KeyConditionExpression": condition,
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": values,
-            "Limit": limit,
-        }
-        if start_key:
-            arguments["ExclusiveStartKey"] = start_key
-        answer: Any = self.client.query(**arguments)
-        meetings = [
-            OpenMeeting(meeting_from_item(item), item.get(deployment.DUE_INDEX_SK, {}).get("S"))
-            for item in answer.get("Items", [])
-        ]
-        return meetings, answer.get("LastEvaluatedKey")
-
-    def read_ended(self, meeting_id: str) -> ActivitySnapshot | None:
-        """An ended meeting and its whole log, read consistently (the indexes lag)."""
-        return ActivityStore(self.table_name, self.client).read(meeting_id, [])
-
-    def claim(self, meeting_id: str, seen_due: str | None, next_due: str) -> bool:
-        """Move the due instant on, if it is still the one we read: of two overlapping runs,
-        exactly one wins each meeting."""
-        names = {"#sk": deployment.DUE_INDEX_SK, "#pk": deployment.DUE_INDEX_PK}
-        values: Item = {":next": {"S": next_due}}
-        if seen_due is None:
-            condition = "attribute_exists(#pk) AND attribute_not_exists(#sk)"
-        else:
-            condition = "attribute_exists(#pk) AND #sk = :seen"
-            values[":seen"] = {"S": seen_due}
-        try:
-            self.client.update_item(
-                TableName=self.table_name,
-                Key=meeting_key(meeting_id),
-                UpdateExpression="SET #sk = :next",
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as error:
-            code = error.response.get("Error", {}).get("Code")
-            # Changed meanwhile, or written by a transaction in flight (an events batch, an
-            # end): not claimed now; the meeting is due again at the next run.
-            if code in {"ConditionalCheckFailedException", "TransactionConflictException"}:
-                return False
-            raise
-        return True
-
-
-def _key_of(item: Mapping[str, Any]) -> tuple[str, str]:
-    return (item[deployment.PARTITION_KEY]["S"], item[deployment.SORT_KEY]["S"])

@@ -1,0 +1,285 @@
+"""The single table's item layout and the conversion of items to records and back.
+
+Every key the code writes is built here:
+- meeting: `MEETING#<meetingId>` / `MEETING`. The record; in `byHost` always, in
+  `openByCreated` and `openByDeadline` while open.
+- attendee: `MEETING#<meetingId>` / `ATTENDEE#<attendeeId>`. Presence and capabilities; in
+  `rosterByAdded`.
+- activity: `MEETING#<meetingId>` / `ACTIVITY`. The meeting's activity log (checkpoint and
+  recent entries, domain/presence.py) and its version; written by the events function only.
+  No index attribute, so no index copies it; the meeting item stays small.
+- user pointer: `MEETING#<meetingId>` / `USER#<userId>`. The user's current attendee, and
+  whether the host barred the user.
+- room: `ROOM#<casefolded name>` / `ROOM`. The open meeting holding a room name, and the
+  name's generation.
+- open-meeting count: `HOST#<userId>` / `OPEN_MEETINGS`. How many open meetings the user hosts
+  (`openMeetings`); the create transaction raises it only below the per-user cap.
+- idempotency: `IDEMPOTENCY#...` / Powertools' key, written by Powertools' persistence layer.
+
+A meeting's activity, attendee and user items share its partition, so one Query reads a roster.
+
+Items are in DynamoDB's low-level attribute-value format (what the client and the table's
+stream both speak), so `meeting_from_item` reads a stream image as well as a GetItem answer.
+Index attributes (meetings.deployment) are derived from the record on every full write.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any, Final, TypeVar
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from meetings import deployment
+from meetings.domain.instants import rfc3339
+from meetings.domain.records import (
+    AttendeeRecord,
+    Capabilities,
+    Capability,
+    EndNoticer,
+    EndReason,
+    EndSource,
+    MeetingRecord,
+    MeetingStatus,
+    Presence,
+    UserPointerRecord,
+)
+from meetings.service.ports import RoomClaim
+
+Item = dict[str, Any]
+RecordT = TypeVar("RecordT")
+
+MEETING_SK: Final = "MEETING"
+ACTIVITY_SK: Final = "ACTIVITY"
+ROOM_SK: Final = "ROOM"
+ATTENDEE_SK_PREFIX: Final = "ATTENDEE#"
+USER_SK_PREFIX: Final = "USER#"
+OPEN_PARTITION: Final = "OPEN"
+OPEN_MEETINGS_SK: Final = "OPEN_MEETINGS"
+# The per-host count of open meetings. Kept in the same transactions that create and end a
+# meeting, so it never drifts and the per-user cap costs no read.
+OPEN_MEETINGS_ATTRIBUTE: Final = "openMeetings"
+# Chime's content-share attendees: `<attendeeId>#content`, not counted in attendeeTotal.
+CONTENT_SHARE_SUFFIX: Final = "#content"
+DEFAULT_RECONCILE_INTERVAL_SECONDS: Final = 180
+
+
+def meeting_pk(meeting_id: str) -> str:
+    return f"MEETING#{meeting_id}"
+
+
+def attendee_sk(attendee_id: str) -> str:
+    return f"{ATTENDEE_SK_PREFIX}{attendee_id}"
+
+
+def user_sk(user_id: str) -> str:
+    return f"{USER_SK_PREFIX}{user_id}"
+
+
+def room_pk(room_name: str) -> str:
+    """Room names are case-insensitive (Chime documents ExternalMeetingId so)."""
+    return f"ROOM#{room_name.casefold()}"
+
+
+def host_pk(user_id: str) -> str:
+    return f"HOST#{user_id}"
+
+
+def _key(pk: str, sk: str) -> Item:
+    return {deployment.PARTITION_KEY: {"S": pk}, deployment.SORT_KEY: {"S": sk}}
+
+
+def meeting_key(meeting_id: str) -> Item:
+    return _key(meeting_pk(meeting_id), MEETING_SK)
+
+
+def attendee_key(meeting_id: str, attendee_id: str) -> Item:
+    return _key(meeting_pk(meeting_id), attendee_sk(attendee_id))
+
+
+def pointer_key(meeting_id: str, user_id: str) -> Item:
+    return _key(meeting_pk(meeting_id), user_sk(user_id))
+
+
+def room_key(room_name: str) -> Item:
+    return _key(room_pk(room_name), ROOM_SK)
+
+
+def open_meetings_key(host_user_id: str) -> Item:
+    return _key(host_pk(host_user_id), OPEN_MEETINGS_SK)
+
+
+def activity_key(meeting_id: str) -> Item:
+    return _key(meeting_pk(meeting_id), ACTIVITY_SK)
+
+
+def key_of(item: Mapping[str, Any]) -> tuple[str, str]:
+    """An item's (or a key's) partition and sort key."""
+    return (item[deployment.PARTITION_KEY]["S"], item[deployment.SORT_KEY]["S"])
+
+
+def sort_key_of(item: Mapping[str, Any]) -> str:
+    return str(item[deployment.SORT_KEY]["S"])
+
+
+# --- (de)serialisation -----------------------------------------------------------------------
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal; every number this table holds is an integer."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {key: _plain(inner) for key, inner in value.items()}
+    if isinstance(value, list | set | tuple):
+        return [_plain(inner) for inner in value]
+    return value
+
+
+def to_attribute_values(values: Mapping[str, Any]) -> Item:
+    """Plain values → attribute values; None means "no attribute" (sparse indexes rely on it)."""
+    return {
+        name: _serializer.serialize(value) for name, value in values.items() if value is not None
+    }
+
+
+def from_attribute_values(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: _plain(_deserializer.deserialize(value)) for name, value in item.items()}
+
+
+def serialize(value: Any) -> Any:
+    """One plain value as an attribute value."""
+    return _serializer.serialize(value)
+
+
+def _field_values(record: Any) -> dict[str, Any]:
+    """A record's fields by name, nested records as dicts. Unlike `dataclasses.asdict` it
+    does not deep-copy the plain dicts (features, tags, the Chime meeting): the serializer
+    only reads them, and the copy was a good part of a create's own time."""
+    values = {name: getattr(record, name) for name in _FIELD_NAMES[type(record)]}
+    for name, value in values.items():
+        if isinstance(value, Capabilities):
+            values[name] = dataclasses.asdict(value)
+    return values
+
+
+_FIELD_NAMES: Final[dict[type, tuple[str, ...]]] = {
+    record_type: tuple(field.name for field in dataclasses.fields(record_type))
+    for record_type in (MeetingRecord, AttendeeRecord, UserPointerRecord)
+}
+
+
+def _record_fields(record_type: type[Any]) -> set[str]:
+    return {field.name for field in dataclasses.fields(record_type)}
+
+
+def _capabilities(raw: Mapping[str, str] | None) -> Capabilities:
+    raw = raw or {}
+    return Capabilities(
+        audio=Capability(raw.get("audio", Capability.SEND_RECEIVE)),
+        video=Capability(raw.get("video", Capability.SEND_RECEIVE)),
+        content=Capability(raw.get("content", Capability.SEND_RECEIVE)),
+    )
+
+
+_MEETING_CONVERTERS: Final[dict[str, Any]] = {
+    "status": MeetingStatus,
+    "endReason": EndReason,
+    "requestedEndReason": EndReason,
+    "endedAtSource": EndSource,
+    "endNoticedBy": EndNoticer,
+}
+_ATTENDEE_CONVERTERS: Final[dict[str, Any]] = {
+    "presence": Presence,
+    "capabilities": _capabilities,
+}
+
+
+def _record_from(
+    record_type: type[RecordT], item: Mapping[str, Any], converters: Mapping[str, Any]
+) -> RecordT:
+    values = from_attribute_values(item)
+    known = _record_fields(record_type)
+    arguments = {name: value for name, value in values.items() if name in known}
+    for name, convert in converters.items():
+        if arguments.get(name) is not None:
+            arguments[name] = convert(arguments[name])
+    return record_type(**arguments)
+
+
+def meeting_from_item(item: Mapping[str, Any]) -> MeetingRecord:
+    return _record_from(MeetingRecord, item, _MEETING_CONVERTERS)
+
+
+def attendee_from_item(item: Mapping[str, Any]) -> AttendeeRecord:
+    return _record_from(AttendeeRecord, item, _ATTENDEE_CONVERTERS)
+
+
+def pointer_from_item(item: Mapping[str, Any]) -> UserPointerRecord:
+    return _record_from(UserPointerRecord, item, {})
+
+
+def room_from_item(item: Mapping[str, Any] | None, room_name: str) -> RoomClaim:
+    if item is None:
+        return RoomClaim(roomName=room_name)
+    values = from_attribute_values(item)
+    return RoomClaim(
+        roomName=str(values.get("roomName", room_name)),
+        generation=int(values.get("generation", 0)),
+        meetingId=values.get("meetingId"),
+    )
+
+
+def next_due_at_ms(record: MeetingRecord, reconcile_interval_seconds: int) -> int:
+    """The first instant the cleanup must look at a new meeting: its deadline or a reconcile."""
+    due = record.createdAt + reconcile_interval_seconds * 1000
+    if record.maxDurationSeconds is not None:
+        due = min(due, record.createdAt + record.maxDurationSeconds * 1000)
+    return due
+
+
+def _created_sort_key(record: MeetingRecord) -> str:
+    # The meeting id breaks ties between meetings created in the same millisecond.
+    return f"{rfc3339(record.createdAt)}#{record.meetingId}"
+
+
+def meeting_to_item(
+    record: MeetingRecord, reconcile_interval_seconds: int = DEFAULT_RECONCILE_INTERVAL_SECONDS
+) -> Item:
+    values = _field_values(record)
+    values[deployment.PARTITION_KEY] = meeting_pk(record.meetingId)
+    values[deployment.SORT_KEY] = MEETING_SK
+    values[deployment.HOST_INDEX_PK] = host_pk(record.hostUserId)
+    values[deployment.HOST_INDEX_SK] = _created_sort_key(record)
+    if record.status.is_open:
+        values[deployment.OPEN_INDEX_PK] = OPEN_PARTITION
+        values[deployment.OPEN_INDEX_SK] = _created_sort_key(record)
+        values[deployment.DUE_INDEX_PK] = OPEN_PARTITION
+        values[deployment.DUE_INDEX_SK] = rfc3339(
+            next_due_at_ms(record, reconcile_interval_seconds)
+        )
+    return to_attribute_values(values)
+
+
+def roster_sort_key(record: AttendeeRecord) -> str:
+    return f"{rfc3339(record.addedAt)}#{record.attendeeId}"
+
+
+def attendee_to_item(record: AttendeeRecord) -> Item:
+    values = _field_values(record)
+    values[deployment.PARTITION_KEY] = meeting_pk(record.meetingId)
+    values[deployment.SORT_KEY] = attendee_sk(record.attendeeId)
+    values[deployment.ROSTER_INDEX_SK] = roster_sort_key(record)
+    return to_attribute_values(values)
+
+
+def pointer_to_item(record: UserPointerRecord) -> Item:
+    values = _field_values(record)
+    values[deployment.PARTITION_KEY] = meeting_pk(record.meetingId)
+    values[deployment.SORT_KEY] = user_sk(record.userId)
+    return to_attribute_values(values)

@@ -1,0 +1,392 @@
+"""What the use cases need from the outside world, as Protocols, with the errors and values
+that are part of those contracts.
+
+Services import this module (and `domain/`), never an adapter: the table, Chime and the bus
+are reached through these interfaces, and the adapters (`meetings.adapters`) implement them
+and raise/return the types defined here. A port says nothing of the table's layout: page
+tokens and cursors are opaque to the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+from meetings.domain.errors import ConflictError
+from meetings.domain.records import (
+    AttendeeRecord,
+    Capabilities,
+    EndNoticer,
+    EndReason,
+    EndSource,
+    MeetingRecord,
+    MeetingStatus,
+    UserPointerRecord,
+)
+
+if TYPE_CHECKING:
+    from meetings.domain.domain_events import DomainEvent
+    from meetings.domain.presence import ActivityLog, LogEntry
+
+# The backend's clock: milliseconds since the epoch.
+Clock = Callable[[], int]
+
+# --- errors --------------------------------------------------------------------------------
+
+
+class TransactionRejectedError(Exception):
+    """A conditional write or transaction whose condition did not hold.
+
+    `reasons` has one code per transaction item ("None" where that item was fine), or a
+    single "ConditionalCheckFailed" for a plain conditional write.
+    """
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__(", ".join(reasons))
+        self.reasons = reasons
+
+    def failed_at(self, index: int) -> bool:
+        return index < len(self.reasons) and self.reasons[index] == "ConditionalCheckFailed"
+
+
+class OpenMeetingLimitError(TransactionRejectedError):
+    """A new meeting was refused only because its host already holds the cap of open ones."""
+
+
+class TransactionConflictError(ConflictError):
+    """The table refused a write because another transaction on one of its items was in
+    flight. Nothing was written; retrying soon succeeds. The repository retries it (bounded);
+    what still conflicts is a 409 CONFLICT with Retry-After, never an outage."""
+
+    def __init__(self, message: str = "a concurrent write got in first, retry") -> None:
+        super().__init__(message, retry_after=1)
+
+
+class ActivityConflictError(Exception):
+    """The meeting, its activity or an attendee changed since the snapshot (or a concurrent
+    transaction got in the way): read again and derive again."""
+
+
+class PublishFailedError(Exception):
+    """The bus refused some entries: the caller retries them."""
+
+    def __init__(self, failed: list[dict[str, Any]]) -> None:
+        codes = sorted({str(entry.get("ErrorCode")) for entry in failed})
+        super().__init__(f"EventBridge refused {len(failed)} entries: {', '.join(codes)}")
+        self.failed = failed
+
+
+# --- values --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RoomClaim:
+    """What the room's record says: the meeting holding the name (if any) and the name's
+    generation, which a new meeting's claim is conditioned on."""
+
+    roomName: str  # noqa: N815
+    generation: int = 0
+    meetingId: str | None = None  # noqa: N815
+
+
+@dataclass(frozen=True, slots=True)
+class EndOrigin:
+    """Where an end's instant comes from, and when its inferred reason is settled.
+
+    `settles_at`: None for a final reason (host_ended, max_duration); otherwise the backend's
+    instant at which the cleanup settles the reason (the meeting reads `unknown` until then)."""
+
+    source: EndSource
+    noticed_by: EndNoticer | None = None
+    settles_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """One page of a listing: `token` is the opaque `nextToken` of the previous page (None:
+    the first page), valid only for the caller and query `binding` names, read at `now`."""
+
+    limit: int
+    token: str | None
+    binding: str
+    now: int
+
+
+@dataclass(frozen=True, slots=True)
+class OpenMeeting:
+    """A meeting as the cleanup lists it: the record and the due instant it is claimed by."""
+
+    meeting: MeetingRecord
+    due: str | None
+
+
+# A page of the cleanup's listings and the opaque cursor of the next one (None: the last).
+CleanupPage = tuple[list[OpenMeeting], dict[str, Any] | None]
+
+# One activity write changes at most this many attendees (with the activity and the meeting,
+# one transaction's 100 items).
+MAX_ATTENDEES_PER_WRITE: Final = 98
+
+
+@dataclass(frozen=True, slots=True)
+class ActivitySnapshot:
+    """A meeting as read, with its activity log and the attendees the events concern."""
+
+    meeting: MeetingRecord
+    log: ActivityLog
+    # Every attendee asked for: its record, or None if it has no item.
+    attendees: Mapping[str, AttendeeRecord | None] = field(default_factory=dict)
+    # Attendees the events concern that were not read (the snapshot was remembered, not read):
+    # their derived fields are written whole, conditioned on the item existing, not REMOVED.
+    unread: frozenset[str] = frozenset()
+    # The activity's version (0: no activity recorded yet).
+    version: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AttendeeChange:
+    attendee_id: str
+    fields: Mapping[str, Any]  # attribute name → plain value, for an existing attendee
+    create: AttendeeRecord | None = None  # the whole record of an attendee never recorded
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityWrite:
+    meeting_id: str
+    expected_status: MeetingStatus
+    expected_version: int
+    new_entries: frozenset[LogEntry]  # added to the set (when `rewrite` is None)
+    meeting_fields: Mapping[str, Any]
+    attendees: Sequence[AttendeeChange] = ()
+    # Attendees recorded for the first time: counted with ADD, as the API counts its own.
+    attendees_added: int = 0
+    # Attendee items of an ended meeting get the meeting's TTL (end_meeting gave it to the rest),
+    # and so does the activity item.
+    attendee_expires_at: int | None = None
+    # The whole log to store instead of adding `new_entries` (compacted, or marked incomplete).
+    rewrite: ActivityLog | None = None
+
+    @property
+    def changes_log(self) -> bool:
+        return bool(self.new_entries) or self.rewrite is not None
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.changes_log or self.meeting_fields or self.attendees)
+
+
+# --- the table -----------------------------------------------------------------------------
+
+
+class MeetingEnding(Protocol):
+    """Ending a meeting: what the events use case needs of the meeting repository."""
+
+    def final_end(self, source: EndSource = EndSource.BACKEND) -> EndOrigin:
+        """The origin of an end whose reason is final at once (a requested one)."""
+        ...
+
+    def pending_end(
+        self, source: EndSource, now_ms: int, noticed_by: EndNoticer | None = None
+    ) -> EndOrigin:
+        """The origin of an end whose reason the cleanup settles one settle window from now."""
+        ...
+
+    def end_meeting(
+        self,
+        meeting_id: str,
+        reason: EndReason,
+        ended_at_ms: int,
+        *,
+        origin: EndOrigin | None = None,
+        honour_requested: bool = True,
+        known: MeetingRecord | None = None,
+    ) -> MeetingRecord | None:
+        """End an open meeting (idempotent, safe under concurrency); None: no such meeting."""
+        ...
+
+
+class MeetingClosing(MeetingEnding, Protocol):
+    """Ending and settling: what the cleanup use case needs of the meeting repository."""
+
+    def request_end(self, meeting_id: str, reason: EndReason) -> MeetingRecord | None:
+        """Note the reason the backend is about to end an open meeting with (the first
+        request wins); the meeting as it now is, None if it already ended."""
+        ...
+
+    def withdraw_end_request(self, meeting_id: str, reason: EndReason) -> None:
+        """Take back a request whose DeleteMeeting failed (only while it is still `reason`)."""
+        ...
+
+    def settle_end(
+        self, seen: MeetingRecord, reason: EndReason, ended_at_ms: int, source: EndSource
+    ) -> bool:
+        """Make an ended meeting's reason final if it is still as `seen`; False otherwise."""
+        ...
+
+
+class MeetingRepository(MeetingClosing, Protocol):
+    """The conditional writes of meetings, attendees, user pointers and rooms.
+
+    Writes whose condition fails raise TransactionRejectedError (OpenMeetingLimitError when
+    only the host's cap refused a create); one a concurrent transaction kept cancelling
+    raises TransactionConflictError."""
+
+    def create_meeting(
+        self,
+        meeting: MeetingRecord,
+        *,
+        room: RoomClaim | None = None,
+        first_attendee: tuple[AttendeeRecord, UserPointerRecord] | None = None,
+        open_meetings_cap: int | None = None,
+    ) -> None: ...
+
+    def add_attendee(
+        self,
+        attendee: AttendeeRecord,
+        pointer: UserPointerRecord,
+        *,
+        replaces_attendee_id: str | None,
+    ) -> None: ...
+
+    def count_attendee(self, meeting_id: str) -> MeetingRecord | None: ...
+
+    def close_attendee(self, attendee: AttendeeRecord, now_ms: int) -> None: ...
+
+    def remove_attendee(
+        self, attendee: AttendeeRecord, *, removed_at_ms: int, bar_user: bool
+    ) -> None: ...
+
+    def bar_user(self, attendee: AttendeeRecord) -> None: ...
+
+    def set_capabilities(
+        self, meeting_id: str, attendee_id: str, capabilities: Capabilities
+    ) -> AttendeeRecord: ...
+
+
+class MeetingQueries(Protocol):
+    """Consistent reads of meetings, attendees, pointers and rooms, and paged listings.
+
+    A listing answers one page and the opaque token of the next one (None: the last page); a
+    token that is not valid for the page's query raises InvalidRequestError."""
+
+    def get_meeting(self, meeting_id: str) -> MeetingRecord | None: ...
+
+    def get_attendee(self, meeting_id: str, attendee_id: str) -> AttendeeRecord | None: ...
+
+    def get_pointer(self, meeting_id: str, user_id: str) -> UserPointerRecord | None: ...
+
+    def get_meeting_and_pointer(
+        self, meeting_id: str, user_id: str
+    ) -> tuple[MeetingRecord | None, UserPointerRecord | None]: ...
+
+    def get_attendee_context(
+        self, meeting_id: str, attendee_id: str, user_id: str
+    ) -> tuple[MeetingRecord | None, AttendeeRecord | None, UserPointerRecord | None]: ...
+
+    def get_pointers(
+        self, meeting_id: str, user_ids: list[str]
+    ) -> dict[str, UserPointerRecord]: ...
+
+    def get_room(self, room_name: str) -> RoomClaim: ...
+
+    def list_hosted(
+        self, host_user_id: str, *, status_filter: str | None, page: PageRequest
+    ) -> tuple[list[MeetingRecord], str | None]: ...
+
+    def list_open(
+        self, *, status_filter: str | None, page: PageRequest
+    ) -> tuple[list[MeetingRecord], str | None]: ...
+
+    def list_roster(
+        self, meeting_id: str, *, page: PageRequest
+    ) -> tuple[list[AttendeeRecord], str | None]: ...
+
+
+class MeetingStore(MeetingRepository, MeetingQueries, Protocol):
+    """Both: what the request-path use cases hold."""
+
+
+class ActivityStore(Protocol):
+    """A meeting's activity log with the meeting and attendees it derives, read and written
+    as one snapshot. `write` raises ActivityConflictError when the snapshot is stale."""
+
+    def read(
+        self, meeting_id: str, attendee_ids: Sequence[str], *, every_attendee: bool = False
+    ) -> ActivitySnapshot | None: ...
+
+    def write(self, change: ActivityWrite) -> None: ...
+
+
+class CleanupQueries(Protocol):
+    """The cleanup's listings of due and open meetings, its claim on one, and its read of an
+    ended one. Cursors are opaque."""
+
+    def page(
+        self, *, due_by: str | None, limit: int, start_key: dict[str, Any] | None
+    ) -> CleanupPage: ...
+
+    def page_open(self, *, limit: int, start_key: dict[str, Any] | None) -> CleanupPage: ...
+
+    def read_ended(self, meeting_id: str) -> ActivitySnapshot | None: ...
+
+    def claim(self, meeting_id: str, seen_due: str | None, next_due: str) -> bool: ...
+
+
+# --- Chime and the bus ---------------------------------------------------------------------
+
+
+class ChimeMeetingLookup(Protocol):
+    """Whether Chime still has a meeting, and deleting one: what the cleanup needs of Chime.
+    Failures are DomainErrors (throttled, unavailable, refused)."""
+
+    def get_meeting(self, meeting_id: str) -> dict[str, Any] | None:
+        """The meeting, or None if Chime no longer has it (it ended)."""
+        ...
+
+    def delete_meeting(self, meeting_id: str) -> bool:
+        """True if this call ended it, False if it had already ended."""
+        ...
+
+
+class ChimeMeetings(ChimeMeetingLookup, Protocol):
+    """Chime SDK meetings and attendees. ChimeResourceGoneError: the meeting (or attendee) is
+    gone; other failures are DomainErrors (throttled, unavailable, refused)."""
+
+    def create_meeting(
+        self,
+        *,
+        client_request_token: str,
+        external_meeting_id: str,
+        media_region: str,
+        meeting_features: dict[str, Any],
+        tags: dict[str, str],
+        attendees: list[Any] | None = None,
+    ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]: ...
+
+    def create_attendee(self, meeting_id: str, external_user_id: str) -> dict[str, Any]: ...
+
+    def batch_create_attendees(
+        self, meeting_id: str, attendees: list[tuple[str, Capabilities | None]]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]: ...
+
+    def delete_attendee(self, meeting_id: str, attendee_id: str) -> bool: ...
+
+    def update_attendee_capabilities(
+        self, meeting_id: str, attendee_id: str, capabilities: Capabilities
+    ) -> dict[str, Any]: ...
+
+    @staticmethod
+    def capabilities_of(chime_attendee: dict[str, Any]) -> Capabilities:
+        """An attendee's capabilities as Chime answered them (absent: Chime's default)."""
+        ...
+
+
+class EventBus(Protocol):
+    """The project's event bus: puts every event, in order; PublishFailedError at the first
+    refusal. A call of at most `max_events_per_call` events goes out or fails as one."""
+
+    @property
+    def max_events_per_call(self) -> int: ...
+
+    def publish(self, events: Sequence[DomainEvent]) -> None: ...
