@@ -15,6 +15,7 @@ from meetings.adapters.table.activity import (
     ENTRIES_ATTRIBUTE,
     VERSION_ATTRIBUTE,
 )
+from meetings.adapters.table.checkpoint import decode_checkpoint, encode_checkpoint
 from meetings.adapters.table.codec import activity_key
 from meetings.domain import presence
 from meetings.domain.end_reason import infer_end_reason, predict_end
@@ -25,12 +26,10 @@ from meetings.domain.presence import (
     ActivityLog,
     EntryKind,
     LogEntry,
-    Replay,
     attendee_ref,
-    decode_checkpoint,
-    encode_checkpoint,
 )
 from meetings.domain.records import EndReason
+from meetings.domain.replay import Replay
 
 from bench.item_size import ITEM_SIZE_LIMIT, item_size
 from tests.unit.test_events_model import deliver, new_table, service_for, state_of

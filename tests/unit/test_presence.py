@@ -4,17 +4,9 @@ from __future__ import annotations
 
 import pytest
 from meetings.domain.chime_events import ChimeEvent, ChimeEventType
-from meetings.domain.presence import (
-    EntryKind,
-    LogEntry,
-    attendee_activity,
-    attendee_ref,
-    audio_steps,
-    decode_log,
-    entry_for,
-    meeting_activity,
-)
+from meetings.domain.presence import EntryKind, LogEntry, attendee_ref, decode_log, entry_for
 from meetings.domain.records import Presence
+from meetings.domain.replay import attendee_activity, audio_steps, meeting_activity
 
 T0 = 1_764_097_200_000
 A, B = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"

@@ -34,8 +34,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Final
 
-from meetings.domain.presence import LogLike, Replay
+from meetings.domain.presence import LogLike
 from meetings.domain.records import EndNoticer, EndReason, EndSource
+from meetings.domain.replay import Replay
 
 NO_AUDIO_MS: Final = 300_000
 SINGLE_ATTENDEE_MS: Final = 1_800_000

@@ -10,7 +10,7 @@ state whatever order they arrived in.
 Entries sort by (timestamp, rank): at equal timestamps a disconnect ranks after a join, so
 ties break the same way every time and never leave a ghost connection.
 
-Every derivation is one fold over the entries in that order (`_Fold`). So that the log stays
+Every derivation is one fold over the entries in that order (`Fold`). So that the log stays
 bounded, entries older than HORIZON_MS before the newest one are folded into a `Checkpoint`
 (the fold's state at the horizon) once the log is long (`ActivityLog.compacted`); deriving
 from the checkpoint plus the remaining entries gives exactly what the whole set gives. An
@@ -145,7 +145,7 @@ def _order(entry: LogEntry) -> tuple[int, int, str]:
     return (entry.timestamp, entry.rank, entry.ref)  # the dataclass order, compared in C
 
 
-def _until(entries: Iterable[LogEntry], ended_at: int | None) -> list[LogEntry]:
+def entries_until(entries: Iterable[LogEntry], ended_at: int | None) -> list[LogEntry]:
     """Entries in order; none after the end (nothing happens in a meeting after it ended)."""
     return sorted((e for e in entries if ended_at is None or e.timestamp <= ended_at), key=_order)
 
@@ -203,7 +203,7 @@ class Checkpoint:
         return sum(1 for state in self.refs.values() if state.presence is Presence.CONNECTED)
 
 
-class _Fold:
+class Fold:
     """The derivations' state machine: entries applied in (timestamp, rank) order, from an
     empty log or from a checkpoint. Folding a prefix into a checkpoint and folding the rest
     onto it gives the state of folding everything: the checkpoint is this state, stored."""
@@ -340,7 +340,7 @@ class ActivityLog:
             return self
         ordered = sorted(self.entries, key=_order)
         folded = [e for e in ordered if e.timestamp < horizon]
-        fold = _Fold(self.checkpoint)
+        fold = Fold(self.checkpoint)
         for entry in folded:
             fold.apply(entry)
         checkpoint = fold.checkpoint(horizon, incomplete=self.incomplete)
@@ -372,201 +372,3 @@ LogLike = ActivityLog | Iterable[LogEntry]
 
 def as_log(log: LogLike) -> ActivityLog:
     return log if isinstance(log, ActivityLog) else ActivityLog(frozenset(log))
-
-
-# --- derivations ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class AttendeeActivity:
-    presence: Presence | None  # None: no presence event seen (the stored one stands)
-    joinedAt: int | None = None  # noqa: N815 - the current (or last) connection's start
-    leftAt: int | None = None  # noqa: N815 - when that connection ended; None while connected
-    video: bool = False
-    contentShare: bool = False  # noqa: N815
-
-
-@dataclass(frozen=True, slots=True)
-class MeetingActivity:
-    startedAt: int | None  # noqa: N815 - the first audio join
-    connected: int
-    peakConnected: int  # noqa: N815
-    contentShareActive: bool  # noqa: N815
-    chimeCreatedAt: int | None  # noqa: N815 - chime:MeetingStarted's timestamp, if seen
-
-
-class Replay:
-    """What a log says, up to an end instant (None: the meeting is open)."""
-
-    def __init__(self, log: LogLike, ended_at: int | None) -> None:
-        activity = as_log(log)
-        self.ended_at = ended_at
-        self.checkpoint = activity.checkpoint
-        self._fold = _Fold(activity.checkpoint)
-        for entry in _until(activity.entries, ended_at):
-            self._fold.apply(entry)
-
-    @property
-    def exact(self) -> bool:
-        """False when the log evidently lacks an entry (a Left or Dropped whose AttendeeJoined
-        never arrived), the folded past is known to lack one, or it holds entries after the end
-        (the end came more than a millisecond before the horizon): then only what the entries
-        after the horizon say is certain, and every end-reason answer depends on the rest."""
-        if self._fold.lost_join:
-            return False  # the audio timeline misses a connection whose join was lost
-        checkpoint = self.checkpoint
-        if checkpoint is None:
-            return True
-        if checkpoint.incomplete:
-            return False
-        return self.ended_at is None or self.ended_at + 1 >= checkpoint.horizon
-
-    def attendee(self, attendee_id: str) -> AttendeeActivity:
-        state = self._fold.refs.get(attendee_ref(attendee_id), RefState())
-        presence, left_at = state.presence, state.left_at
-        if self.ended_at is not None and presence is Presence.CONNECTED:
-            presence, left_at = Presence.LEFT, self.ended_at
-        return AttendeeActivity(
-            presence=presence,
-            joinedAt=state.joined_at,
-            leftAt=left_at,
-            # Video belongs to the current connection: a camera left on before a rejoin is off.
-            video=presence is Presence.CONNECTED and state.video,
-            contentShare=state.content and self.ended_at is None,
-        )
-
-    def meeting(self) -> MeetingActivity:
-        fold = self._fold
-        return MeetingActivity(
-            startedAt=fold.started_at,
-            connected=0 if self.ended_at is not None else fold.count,
-            peakConnected=fold.peak,
-            contentShareActive=self.ended_at is None
-            and any(state.content for state in fold.refs.values()),
-            chimeCreatedAt=fold.created_at,
-        )
-
-    # The end-reason inference's view (domain/end_reason.py).
-    @property
-    def audio_count(self) -> int:
-        return self._fold.count
-
-    def last_drop_below(self, bound: int) -> int | None:
-        """The last instant the audio count fell from at least `bound` to below it (1 or 2)."""
-        return self._fold.below[bound]
-
-    @property
-    def created_at(self) -> int | None:
-        return self._fold.created_at
-
-    @property
-    def earliest(self) -> int | None:
-        return self._fold.earliest
-
-    @property
-    def latest(self) -> int | None:
-        return self._fold.latest
-
-
-def attendee_activity(log: LogLike, attendee_id: str, ended_at: int | None) -> AttendeeActivity:
-    return Replay(log, ended_at).attendee(attendee_id)
-
-
-def meeting_activity(log: LogLike, ended_at: int | None) -> MeetingActivity:
-    return Replay(log, ended_at).meeting()
-
-
-def audio_steps(entries: Iterable[LogEntry], ended_at: int | None) -> list[tuple[int, int]]:
-    """(instant, audio connections from then on) at every change of the count, in order
-    (of a plain set of entries)."""
-    connected: set[str] = set()
-    steps: list[tuple[int, int]] = []
-    for entry in _until((e for e in entries if e.kind in AUDIO_KINDS), ended_at):
-        before = len(connected)
-        if entry.kind is EntryKind.JOINED:
-            connected.add(entry.ref)
-        else:
-            connected.discard(entry.ref)
-        if len(connected) != before:
-            steps.append((entry.timestamp, len(connected)))
-    return steps
-
-
-# --- storage form of the checkpoint ------------------------------------------------------------
-
-_CHECKPOINT_VERSION: Final = "1"
-_PRESENCE_CODES: Final = {Presence.CONNECTED: "C", Presence.LEFT: "L", Presence.DROPPED: "D"}
-_PRESENCE_OF_CODE: Final = {code: presence for presence, code in _PRESENCE_CODES.items()}
-
-
-def _number(value: int | None) -> str:
-    return "" if value is None else str(value)
-
-
-def _optional(text: str) -> int | None:
-    return int(text) if text else None
-
-
-def encode_checkpoint(checkpoint: Checkpoint) -> str:
-    """`1|horizon|flags|created|started|earliest|latest|peak|below1|below2` then, per
-    attendee ref, `;ref,presence,joinedAt,leftAt,flags` (about 40 bytes an attendee). The head's
-    flags: 1 = incomplete, 2 = a lost join among the folded entries."""
-    head = "|".join(
-        [
-            _CHECKPOINT_VERSION,
-            str(checkpoint.horizon),
-            str(int(checkpoint.incomplete) | (2 if checkpoint.lost_join else 0)),
-            _number(checkpoint.created_at),
-            _number(checkpoint.started_at),
-            _number(checkpoint.earliest),
-            _number(checkpoint.latest),
-            str(checkpoint.peak),
-            _number(checkpoint.below_one_since),
-            _number(checkpoint.below_two_since),
-        ]
-    )
-    refs = [
-        ",".join(
-            [
-                ref,
-                "" if state.presence is None else _PRESENCE_CODES[state.presence],
-                _number(state.joined_at),
-                _number(state.left_at),
-                ("v" if state.video else "") + ("c" if state.content else ""),
-            ]
-        )
-        for ref, state in sorted(checkpoint.refs.items())
-    ]
-    return ";".join([head, *refs])
-
-
-def decode_checkpoint(text: str) -> Checkpoint:
-    head, *refs = text.split(";")
-    version, horizon, incomplete, created, started, earliest, latest, peak, below1, below2 = (
-        head.split("|")
-    )
-    if version != _CHECKPOINT_VERSION:
-        raise ValueError(f"unknown checkpoint version {version!r}")
-    states = {}
-    for item in refs:
-        ref, presence, joined, left, flags = item.split(",")
-        states[ref] = RefState(
-            presence=_PRESENCE_OF_CODE[presence] if presence else None,
-            joined_at=_optional(joined),
-            left_at=_optional(left),
-            video="v" in flags,
-            content="c" in flags,
-        )
-    return Checkpoint(
-        horizon=int(horizon),
-        refs=states,
-        created_at=_optional(created),
-        started_at=_optional(started),
-        earliest=_optional(earliest),
-        latest=_optional(latest),
-        peak=int(peak),
-        below_one_since=_optional(below1),
-        below_two_since=_optional(below2),
-        incomplete=bool(int(incomplete) & 1),
-        lost_join=bool(int(incomplete) & 2),
-    )

@@ -28,14 +28,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any, Final
 
 from meetings.domain.chime_events import ChimeEvent, ChimeEventType
-from meetings.domain.presence import (
-    ActivityLog,
-    AttendeeActivity,
-    LogEntry,
-    Replay,
-    entry_for,
-    subject_of,
-)
+from meetings.domain.presence import ActivityLog, LogEntry, entry_for, subject_of
 from meetings.domain.records import (
     AttendeeRecord,
     EndReason,
@@ -44,6 +37,7 @@ from meetings.domain.records import (
     MeetingStatus,
     Presence,
 )
+from meetings.domain.replay import AttendeeActivity, Replay
 from meetings.service.ports import (
     MAX_ATTENDEES_PER_WRITE,
     ActivityConflictError,

@@ -26,6 +26,7 @@ from typing import Any, Final
 
 from meetings import deployment
 from meetings.adapters.table.base import TableBase
+from meetings.adapters.table.checkpoint import decode_checkpoint, encode_checkpoint
 from meetings.adapters.table.codec import (
     ACTIVITY_SK,
     ATTENDEE_SK_PREFIX,
@@ -42,7 +43,7 @@ from meetings.adapters.table.codec import (
     to_attribute_values,
 )
 from meetings.adapters.table.errors import dynamodb_errors
-from meetings.domain.presence import ActivityLog, decode_checkpoint, decode_log, encode_checkpoint
+from meetings.domain.presence import ActivityLog, decode_log
 from meetings.domain.records import AttendeeRecord, Presence
 from meetings.service.ports import (
     MAX_ATTENDEES_PER_WRITE,
