@@ -15,7 +15,7 @@ from meetings.adapters.table.store import MeetingTable
 from meetings.service.ports import PageRequest
 
 from tests.integration.conftest import TABLE_NAME, Caller, lambda_context
-from tests.unit.test_events_model import MemoryTable, deliver, service_for, settle
+from tests.unit.service.fakes import MemoryTable, deliver, service_for, settle
 
 HOST = Caller("alice")
 BOB, CAROL = Caller("bob"), Caller("carol")

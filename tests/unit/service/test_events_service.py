@@ -11,7 +11,7 @@ from meetings.domain.records import EndNoticer, EndReason, EndSource, MeetingSta
 from meetings.handlers.event_batches import Delivery, EventBatch
 from meetings.service.events import MeetingNotRecordedError
 
-from tests.unit.test_events_model import (
+from tests.unit.service.fakes import (
     MEETING_ID,
     MemoryMeetingStore,
     deliver,

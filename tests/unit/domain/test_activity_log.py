@@ -32,8 +32,8 @@ from meetings.domain.records import EndReason
 from meetings.domain.replay import Replay
 
 from bench.item_size import ITEM_SIZE_LIMIT, item_size
-from tests.unit.test_events_model import deliver, new_table, service_for, state_of
-from tests.unit.test_events_properties import BATCH_SIZES, in_batches, valid_sequences
+from tests.unit.service.fakes import deliver, new_table, service_for, state_of
+from tests.unit.service.test_events_properties import BATCH_SIZES, in_batches, valid_sequences
 
 T0 = 1_764_097_200_000
 ATTENDEES = ("attendee-a", "attendee-b", "attendee-c")

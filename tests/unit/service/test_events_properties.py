@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.unit.test_events_model import (
+from tests.unit.service.fakes import (
     deliver,
     envelope,
     new_table,
