@@ -9,10 +9,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+from meetings.domain.activity_plan import MAX_ATTENDEES_PER_WRITE
 from meetings.domain.chime_events import ChimeEvent, MalformedChimeEventError, parse_chime_event
 from meetings.domain.presence import subject_of
 from meetings.service.events import AppliedEvents, ChimeEventService, MeetingNotRecordedError
-from meetings.service.ports import MAX_ATTENDEES_PER_WRITE
 
 # A meeting's first events may overtake the API's write of its record (CreateMeeting comes
 # first): such events are retried this many deliveries before they are dropped as foreign.

@@ -23,31 +23,24 @@ shortcut, never a source of truth.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields, replace
-from typing import Any, Final
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Final
 
-from meetings.domain.chime_events import ChimeEvent, ChimeEventType
-from meetings.domain.presence import ActivityLog, LogEntry, entry_for, subject_of
-from meetings.domain.records import (
-    AttendeeRecord,
-    EndReason,
-    EndSource,
-    MeetingRecord,
-    MeetingStatus,
-    Presence,
-)
-from meetings.domain.replay import AttendeeActivity, Replay
-from meetings.service.ports import (
-    MAX_ATTENDEES_PER_WRITE,
-    ActivityConflictError,
+from meetings.domain.activity_plan import (
     ActivitySnapshot,
-    ActivityStore,
     ActivityWrite,
-    AttendeeChange,
-    Clock,
-    MeetingEnding,
+    SeenAttendee,
+    plan_activity_write,
+    seen_attendees,
+    snapshot_after,
+    split_write,
+    subjects_of,
 )
+from meetings.domain.chime_events import ChimeEvent, ChimeEventType
+from meetings.domain.presence import LogEntry, entry_for
+from meetings.domain.records import EndReason, EndSource, MeetingRecord
+from meetings.service.ports import ActivityConflictError, ActivityStore, Clock, MeetingEnding
 
 # Conflicting writers of one meeting are rare; past this many rounds the batch is retried.
 MAX_ATTEMPTS: Final = 5
@@ -64,14 +57,6 @@ class ConflictPersistedError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class SeenAttendee:
-    """An attendee as Chime's events name it, for recording one the table never held."""
-
-    external_user_id: str
-    first_seen_at: int
-
-
-@dataclass(frozen=True, slots=True)
 class AppliedEvents:
     meeting_id: str
     changed: bool
@@ -79,175 +64,6 @@ class AppliedEvents:
 
 
 # --- the pure part: what the table should hold after the new entries ----------------------------
-
-
-def _changed(record: object, wanted: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: value for name, value in wanted.items() if getattr(record, name) != value}
-
-
-def _ended_at(meeting: MeetingRecord) -> int | None:
-    return meeting.endedAt if meeting.status is MeetingStatus.ENDED else None
-
-
-def _meeting_fields(meeting: MeetingRecord, replay: Replay) -> dict[str, Any]:
-    activity = replay.meeting()
-    wanted: dict[str, Any] = {
-        "peakConnected": activity.peakConnected,
-        "connected": activity.connected,  # 0 once ended
-        "contentShareActive": activity.contentShareActive,  # False once ended
-    }
-    if activity.startedAt is not None:
-        wanted["startedAt"] = activity.startedAt
-    if meeting.status.is_open and activity.startedAt is not None:
-        wanted["status"] = MeetingStatus.STARTED
-    # No reason here: the cleanup settles an inferred one once (service/cleanup.py).
-    return _changed(meeting, wanted)
-
-
-def _derived_attendee_fields(activity: AttendeeActivity) -> dict[str, Any]:
-    wanted: dict[str, Any] = {"video": activity.video, "contentShare": activity.contentShare}
-    if activity.presence is not None:
-        wanted |= {
-            "presence": activity.presence,
-            "joinedAt": activity.joinedAt,
-            "leftAt": activity.leftAt,
-        }
-    return wanted
-
-
-def _attendee_fields(record: AttendeeRecord, activity: AttendeeActivity) -> dict[str, Any]:
-    return _changed(record, _derived_attendee_fields(activity))
-
-
-def user_id_for(external_user_id: str) -> str:
-    """The user of an attendee the API never recorded: its ExternalUserId names it — unless
-    the API derived that id from a user id Chime refuses, which cannot be turned back."""
-    return external_user_id
-
-
-def _new_attendee(
-    meeting_id: str, attendee_id: str, seen: SeenAttendee, activity: AttendeeActivity
-) -> AttendeeRecord:
-    return AttendeeRecord(
-        attendeeId=attendee_id,
-        meetingId=meeting_id,
-        userId=user_id_for(seen.external_user_id),
-        externalUserId=seen.external_user_id,
-        addedAt=seen.first_seen_at,
-        presence=activity.presence or Presence.PROVISIONED,
-        joinedAt=activity.joinedAt,
-        leftAt=activity.leftAt,
-        video=activity.video,
-        contentShare=activity.contentShare,
-    )
-
-
-def _attendee_changes(
-    snapshot: ActivitySnapshot,
-    replay: Replay,
-    seen: Mapping[str, SeenAttendee],
-) -> list[AttendeeChange]:
-    meeting = snapshot.meeting
-    changes = []
-    for attendee_id, record in snapshot.attendees.items():
-        activity = replay.attendee(attendee_id)
-        if record is None:
-            # Only presence proves an attendee exists; a sharer or camera alone does not say who.
-            if attendee_id in seen and activity.presence is not None:
-                created = _new_attendee(meeting.meetingId, attendee_id, seen[attendee_id], activity)
-                changes.append(AttendeeChange(attendee_id, {}, create=created))
-        elif record.presence is not Presence.REMOVED:
-            changed = _attendee_fields(record, activity)
-            if changed:
-                changes.append(AttendeeChange(attendee_id, changed))
-    for attendee_id in sorted(snapshot.unread - set(snapshot.attendees)):
-        # Not read: every derived field, conditioned on the item being there and not REMOVED.
-        whole = _derived_attendee_fields(replay.attendee(attendee_id))
-        changes.append(AttendeeChange(attendee_id, whole))
-    return changes
-
-
-def plan_activity_write(
-    snapshot: ActivitySnapshot,
-    entries: Iterable[LogEntry],
-    seen: Mapping[str, SeenAttendee],
-) -> ActivityWrite:
-    """The one write that brings the meeting's items in line with its log plus `entries`."""
-    meeting = snapshot.meeting
-    ended_at = _ended_at(meeting)
-    grown = snapshot.log.with_entries(entries)
-    log = grown.compacted(ended_at)
-    new = log.entries - snapshot.log.entries
-    # Adding `new` to the stored set would not give `log` (compacted, or marked incomplete):
-    # the whole log is written instead.
-    rewritten = log.checkpoint != snapshot.log.checkpoint or not log.entries >= snapshot.log.entries
-    replay = Replay(log, ended_at)
-    attendees = _attendee_changes(snapshot, replay, seen)
-    created = sum(1 for change in attendees if change.create is not None)
-    return ActivityWrite(
-        meeting_id=meeting.meetingId,
-        expected_status=meeting.status,
-        expected_version=snapshot.version,
-        new_entries=new,
-        meeting_fields=_meeting_fields(meeting, replay),
-        attendees=attendees,
-        attendees_added=created,
-        attendee_expires_at=meeting.expiresAt if ended_at is not None else None,
-        rewrite=log if rewritten else None,
-    )
-
-
-def log_after(snapshot: ActivitySnapshot, change: ActivityWrite) -> ActivityLog:
-    """The activity log as `change`, planned from `snapshot`, leaves it."""
-    if change.rewrite is not None:
-        return change.rewrite
-    return ActivityLog(snapshot.log.entries | change.new_entries, snapshot.log.checkpoint)
-
-
-def split_write(change: ActivityWrite) -> list[ActivityWrite]:
-    """One transaction holds the activity item, the meeting and at most 98 attendees: the log's
-    and the meeting's change go with the first of them; each later part re-checks that the
-    activity and the meeting are as the first left them."""
-    first = replace(change, attendees=change.attendees[:MAX_ATTENDEES_PER_WRITE])
-    parts = [first]
-    status = change.meeting_fields.get("status", change.expected_status)
-    version = change.expected_version + (1 if change.changes_log else 0)
-    for start in range(MAX_ATTENDEES_PER_WRITE, len(change.attendees), MAX_ATTENDEES_PER_WRITE):
-        parts.append(
-            ActivityWrite(
-                meeting_id=change.meeting_id,
-                expected_status=status,
-                expected_version=version,
-                new_entries=frozenset(),
-                meeting_fields={},
-                attendees=change.attendees[start : start + MAX_ATTENDEES_PER_WRITE],
-                attendee_expires_at=change.attendee_expires_at,
-            )
-        )
-    return parts
-
-
-_ATTENDEE_FIELDS: Final = frozenset(f.name for f in fields(AttendeeRecord))
-
-
-def snapshot_after(snapshot: ActivitySnapshot, change: ActivityWrite) -> ActivitySnapshot:
-    """What the meeting's items hold once `change`, planned from `snapshot`, is written.
-
-    Attendees that were not read stay unknown (only their derived fields were written)."""
-    meeting = replace(
-        snapshot.meeting,
-        **change.meeting_fields,
-        attendeeTotal=snapshot.meeting.attendeeTotal + change.attendees_added,
-    )
-    attendees = {a: record for a, record in snapshot.attendees.items() if record is not None}
-    for attendee in change.attendees:
-        if attendee.create is not None:
-            attendees[attendee.attendee_id] = attendee.create
-        elif attendee.attendee_id in attendees:
-            values = {k: v for k, v in attendee.fields.items() if k in _ATTENDEE_FIELDS}
-            attendees[attendee.attendee_id] = replace(attendees[attendee.attendee_id], **values)
-    version = snapshot.version + (1 if change.changes_log else 0)
-    return ActivitySnapshot(meeting, log_after(snapshot, change), attendees, version=version)
 
 
 class RememberedSnapshots:
@@ -276,20 +92,6 @@ class RememberedSnapshots:
         self._snapshots.pop(meeting_id, None)
 
 
-def _seen_attendees(events: Iterable[ChimeEvent]) -> dict[str, SeenAttendee]:
-    seen: dict[str, SeenAttendee] = {}
-    for event in sorted(events, key=lambda e: e.timestamp):
-        if event.is_content_share or not event.attendee_id or not event.external_user_id:
-            continue
-        seen.setdefault(event.attendee_id, SeenAttendee(event.external_user_id, event.timestamp))
-    return seen
-
-
-def _subjects(events: Iterable[ChimeEvent]) -> list[str]:
-    subjects = {subject_of(e) for e in events if entry_for(e) is not None}
-    return sorted(subject for subject in subjects if subject)
-
-
 # --- the use case ---------------------------------------------------------------------------
 
 
@@ -313,9 +115,9 @@ class ChimeEventService:
         endings = [e for e in events if e.event_type is ChimeEventType.MEETING_ENDED]
         if not entries and not endings:
             return AppliedEvents(meeting_id, False)  # nothing the table derives from
-        seen = _seen_attendees(events)
+        seen = seen_attendees(events)
         snapshot, change = self._apply_entries(
-            meeting_id, entries, _subjects(events), seen, from_memory=not endings
+            meeting_id, entries, subjects_of(events), seen, from_memory=not endings
         )
         if not endings or not _may_end(snapshot.meeting):
             return AppliedEvents(meeting_id, not change.is_empty)

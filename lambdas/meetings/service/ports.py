@@ -9,10 +9,11 @@ tokens and cursors are opaque to the caller.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
+from meetings.domain.activity_plan import ActivitySnapshot, ActivityWrite
 from meetings.domain.errors import ConflictError
 from meetings.domain.records import (
     AttendeeRecord,
@@ -21,13 +22,11 @@ from meetings.domain.records import (
     EndReason,
     EndSource,
     MeetingRecord,
-    MeetingStatus,
     UserPointerRecord,
 )
 
 if TYPE_CHECKING:
     from meetings.domain.domain_events import DomainEvent
-    from meetings.domain.presence import ActivityLog, LogEntry
 
 # The backend's clock: milliseconds since the epoch.
 Clock = Callable[[], int]
@@ -123,57 +122,6 @@ class OpenMeeting:
 
 # A page of the cleanup's listings and the opaque cursor of the next one (None: the last).
 CleanupPage = tuple[list[OpenMeeting], dict[str, Any] | None]
-
-# One activity write changes at most this many attendees (with the activity and the meeting,
-# one transaction's 100 items).
-MAX_ATTENDEES_PER_WRITE: Final = 98
-
-
-@dataclass(frozen=True, slots=True)
-class ActivitySnapshot:
-    """A meeting as read, with its activity log and the attendees the events concern."""
-
-    meeting: MeetingRecord
-    log: ActivityLog
-    # Every attendee asked for: its record, or None if it has no item.
-    attendees: Mapping[str, AttendeeRecord | None] = field(default_factory=dict)
-    # Attendees the events concern that were not read (the snapshot was remembered, not read):
-    # their derived fields are written whole, conditioned on the item existing, not REMOVED.
-    unread: frozenset[str] = frozenset()
-    # The activity's version (0: no activity recorded yet).
-    version: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class AttendeeChange:
-    attendee_id: str
-    fields: Mapping[str, Any]  # attribute name → plain value, for an existing attendee
-    create: AttendeeRecord | None = None  # the whole record of an attendee never recorded
-
-
-@dataclass(frozen=True, slots=True)
-class ActivityWrite:
-    meeting_id: str
-    expected_status: MeetingStatus
-    expected_version: int
-    new_entries: frozenset[LogEntry]  # added to the set (when `rewrite` is None)
-    meeting_fields: Mapping[str, Any]
-    attendees: Sequence[AttendeeChange] = ()
-    # Attendees recorded for the first time: counted with ADD, as the API counts its own.
-    attendees_added: int = 0
-    # Attendee items of an ended meeting get the meeting's TTL (end_meeting gave it to the rest),
-    # and so does the activity item.
-    attendee_expires_at: int | None = None
-    # The whole log to store instead of adding `new_entries` (compacted, or marked incomplete).
-    rewrite: ActivityLog | None = None
-
-    @property
-    def changes_log(self) -> bool:
-        return bool(self.new_entries) or self.rewrite is not None
-
-    @property
-    def is_empty(self) -> bool:
-        return not (self.changes_log or self.meeting_fields or self.attendees)
 
 
 # --- the table -----------------------------------------------------------------------------

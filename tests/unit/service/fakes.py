@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from meetings import deployment
+from meetings.domain.activity_plan import ActivitySnapshot, ActivityWrite
 from meetings.domain.end_reason import settled_end
 from meetings.domain.presence import ActivityLog
 from meetings.domain.records import (
@@ -28,12 +29,7 @@ from meetings.domain.records import (
 )
 from meetings.handlers.event_batches import Delivery, EventBatch
 from meetings.service.events import ChimeEventService
-from meetings.service.ports import (
-    ActivityConflictError,
-    ActivitySnapshot,
-    ActivityWrite,
-    EndOrigin,
-)
+from meetings.service.ports import ActivityConflictError, EndOrigin
 
 MEETING_ID = "87654321-4321-4321-4321-210987654321"
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
+from meetings.domain.activity_plan import ActivitySnapshot
 from meetings.domain.errors import ThrottledError
 from meetings.domain.instants import rfc3339
 from meetings.domain.presence import ActivityLog, EntryKind, LogEntry, attendee_ref
@@ -21,7 +22,6 @@ from meetings.domain.records import (
 )
 from meetings.service.cleanup import TIME_RESERVE_MS, CleanupService, CleanupSummary
 from meetings.service.ports import (
-    ActivitySnapshot,
     ChimeMeetingLookup,
     CleanupPage,
     CleanupQueries,

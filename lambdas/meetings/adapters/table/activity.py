@@ -43,14 +43,16 @@ from meetings.adapters.table.codec import (
     to_attribute_values,
 )
 from meetings.adapters.table.errors import dynamodb_errors
-from meetings.domain.presence import ActivityLog, decode_log
-from meetings.domain.records import AttendeeRecord, Presence
-from meetings.service.ports import (
+from meetings.domain.activity_plan import (
     MAX_ATTENDEES_PER_WRITE,
-    ActivityConflictError,
     ActivitySnapshot,
     ActivityWrite,
     AttendeeChange,
+)
+from meetings.domain.presence import ActivityLog, decode_log
+from meetings.domain.records import AttendeeRecord, Presence
+from meetings.service.ports import (
+    ActivityConflictError,
     TransactionConflictError,
     TransactionRejectedError,
 )

@@ -10,8 +10,8 @@ from meetings.adapters.table.activity import ActivityTable
 from meetings.adapters.table.base import TableBase
 from meetings.adapters.table.codec import OPEN_PARTITION, Item, meeting_from_item, meeting_key
 from meetings.adapters.table.errors import dynamodb_errors
+from meetings.domain.activity_plan import ActivitySnapshot
 from meetings.service.ports import (
-    ActivitySnapshot,
     CleanupPage,
     OpenMeeting,
     TransactionConflictError,
