@@ -115,12 +115,6 @@ class MeetingReads(TableBase):
         self, host_user_id: str, *, status_filter: str | None, page: PageRequest
     ) -> tuple[list[MeetingRecord], str | None]:
         """A host's meetings, newest first. status_filter: open | ended | a MeetingStatus value."""
-        partition = host_pk(host_user_id)
-        start_key = _page_start(
-            page,
-            index_keys=(deployment.HOST_INDEX_PK, deployment.HOST_INDEX_SK),
-            partition=(deployment.HOST_INDEX_PK, partition),
-        )
         if status_filter == "open":
             # Open meetings are exactly those still in the sparse open index.
             condition: Condition | None = (
@@ -135,50 +129,43 @@ class MeetingReads(TableBase):
                 MeetingStatus.ENDED if status_filter == "ended" else MeetingStatus(status_filter)
             )
             condition = _status_is(wanted)
-        records, last_key = self._list_newest_first(
-            deployment.HOST_INDEX,
-            deployment.HOST_INDEX_PK,
-            partition,
+        return self._list_newest_first(
+            (deployment.HOST_INDEX, deployment.HOST_INDEX_PK, deployment.HOST_INDEX_SK),
+            host_pk(host_user_id),
             condition,
-            limit=page.limit,
-            start_key=start_key,
+            page,
         )
-        return records, _next_token(last_key, page)
 
     def list_open(
         self, *, status_filter: str | None, page: PageRequest
     ) -> tuple[list[MeetingRecord], str | None]:
         """Every open meeting, newest first (admins). status_filter: CREATED | STARTED | None."""
-        start_key = _page_start(
-            page,
-            index_keys=(deployment.OPEN_INDEX_PK, deployment.OPEN_INDEX_SK),
-            partition=(deployment.OPEN_INDEX_PK, OPEN_PARTITION),
-        )
         open_statuses = {MeetingStatus.CREATED, MeetingStatus.STARTED}
         condition = (
             _status_is(MeetingStatus(status_filter)) if status_filter in open_statuses else None
         )
-        records, last_key = self._list_newest_first(
-            deployment.OPEN_INDEX,
-            deployment.OPEN_INDEX_PK,
+        return self._list_newest_first(
+            (deployment.OPEN_INDEX, deployment.OPEN_INDEX_PK, deployment.OPEN_INDEX_SK),
             OPEN_PARTITION,
             condition,
-            limit=page.limit,
-            start_key=start_key,
+            page,
         )
-        return records, _next_token(last_key, page)
 
     def _list_newest_first(
         self,
-        index: str,
-        partition_attribute: str,
+        index: tuple[str, str, str],
         partition_value: str,
         condition: Condition | None,
-        *,
-        limit: int,
-        start_key: PlainKey | None,
-    ) -> tuple[list[MeetingRecord], PlainKey | None]:
-        """One page of meetings of an index partition, optionally filtered."""
+        page: PageRequest,
+    ) -> tuple[list[MeetingRecord], str | None]:
+        """One page of meetings of an index partition, optionally filtered, and the token of
+        the next. `index`: its name and its partition and sort key attributes."""
+        index_name, partition_attribute, sort_attribute = index
+        start_key = _page_start(
+            page,
+            index_keys=(partition_attribute, sort_attribute),
+            partition=(partition_attribute, partition_value),
+        )
         names = {"#pk": partition_attribute}
         values: Item = {":pk": {"S": partition_value}}
         filter_expression = None
@@ -187,16 +174,16 @@ class MeetingReads(TableBase):
             names.update(filter_names)
             values.update(filter_values)
         items, last_key = self._query_page(
-            index=index,
+            index=index_name,
             key_condition="#pk = :pk",
             names=names,
             values=values,
-            limit=limit,
+            limit=page.limit,
             start_key=start_key,
             newest_first=True,
             filter_expression=filter_expression,
         )
-        return [meeting_from_item(item) for item in items], last_key
+        return [meeting_from_item(item) for item in items], _next_token(last_key, page)
 
     def list_roster(
         self, meeting_id: str, *, page: PageRequest
