@@ -14,7 +14,6 @@ from meetings.adapters.table.codec import (
     attendee_from_item,
     attendee_key,
     attendee_to_item,
-    meeting_from_item,
     meeting_key,
     pointer_key,
     pointer_to_item,
@@ -25,7 +24,6 @@ from meetings.domain.records import (
     AttendeeRecord,
     Capabilities,
     MeetingRecord,
-    MeetingStatus,
     Presence,
     UserPointerRecord,
 )
@@ -85,30 +83,14 @@ class AttendeeWrites(MeetingTableBase):
         increment is lost — the end recounts `attendeeTotal` exactly (`_recount_attendees`).
         """
         try:
-            answer: Any = self._retrying_conflicts(
-                lambda: self.client.update_item(
-                    TableName=self.table_name,
-                    Key=meeting_key(meeting_id),
-                    UpdateExpression="ADD #total :one",
-                    ConditionExpression="attribute_exists(#pk) AND #status <> :ended",
-                    ExpressionAttributeNames={
-                        "#total": "attendeeTotal",
-                        "#pk": deployment.PARTITION_KEY,
-                        "#status": "status",
-                    },
-                    ExpressionAttributeValues={
-                        ":one": {"N": "1"},
-                        ":ended": {"S": str(MeetingStatus.ENDED)},
-                    },
-                    ReturnValues="ALL_NEW",
-                )
+            return self._update_open_meeting(
+                meeting_id, "ADD #total :one", {"#total": "attendeeTotal"}, {":one": {"N": "1"}}
             )
         except TransactionRejectedError:
             return None
         except TransactionConflictError:
             meeting = self.get_meeting(meeting_id)
             return meeting if meeting is not None and meeting.status.is_open else None
-        return meeting_from_item(answer["Attributes"])
 
     def close_attendee(self, attendee: AttendeeRecord, now_ms: int) -> None:
         """An attendee recorded after its meeting ended (a join that lost the race with the

@@ -23,7 +23,7 @@ from meetings.adapters.table.codec import (
     to_attribute_values,
 )
 from meetings.adapters.table.errors import dynamodb_errors
-from meetings.domain.records import MeetingRecord
+from meetings.domain.records import MeetingRecord, MeetingStatus
 from meetings.service.ports import TransactionConflictError
 
 if TYPE_CHECKING:
@@ -165,6 +165,26 @@ class TableBase:
         """A plain UpdateItem, retried while it meets a transaction in flight on its item
         (DynamoDB's TransactionConflictException, which botocore does not retry)."""
         return self._retrying_conflicts(functools.partial(self.client.update_item, **arguments))
+
+    def _update_open_meeting(
+        self, meeting_id: str, update: str, names: dict[str, str], values: Item
+    ) -> MeetingRecord:
+        """An UpdateItem of a meeting's item while it is open; the meeting as it now is.
+        TransactionRejectedError when the meeting is absent or ended."""
+        answer = self._update(
+            TableName=self.table_name,
+            Key=meeting_key(meeting_id),
+            UpdateExpression=update,
+            ConditionExpression="attribute_exists(#pk) AND #status <> :ended",
+            ExpressionAttributeNames={
+                **names,
+                "#pk": deployment.PARTITION_KEY,
+                "#status": "status",
+            },
+            ExpressionAttributeValues={**values, ":ended": {"S": str(MeetingStatus.ENDED)}},
+            ReturnValues="ALL_NEW",
+        )
+        return meeting_from_item(answer["Attributes"])
 
     @staticmethod
     def _retrying_conflicts(write: Callable[[], Any]) -> Any:

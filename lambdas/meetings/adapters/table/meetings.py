@@ -13,7 +13,6 @@ from meetings.adapters.table.codec import (
     ROOM_SK,
     Item,
     attendee_to_item,
-    meeting_from_item,
     meeting_key,
     meeting_to_item,
     open_meetings_key,
@@ -109,26 +108,14 @@ class MeetingWrites(MeetingTableBase):
         The first request wins; returns the meeting as it now is, or None if it already ended.
         """
         try:
-            with dynamodb_errors():
-                answer: Any = self._update(
-                    TableName=self.table_name,
-                    Key=meeting_key(meeting_id),
-                    UpdateExpression="SET #requested = if_not_exists(#requested, :reason)",
-                    ConditionExpression="attribute_exists(#pk) AND #status <> :ended",
-                    ExpressionAttributeNames={
-                        "#requested": "requestedEndReason",
-                        "#pk": deployment.PARTITION_KEY,
-                        "#status": "status",
-                    },
-                    ExpressionAttributeValues={
-                        ":reason": {"S": str(reason)},
-                        ":ended": {"S": str(MeetingStatus.ENDED)},
-                    },
-                    ReturnValues="ALL_NEW",
-                )
+            return self._update_open_meeting(
+                meeting_id,
+                "SET #requested = if_not_exists(#requested, :reason)",
+                {"#requested": "requestedEndReason"},
+                {":reason": {"S": str(reason)}},
+            )
         except TransactionRejectedError:
             return None
-        return meeting_from_item(answer["Attributes"])
 
     def withdraw_end_request(self, meeting_id: str, reason: EndReason) -> None:
         """Take back a `requestedEndReason` whose DeleteMeeting failed, so a later auto-end or
