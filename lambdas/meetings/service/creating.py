@@ -56,7 +56,9 @@ if TYPE_CHECKING:
     )
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-IDEMPOTENCY_KEY_PREFIX: Final = "create-meeting"
+# Versioned with the stored form (`_stored`): a record of another form is never read back; its
+# request runs again and lands on the same Chime meeting (the token derives from the key).
+IDEMPOTENCY_KEY_PREFIX: Final = "create-meeting-v2"
 # Room races resolve in one or two rounds; more means something keeps changing the room.
 _ROOM_ATTEMPTS: Final = 5
 
