@@ -23,6 +23,9 @@ from tests.localstack_support import (  # the shared fixtures: api, unique
     wait_until,
 )
 
+GROUP = "reliability-stack"
+ACCURACY_MODULE = "test_end_reason_accuracy.py"
+
 
 class LogCollector(logging.Handler):
     """The parent process's log records (gateway, pollers, control plane), formatted."""
@@ -105,9 +108,12 @@ def records_match_chime(
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist, keep this package on one worker: its tests share one local stack,
-    and the log-hygiene test reads every line the others made the functions write."""
+    """Under pytest-xdist, keep this package's tests together on one worker: they share one
+    local stack, and the log-hygiene test reads every line the others made the functions
+    write. The end-reason accuracy run (the longest, a world of its own with chaos on) gets a
+    group of its own and its own stack, so the two workers finish closer together."""
     here = Path(__file__).parent
     for item in items:
         if here in item.path.parents:
-            item.add_marker(pytest.mark.xdist_group("reliability-stack"))
+            group = "reliability-accuracy" if item.path.name == ACCURACY_MODULE else GROUP
+            item.add_marker(pytest.mark.xdist_group(group))
