@@ -11,8 +11,9 @@ from typing import Any
 from local.stack import LocalStack
 from tests.localstack_support import Api, Response
 
-SEATS = 250
-JOINERS = 300
+# More seats than one roster page (100), more joiners than seats.
+SEATS = 110
+JOINERS = 140
 
 
 def _all_at_once(pool: ThreadPoolExecutor, calls: list[Any]) -> list[Response]:

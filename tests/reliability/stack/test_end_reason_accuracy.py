@@ -1,8 +1,8 @@
-"""End-reason accuracy under event chaos, small: 40 meetings with mixed lifecycles (every
-auto-end rule, the host's DELETE, maxDurationSeconds, video and content shares), events
-dropped, duplicated and reordered (15 %, 15 %, window 5, fixed seed), then every reason the
-API states is compared with the emulator's ground truth (bench/end_reason_accuracy.py; the
-200-meeting figure is in docs/reliability.md).
+"""End-reason accuracy under event chaos, small: 25 meetings (each scenario at least once)
+with mixed lifecycles (every auto-end rule, the host's DELETE, maxDurationSeconds, video and
+content shares), events dropped, duplicated and reordered (15 %, 15 %, window 5, fixed seed),
+then every reason the API states is compared with the emulator's ground truth
+(bench/end_reason_accuracy.py; the 200-meeting figure is in docs/reliability.md).
 
 Which deliveries chaos drops depends on how the poller's batches fall, so the run is not
 repeatable event for event. What must hold on every run: a reason stated for a meeting whose
@@ -18,7 +18,7 @@ from bench.end_reason_accuracy import Options, queued_events, run
 from local.stack import LocalStack
 
 SMALL = Options(
-    meetings=40,
+    meetings=25,
     seed=20261125,
     # No real-time waiting: the backend's clock must follow the world clock.
     max_duration_wait=0,
