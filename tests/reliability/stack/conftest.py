@@ -8,6 +8,7 @@ that the log-hygiene test can read every line any test made them write.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,7 +25,31 @@ from tests.localstack_support import (  # the shared fixtures: api, unique
 )
 
 GROUP = "reliability-stack"
-ACCURACY_MODULE = "test_end_reason_accuracy.py"
+# Modules long enough to run beside the rest, each in a group (and so a stack) of its own.
+OWN_GROUPS = {
+    "test_end_reason_accuracy.py": "reliability-accuracy",
+    "test_fuzz_openapi.py": "reliability-fuzz",
+}
+
+
+# What must never reach a log line: a JWT, a bearer credential, an Authorization header, a join
+# token by name (the values of the session's tokens are checked too).
+SECRETS = [
+    re.compile(r"eyJ[\w-]{5,}\.[\w-]{5,}\.[\w-]*"),
+    re.compile(r"bearer\s+\S{10,}", re.IGNORECASE),
+    re.compile(r"authorization", re.IGNORECASE),
+    re.compile(r"join_?token", re.IGNORECASE),
+]
+
+
+def leaked_lines(lines: list[str], secrets: list[str]) -> list[str]:
+    """The lines (cut to 200 characters) that match a pattern of SECRETS or hold a secret."""
+    return [
+        line[:200]
+        for line in lines
+        if any(pattern.search(line) for pattern in SECRETS)
+        or any(secret in line for secret in secrets)
+    ]
 
 
 class LogCollector(logging.Handler):
@@ -110,10 +135,14 @@ def records_match_chime(
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Under pytest-xdist, keep this package's tests together on one worker: they share one
     local stack, and the log-hygiene test reads every line the others made the functions
-    write. The end-reason accuracy run (the longest, a world of its own with chaos on) gets a
-    group of its own and its own stack, so the two workers finish closer together."""
+    write. The two longest modules — the end-reason accuracy run (a world of its own with
+    chaos on) and the fuzzing — get groups of their own, so they may run on the other worker
+    with a stack of their own and the two workers finish closer together. A stack is made per
+    worker, so the log-hygiene test reads the lines of the tests that shared its worker; the
+    fuzzing covers every route with each caller, and its worker's log is checked by the
+    fuzzing module itself (`test_the_fuzzed_stack_logged_no_secret`)."""
     here = Path(__file__).parent
     for item in items:
         if here in item.path.parents:
-            group = "reliability-accuracy" if item.path.name == ACCURACY_MODULE else GROUP
+            group = OWN_GROUPS.get(item.path.name, GROUP)
             item.add_marker(pytest.mark.xdist_group(group))

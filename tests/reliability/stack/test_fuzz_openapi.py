@@ -21,6 +21,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,6 +34,7 @@ from schemathesis.core import NOT_SET
 
 from local.stack import LocalStack
 from tests.localstack_support import Api
+from tests.reliability.stack.conftest import LogCollector, leaked_lines
 
 # Examples per route and mode: the bounded run is for `make test`, the larger for test-all.
 QUICK_EXAMPLES = 12
@@ -283,3 +285,14 @@ def test_fuzzed_media_types_and_encodings(fuzz_world: FuzzWorld, method: str, pa
             assert (status, answer["error"]["code"]) == (415, "UNSUPPORTED_MEDIA_TYPE")
 
     run()
+
+
+def test_the_fuzzed_stack_logged_no_secret(
+    fuzz_world: FuzzWorld, worker_log: Path, parent_log: LogCollector
+) -> None:
+    """Runs after the fuzzing (last in the module): the lines every fuzzed request made the
+    functions and the gateway write hold no JWT, bearer credential or join token — the
+    log-hygiene test's scan, over this module's own stack when it ran on another worker."""
+    lines = worker_log.read_text().splitlines() + parent_log.lines
+    assert any("meetings-local-api" in line for line in lines), "the functions logged nothing"
+    assert leaked_lines(lines, list(fuzz_world.tokens.values())) == []
