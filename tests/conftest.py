@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -20,6 +21,20 @@ from botocore.config import Config
 from local.chime import ChimeEmulator, EmulatorConfig, EmulatorServer
 
 CHIME_REGION = "us-east-1"
+# Suites whose fixtures are expensive and shared (a local stack per package, synthesized
+# stacks per session): under pytest-xdist each runs as one unit on one worker. Otherwise
+# the scheduler interleaves their tests with others, and each worker builds the shared
+# fixture again every time it comes back to the suite (a stack start is seconds, a synth
+# more).
+SUITES_KEPT_TOGETHER = ("e2e", "infra")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tests = Path(__file__).parent
+    for item in items:
+        suite = item.path.relative_to(tests).parts[0]
+        if suite in SUITES_KEPT_TOGETHER:
+            item.add_marker(pytest.mark.xdist_group(suite))
 
 
 @pytest.fixture(scope="session")
