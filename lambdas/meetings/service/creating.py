@@ -76,6 +76,8 @@ class NewMeeting:
     maxDurationSeconds: int | None = None  # noqa: N815
     tags: dict[str, str] = dataclasses.field(default_factory=dict)
     join: bool = False
+    # {"recording": options, "transcription": settings}: started with the first attendee.
+    mediaOnStart: dict[str, Any] | None = None  # noqa: N815
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,6 +260,7 @@ class CreatingMeetings(MeetingUseCase):
             tags=dict(spec.tags),
             chimeMeeting=chime_meeting,
             attendeeTotal=1 if spec.join else 0,
+            mediaOnStart=spec.mediaOnStart,
         )
         first = None
         if spec.join:
