@@ -21,7 +21,7 @@ from meetings.domain.chime_events import ChimeEvent
 from meetings.domain.errors import DomainError
 from meetings.domain.recording import PipelineEvent, RecordingOptions, RecordingStatus
 from meetings.domain.transcription import TranscriptionSettings
-from meetings.observability import logger
+from meetings.observability import count, logger
 from meetings.service.ports import Clock, RecordingRepository
 from meetings.service.recording_lifecycle import RecordingLifecycle
 from meetings.service.transcription import Transcriptions
@@ -83,6 +83,7 @@ class MediaEvents:
             try:
                 self._lifecycle.stop(record)
             except DomainError as error:
+                count("RecordingStopsDeferred")
                 logger.warning(
                     "recording not stopped with its meeting; the cleanup retries",
                     extra={

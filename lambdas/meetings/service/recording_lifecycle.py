@@ -42,6 +42,7 @@ from meetings.domain.recording import (
     output_found,
     recording_prefix,
 )
+from meetings.observability import count
 from meetings.service.ports import (
     ArtifactStore,
     Clock,
@@ -251,6 +252,9 @@ class RecordingLifecycle:
                     return Transition(current, False)
                 current = fresh
                 continue
+            if scheduled.status is not current.status and scheduled.status.is_final:
+                # For alarms: RecordingsFailed, and RecordingsAvailable to compare with.
+                count(f"Recordings{scheduled.status.title()}")
             return replace(transition, record=scheduled)
         raise ConflictError("the recording keeps changing, retry", retry_after=1)
 
