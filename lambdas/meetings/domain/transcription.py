@@ -227,6 +227,16 @@ def stop_requested(record: TranscriptionRecord, now: int) -> TranscriptionRecord
     )
 
 
+# Two events with one timestamp: the later in this order wins, whatever their arrival.
+_TIE_RANK: Final = {
+    TranscriptionStatus.STARTING: 0,
+    TranscriptionStatus.STARTED: 1,
+    TranscriptionStatus.INTERRUPTED: 2,
+    TranscriptionStatus.STOPPED: 3,
+    TranscriptionStatus.FAILED: 4,
+}
+
+
 def apply_transcription_event(
     record: TranscriptionRecord | None,
     event_type: TranscriptionEventType,
@@ -235,26 +245,30 @@ def apply_transcription_event(
     region: str | None = None,
     message: str | None = None,
 ) -> TranscriptionRecord | None:
-    """The record after the event; None when the event changes nothing."""
+    """The record after the event; None when the event changes nothing.
+
+    The status is the newest event's (ties by `_TIE_RANK`); `startedAt` is the earliest
+    TranscriptionStarted of the run, so a Started that arrives after a Stopped still dates it.
+    """
     if record is None or timestamp < record.requestedAt - CLOCK_SKEW_MS:
         return None  # not ours, or a previous run's
-    if record.eventAt is not None and timestamp < record.eventAt:
-        return None  # older than what the record already says
     status = _STATUS_OF[event_type]
-    if record.eventAt == timestamp and (record.status is status or not record.status.is_running):
-        return None  # a duplicate; or a tie, which an end (stopped, failed) wins
-    updated = replace(
-        record,
-        status=status,
-        eventAt=timestamp,
-        region=region or record.region,
-        startedAt=(
-            timestamp
-            if status is TranscriptionStatus.STARTED and record.startedAt is None
-            else record.startedAt
-        ),
-        failureMessage=(message or "transcription failed")
-        if status is TranscriptionStatus.FAILED
-        else record.failureMessage,
+    started_at = record.startedAt
+    if event_type is TranscriptionEventType.STARTED:
+        started_at = timestamp if started_at is None else min(started_at, timestamp)
+    newest = (
+        record.eventAt is None
+        or timestamp > record.eventAt
+        or (timestamp == record.eventAt and _TIE_RANK[status] > _TIE_RANK[record.status])
     )
+    updated = replace(record, startedAt=started_at, region=record.region or region)
+    if newest:
+        updated = replace(
+            updated,
+            status=status,
+            eventAt=timestamp,
+            failureMessage=(message or "transcription failed")
+            if status is TranscriptionStatus.FAILED
+            else None,
+        )
     return None if updated == record else updated
