@@ -90,6 +90,7 @@ def table_definition(table_name: str) -> dict[str, Any]:
 # --- Chime's events --------------------------------------------------------------------------
 CHIME_EVENT_SOURCE: Final = "aws.chime"
 CHIME_EVENT_DETAIL_TYPE: Final = "Chime Meeting State Change"
+MEDIA_PIPELINE_EVENT_DETAIL_TYPE: Final = "Chime Media Pipeline State Change"
 # The EventBridge rule pattern on the default bus. Every Chime meeting event type is routed:
 # the events handler decides which ones change state.
 CHIME_EVENT_PATTERN: Final[dict[str, list[str]]] = {
