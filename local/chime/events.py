@@ -1,4 +1,5 @@
-"""`Chime Meeting State Change` events: the envelope, and their delivery to sinks in order.
+"""`Chime Meeting State Change` and `Chime Media Pipeline State Change` events: the envelope,
+and their delivery to sinks in order.
 
 Delivery happens outside the emulator's state lock (a sink may call the emulator back, over
 HTTP or in process) and in the exact order the events were emitted.
@@ -23,13 +24,18 @@ logger = logging.getLogger(__name__)
 PUT_EVENTS_BATCH = 10  # EventBridge takes at most 10 entries per PutEvents call
 
 
-def envelope(account_id: str, region: str, detail: dict[str, Any]) -> Envelope:
+def envelope(
+    account_id: str,
+    region: str,
+    detail: dict[str, Any],
+    detail_type: str = CHIME_EVENT_DETAIL_TYPE,
+) -> Envelope:
     """An EventBridge envelope as Chime sends it; `time` is the detail's timestamp (seconds)."""
     instant = datetime.fromtimestamp(detail["timestamp"] / 1000, tz=UTC)
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
-        "detail-type": CHIME_EVENT_DETAIL_TYPE,
+        "detail-type": detail_type,
         "source": CHIME_EVENT_SOURCE,
         "account": account_id,
         "time": instant.strftime("%Y-%m-%dT%H:%M:%SZ"),

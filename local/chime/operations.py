@@ -9,7 +9,7 @@ import copy
 from collections.abc import Callable
 from typing import Any, Final
 
-from local.chime import autoend, rules
+from local.chime import autoend, rules, transcription
 from local.chime.errors import ChimeError, bad_request, limit_exceeded
 from local.chime.service import DELETED, ChimeState
 from local.chime.state import Attendee, Meeting
@@ -349,8 +349,7 @@ def start_meeting_transcription(state: ChimeState, params: Params) -> Output:
         raise ChimeError(
             "UnprocessableEntityException", "Transcription is already active for this meeting"
         )
-    meeting.transcription = copy.deepcopy(configuration)
-    state.emit(meeting, "TranscriptionStarted", state.clock.now_ms())
+    transcription.start(state, meeting, configuration)
     return {}
 
 
@@ -378,8 +377,7 @@ def stop_meeting_transcription(state: ChimeState, params: Params) -> Output:
         raise ChimeError(
             "UnprocessableEntityException", "Transcription is not active for this meeting"
         )
-    meeting.transcription = None
-    state.emit(meeting, "TranscriptionStopped", state.clock.now_ms())
+    transcription.stop(state, meeting, state.clock.now_ms())
     return {}
 
 
