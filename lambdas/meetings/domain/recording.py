@@ -119,7 +119,8 @@ class ArtifactKind(StrEnum):
     EVENTS = "events"
 
 
-# The concatenation's folders (Chime's S3 layout) and what each file is.
+# The concatenation's folders (Chime's S3 layout) and what each file is (Chime names them
+# `<pipeline id>.mp4` or `.txt`; the content type follows the extension when it says more).
 ARTIFACT_FOLDERS: Final[dict[str, tuple[ArtifactKind, str]]] = {
     "audio": (ArtifactKind.AUDIO, "audio/mp4"),
     "video": (ArtifactKind.VIDEO, "video/mp4"),
@@ -127,6 +128,7 @@ ARTIFACT_FOLDERS: Final[dict[str, tuple[ArtifactKind, str]]] = {
     "transcription-messages": (ArtifactKind.TRANSCRIPT, "text/plain"),
     "meeting-events": (ArtifactKind.EVENTS, "text/plain"),
 }
+_CONTENT_TYPES: Final = {".wav": "audio/wav", ".txt": "text/plain", ".json": "application/json"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,7 +339,8 @@ def artifacts_from_listing(output_prefix: str, objects: Mapping[str, int]) -> tu
         folder = key.removeprefix(output_prefix).strip("/").split("/", 1)[0]
         if folder in ARTIFACT_FOLDERS and size > 0:
             kind, content_type = ARTIFACT_FOLDERS[folder]
-            found.append(Artifact(kind, key, content_type, size))
+            extension = key[key.rfind(".") :] if "." in key.rsplit("/", 1)[-1] else ""
+            found.append(Artifact(kind, key, _CONTENT_TYPES.get(extension, content_type), size))
     return tuple(found)
 
 
