@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
-from typing import TYPE_CHECKING, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from meetings.adapters import aws_clients
 from meetings.settings import Settings, get_settings
@@ -132,13 +132,14 @@ class Container:
 
     # --- the request path's use cases ----------------------------------------------------
 
-    def _use_case(self, kind: type[UseCaseT]) -> UseCaseT:
+    def _use_case(self, kind: type[UseCaseT], **extra: Any) -> UseCaseT:
         return kind(
             store=self.meeting_store,
             chime=self.chime,
             settings=self.settings,
             executor=self.executor,
             clock=self.now,
+            **extra,
         )
 
     @cached_property
@@ -186,28 +187,16 @@ class Container:
     def recordings(self) -> Recordings:
         from meetings.service.recording import Recordings  # noqa: PLC0415
 
-        return Recordings(
-            lifecycle=self.recording_lifecycle,
-            artifacts=self.artifacts,
-            store=self.meeting_store,
-            chime=self.chime,
-            settings=self.settings,
-            executor=self.executor,
-            clock=self.now,
+        return self._use_case(
+            Recordings, lifecycle=self.recording_lifecycle, artifacts=self.artifacts
         )
 
     @cached_property
     def transcriptions(self) -> Transcriptions:
         from meetings.service.transcription import Transcriptions  # noqa: PLC0415
 
-        return Transcriptions(
-            transcriber=self.chime,
-            recordings=self.recordings_store,
-            store=self.meeting_store,
-            chime=self.chime,
-            settings=self.settings,
-            executor=self.executor,
-            clock=self.now,
+        return self._use_case(
+            Transcriptions, transcriber=self.chime, recordings=self.recordings_store
         )
 
     @cached_property
