@@ -76,25 +76,30 @@ class MediaEvents:
     def after_end(self, meeting_id: str) -> int:
         """Stop and concatenate every capture of an ended meeting; how many. A failure is
         logged and left to the cleanup's checks: an end never fails for a recording."""
+        try:
+            records = self._recordings.list_recordings(meeting_id)
+        except DomainError as error:
+            self._deferred(meeting_id, None, error)
+            return 0
         stopped = 0
-        for record in self._recordings.list_recordings(meeting_id):
+        for record in records:
             if record.status is not RecordingStatus.CAPTURING:
                 continue
             try:
                 self._lifecycle.stop(record)
             except DomainError as error:
-                count("RecordingStopsDeferred")
-                logger.warning(
-                    "recording not stopped with its meeting; the cleanup retries",
-                    extra={
-                        "meetingId": meeting_id,
-                        "recordingId": record.recordingId,
-                        "error": repr(error),
-                    },
-                )
+                self._deferred(meeting_id, record.recordingId, error)
                 continue
             stopped += 1
         return stopped
+
+    @staticmethod
+    def _deferred(meeting_id: str, recording_id: str | None, error: Exception) -> None:
+        count("RecordingStopsDeferred")
+        logger.warning(
+            "recordings not stopped with their meeting; the cleanup's checks stop them",
+            extra={"meetingId": meeting_id, "recordingId": recording_id, "error": repr(error)},
+        )
 
     def check_due(self, time_left_ms: Callable[[], int]) -> MediaChecks:
         """The cleanup's pass over recordings that are not final and due a look."""
