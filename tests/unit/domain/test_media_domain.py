@@ -7,8 +7,12 @@ import itertools
 import json
 
 import pytest
+from meetings.domain.authorization import readable_recordings
 from meetings.domain.domain_events import recording_events, transcription_events
+from meetings.domain.errors import ForbiddenError, MeetingNotFoundError
+from meetings.domain.identity import Identity
 from meetings.domain.recording import RecordingOptions, recording_options_problem
+from meetings.domain.records import MeetingRecord, UserPointerRecord
 from meetings.domain.transcript import assemble, parse_messages
 from meetings.domain.transcription import (
     TranscriptionEventType,
@@ -179,3 +183,16 @@ def test_transcription_domain_events_name_each_run_once() -> None:
     assert transcription_events(image(interrupted), image(resumed)) == []
     (stopped,) = transcription_events(image(resumed), image(stop_requested(resumed, T0 + 9)))
     assert stopped.detail_type == "transcription.stopped"
+
+
+def test_attendees_read_recordings_only_where_the_deployment_lets_them() -> None:
+    meeting = MeetingRecord("m-1", "room", "us-east-1", "alice", createdAt=T0)
+    bob = Identity(user_id="bob", groups=frozenset(), is_admin=False)
+    pointer = UserPointerRecord("m-1", "bob", "a-2", "u-bob")
+    with pytest.raises(ForbiddenError):
+        readable_recordings(bob, meeting, pointer, attendees_may_read=False)
+    assert readable_recordings(bob, meeting, pointer, attendees_may_read=True) is meeting
+    with pytest.raises(MeetingNotFoundError):
+        readable_recordings(bob, meeting, None, attendees_may_read=True)
+    alice = Identity(user_id="alice", groups=frozenset(), is_admin=False)
+    assert readable_recordings(alice, meeting, None, attendees_may_read=False) is meeting
