@@ -18,7 +18,6 @@ from local.auth import LocalIssuer
 from local.aws_services import DEFAULT_TRANSACTION_IN_FLIGHT_MS, LocalAwsServices
 from local.chime import ChimeEmulator, EmulatorConfig, EmulatorServer, EventBridgeSink
 from local.chime.clock import WorldClock
-from local.chime.pipelines.store import S3ArtifactStore
 from local.control import ControlPlane
 from local.event_delivery import (
     Chaos,
@@ -35,8 +34,6 @@ log = logging.getLogger("local.stack")
 
 ACCOUNT_ID = "111122223333"
 FUNCTION_PREFIX = "meetings-local"
-# The recordings bucket in moto's S3: the emulator's media pipelines write into it.
-RECORDINGS_BUCKET = "meetings-local-recordings"
 
 
 class PortBusyError(RuntimeError):
@@ -141,10 +138,6 @@ class LocalStack:
         self._aws.start()
         self.aws_url = self._aws.url
         self._stoppers.append(self._aws.stop)
-        # Media pipelines write their artifacts into moto's S3 (the port is known only now);
-        # the emulator holds nothing yet, so its state is simply made again around the store.
-        self.chime.artifact_store = S3ArtifactStore(self.aws_url, self.config.region)
-        self.chime.reset()
 
     def _start_chime(self) -> None:
         self._chime_server = EmulatorServer(
@@ -171,7 +164,6 @@ class LocalStack:
             TableName=cfg.table_name,
             TimeToLiveSpecification={"Enabled": True, "AttributeName": deployment.TTL_ATTRIBUTE},
         )
-        self.client("s3").create_bucket(Bucket=RECORDINGS_BUCKET)
         events, sqs = self.client("events"), self.client("sqs")
         events.create_event_bus(Name=cfg.bus_name)
         chime_queue = self._queue(sqs, "chime-events")
@@ -226,10 +218,6 @@ class LocalStack:
             "AWS_ENDPOINT_URL_EVENTBRIDGE": self.aws_url,
             "AWS_ENDPOINT_URL_SQS": self.aws_url,
             "AWS_ENDPOINT_URL_CHIME_SDK_MEETINGS": self.chime_url,
-            "AWS_ENDPOINT_URL_CHIME_SDK_MEDIA_PIPELINES": self.chime_url,
-            "AWS_ENDPOINT_URL_S3": self.aws_url,
-            "RECORDINGS_BUCKET": RECORDINGS_BUCKET,
-            "ACCOUNT_ID": ACCOUNT_ID,
             "TABLE_NAME": cfg.table_name,
             "EVENT_BUS_NAME": cfg.bus_name,
             "DEFAULT_MEDIA_REGION": cfg.region,
