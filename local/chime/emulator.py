@@ -98,6 +98,13 @@ class ChimeEmulator:
         )
         return ChimeState(self.config, clock, self._outbox, self.artifact_store)
 
+    def use_artifact_store(self, store: ArtifactStore) -> None:
+        """Write media pipelines' artifacts there from now on (the local stack knows its S3
+        endpoint only once moto has started)."""
+        with self._lock:
+            self.artifact_store = store
+            self._state.store = store
+
     # --- the API, as the HTTP server calls it ---------------------------------------------
     def admit(self, operation: str) -> None:
         """Rate quota, then any injected fault (its latency is slept here, unlocked)."""
