@@ -162,14 +162,16 @@ class ControlPlane:
 
     def _fail(self, target: dict[str, str], body: dict[str, Any]) -> Answer:
         """A capture pipeline's or a meeting's transcription's failure, temporary by default."""
-        permanent = body.get("permanent", False)
-        if not isinstance(permanent, bool):
-            return 400, {"message": "permanent: a boolean"}
+        permanent, next_start = body.get("permanent", False), body.get("nextStart", False)
+        if not (isinstance(permanent, bool) and isinstance(next_start, bool)):
+            return 400, {"message": "permanent, nextStart: booleans"}
         try:
             if "pipeline" in target:
                 self.chime.fail_pipeline(target["pipeline"], permanent=permanent)
             else:
-                self.chime.fail_transcription(target["meeting"], permanent=permanent)
+                self.chime.fail_transcription(
+                    target["meeting"], permanent=permanent, next_start=next_start
+                )
         except (KeyError, LookupError):
             return 404, {"message": "no such media pipeline or open meeting"}
         except ValueError as invalid:

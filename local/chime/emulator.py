@@ -270,16 +270,20 @@ class ChimeEmulator:
 
         self._locked(failure)
 
-    def fail_transcription(self, meeting_id: str, *, permanent: bool = False) -> None:
+    def fail_transcription(
+        self, meeting_id: str, *, permanent: bool = False, next_start: bool = False
+    ) -> None:
         """The meeting's transcription fails: interrupted (TranscriptionInterrupted, then
-        TranscriptionResumed 5 s of Chime time later) or for good (TranscriptionFailed, off).
-        ChimeError NotFound (LookupError) for an unknown or ended meeting; ValueError when
-        transcription is not active."""
+        TranscriptionResumed 5 s of Chime time later) or for good (TranscriptionFailed, off);
+        with `next_start`, its next StartMeetingTranscription is accepted, then fails
+        (TranscriptionFailed without TranscriptionStarted). ChimeError NotFound (LookupError)
+        for an unknown or ended meeting; ValueError when transcription is not active."""
 
         def failure() -> None:
             meeting = self._state.open_meeting(meeting_id)
+            now = self._state.clock.now_ms()
             transcription.fail(
-                self._state, meeting, self._state.clock.now_ms(), permanent=permanent
+                self._state, meeting, now, permanent=permanent, next_start=next_start
             )
 
         self._locked(failure)

@@ -38,6 +38,13 @@ def test_say_fail_and_truth_routes(
 
     transcription = f"/_local/meetings/{meeting_id}/transcription/fail"
     assert control("POST", transcription, {})[0] == 409  # not active
+    assert control("POST", transcription, {"nextStart": "no"})[0] == 400
+    assert control("POST", transcription, {"nextStart": True}) == (200, {"ok": True})
+    chime_client.start_meeting_transcription(
+        MeetingId=meeting_id,
+        TranscriptionConfiguration={"EngineTranscribeSettings": {"LanguageCode": "en-US"}},
+    )
+    assert not chime.transcription_active(meeting_id)  # it failed
     chime_client.start_meeting_transcription(
         MeetingId=meeting_id,
         TranscriptionConfiguration={"EngineTranscribeSettings": {"LanguageCode": "en-US"}},
