@@ -16,6 +16,7 @@ from local.chime.pipelines.store import MemoryArtifactStore
 from tests.emulator.conftest import (
     BUCKET,
     add_attendee,
+    aws_client,
     concatenate,
     create_meeting,
     detail_events,
@@ -361,3 +362,46 @@ def test_operations_the_emulator_does_not_serve_answer_501(
     path = "/media-insights-pipeline-configurations"
     status, answer = raw_call(chime_server.endpoint_url, "GET", path)
     assert status == 501 and "does not implement" in answer["message"]
+
+
+class _RefusingStore(MemoryArtifactStore):
+    """Every bucket exists; writes fail while `refusing`."""
+
+    refusing = False
+
+    def put(self, bucket: str, key: str, body: bytes, content_type: str) -> None:
+        if self.refusing:
+            raise ConnectionError("S3 is down")
+        super().put(bucket, key, body, content_type)
+
+
+def test_writes_that_fail_are_pipeline_failures() -> None:
+    store = _RefusingStore()
+    chime = ChimeEmulator(artifact_store=store)
+    with EmulatorServer(chime) as server:
+        meetings = aws_client("chime-sdk-meetings", server.endpoint_url)
+        pipelines = aws_client("chime-sdk-media-pipelines", server.endpoint_url)
+        meeting_id = create_meeting(meetings)["MeetingId"]
+        capture = start_capture(pipelines, meeting_id)
+        chime.tick()
+        store.refusing = True
+        chime.advance(5)
+        assert chime.pipeline(capture["MediaPipelineId"]).failing
+        store.refusing = False
+        chime.advance(5)  # resumed, and the next chunk is written
+        chime.advance(5)
+        assert store.keys(BUCKET, "rec/audio/")
+        meetings.delete_meeting(MeetingId=meeting_id)
+        concat_id = concatenate(pipelines, capture["MediaPipelineArn"])["MediaPipelineId"]
+        chime.tick()
+        store.refusing = True
+        chime.advance(1)
+        assert pipeline_status(pipelines, concat_id) == "Failed"
+    assert [kind for kind, _ in _pipeline_events(chime)] == [
+        "MediaPipelineInProgress",
+        "MediaPipelineTemporaryFailure",
+        "MediaPipelineResumed",
+        "MediaPipelineDeleted",
+        "MediaPipelineInProgress",
+        "MediaPipelinePermanentFailure",
+    ]

@@ -155,8 +155,6 @@ def stop(state: ChimeState, pipeline: CapturePipeline, at_ms: int) -> None:
     if pipeline.capturing:
         pipeline.pending_events.append(_meeting_event("CaptureEnded", at_ms, {}))
         write_chunks(state, pipeline, at_ms)
-    if pipeline.status in (STOPPED, FAILED):
-        return  # the last write failed for good
     _leave_meeting(state, pipeline, at_ms)
     pipeline.status = STOPPED
     pipeline.failing_until_ms = None
