@@ -74,10 +74,7 @@ def _run_capture(state: ChimeState, pipeline: CapturePipeline, now_ms: int) -> N
 
 
 def _join(state: ChimeState, pipeline: CapturePipeline, now_ms: int) -> None:
-    meeting = state.meetings[pipeline.meeting_id]
-    if not meeting.is_open:  # the meeting ended before the pipeline joined it
-        stop(state, pipeline, now_ms)
-        return
+    meeting = state.meetings[pipeline.meeting_id]  # open: its end stops its pipelines
     pipeline.status = IN_PROGRESS
     pipeline.updated_ms = pipeline.last_chunk_ms = now_ms
     meeting.pipeline_connections += 1
