@@ -111,11 +111,16 @@ class ChimeEmulator:
         self._rate.admit()
         apply_fault(self._faults.take(operation), operation)
 
-    def call(
-        self, operation: str, params: dict[str, Any], service: str = MEETINGS
-    ) -> dict[str, Any]:
-        """Run one validated operation; raises ChimeError and changes nothing on bad input."""
-        handler = OPERATIONS[service][operation]
+    def call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Run one validated Meetings operation; raises ChimeError and changes nothing on bad
+        input."""
+        return self._run(OPERATIONS[MEETINGS][operation], params)
+
+    def call_media_pipelines(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        """The same for a Media Pipelines operation."""
+        return self._run(OPERATIONS[MEDIA_PIPELINES][operation], params)
+
+    def _run(self, handler: operations.Operation, params: dict[str, Any]) -> dict[str, Any]:
         try:
             with self._lock:
                 self._catch_up()

@@ -13,7 +13,6 @@ from meetings.deployment import MEDIA_PIPELINE_EVENT_DETAIL_TYPE
 
 from local.chime import ChimeEmulator, EmulatorServer
 from local.chime.clock import VirtualClock
-from local.chime.model import MEDIA_PIPELINES
 from local.chime.pipelines.store import MemoryArtifactStore
 from tests.emulator.conftest import (
     BUCKET,
@@ -462,7 +461,7 @@ def test_a_meeting_that_ends_before_its_capture_joins() -> None:
         "SinkType": "S3Bucket",
         "SinkArn": f"arn:aws:s3:::{BUCKET}",
     }
-    answer = chime.call("CreateMediaCapturePipeline", capture, MEDIA_PIPELINES)
+    answer = chime.call_media_pipelines("CreateMediaCapturePipeline", capture)
     pipeline_id = answer["MediaCapturePipeline"]["MediaPipelineId"]
     clock.advance_ms(300_001)
     chime.tick()  # the meeting ends (nobody joined) before the capture could join it
