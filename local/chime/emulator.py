@@ -98,17 +98,29 @@ class ChimeEmulator:
         )
         return ChimeState(self.config, clock, self._outbox, self.artifact_store)
 
+    def use_artifact_store(self, store: ArtifactStore) -> None:
+        """Write media pipelines' artifacts there from now on (the local stack knows its S3
+        endpoint only once moto has started)."""
+        with self._lock:
+            self.artifact_store = store
+            self._state.store = store
+
     # --- the API, as the HTTP server calls it ---------------------------------------------
     def admit(self, operation: str) -> None:
         """Rate quota, then any injected fault (its latency is slept here, unlocked)."""
         self._rate.admit()
         apply_fault(self._faults.take(operation), operation)
 
-    def call(
-        self, operation: str, params: dict[str, Any], service: str = MEETINGS
-    ) -> dict[str, Any]:
-        """Run one validated operation; raises ChimeError and changes nothing on bad input."""
-        handler = OPERATIONS[service][operation]
+    def call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Run one validated Meetings operation; raises ChimeError and changes nothing on bad
+        input."""
+        return self._run(OPERATIONS[MEETINGS][operation], params)
+
+    def call_media_pipelines(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        """The same for a Media Pipelines operation."""
+        return self._run(OPERATIONS[MEDIA_PIPELINES][operation], params)
+
+    def _run(self, handler: operations.Operation, params: dict[str, Any]) -> dict[str, Any]:
         try:
             with self._lock:
                 self._catch_up()
@@ -263,16 +275,20 @@ class ChimeEmulator:
 
         self._locked(failure)
 
-    def fail_transcription(self, meeting_id: str, *, permanent: bool = False) -> None:
+    def fail_transcription(
+        self, meeting_id: str, *, permanent: bool = False, next_start: bool = False
+    ) -> None:
         """The meeting's transcription fails: interrupted (TranscriptionInterrupted, then
-        TranscriptionResumed 5 s of Chime time later) or for good (TranscriptionFailed, off).
-        ChimeError NotFound (LookupError) for an unknown or ended meeting; ValueError when
-        transcription is not active."""
+        TranscriptionResumed 5 s of Chime time later) or for good (TranscriptionFailed, off);
+        with `next_start`, its next StartMeetingTranscription is accepted, then fails
+        (TranscriptionFailed without TranscriptionStarted). ChimeError NotFound (LookupError)
+        for an unknown or ended meeting; ValueError when transcription is not active."""
 
         def failure() -> None:
             meeting = self._state.open_meeting(meeting_id)
+            now = self._state.clock.now_ms()
             transcription.fail(
-                self._state, meeting, self._state.clock.now_ms(), permanent=permanent
+                self._state, meeting, now, permanent=permanent, next_start=next_start
             )
 
         self._locked(failure)

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import boto3
+from botocore.config import Config
 from meetings.deployment import CHIME_EVENT_DETAIL_TYPE, CHIME_EVENT_SOURCE
 
 Envelope = dict[str, Any]
@@ -43,6 +44,20 @@ def envelope(
         "resources": [],
         "detail": detail,
     }
+
+
+def loopback_client(
+    service: str, endpoint_url: str | None, region: str, config: Config | None = None
+) -> Any:
+    """A boto3 client to a local stand-in (moto), which accepts any credentials."""
+    return boto3.client(
+        service,  # type: ignore[call-overload]
+        endpoint_url=endpoint_url,
+        region_name=region,
+        aws_access_key_id="emulator",
+        aws_secret_access_key="emulator",  # noqa: S106 - the local stack accepts any key
+        config=config,
+    )
 
 
 class EventSink(Protocol):
@@ -77,13 +92,7 @@ class EventBridgeSink:
     ) -> None:
         """Pass `client` (an `events` client) or the endpoint to build one for."""
         self._bus = event_bus_name
-        self._client = client or boto3.client(
-            "events",
-            endpoint_url=endpoint_url,
-            region_name=region,
-            aws_access_key_id="emulator",
-            aws_secret_access_key="emulator",  # noqa: S106 - the local stack accepts any key
-        )
+        self._client = client or loopback_client("events", endpoint_url, region)
 
     def deliver(self, envelopes: Sequence[Envelope]) -> None:
         for start in range(0, len(envelopes), PUT_EVENTS_BATCH):

@@ -17,7 +17,7 @@ from botocore.model import OperationModel
 
 from local.chime.emulator import OPERATIONS, ChimeEmulator
 from local.chime.errors import ChimeError
-from local.chime.model import SERVED, find_route, resource_owner, service_model
+from local.chime.model import MEETINGS, SERVED, find_route, resource_owner, service_model
 from local.chime.protocol import bind_request, serialize_response
 from local.chime.validation import validate
 
@@ -66,7 +66,9 @@ class _ChimeRequestHandler(BaseHTTPRequestHandler):
             params = bind_request(operation, labels, query, headers, body)
             if operation.input_shape is not None:
                 validate(operation.input_shape, params)
-            output = self.server.emulator.call(operation.name, params, service)
+            emulator = self.server.emulator
+            call = emulator.call if service == MEETINGS else emulator.call_media_pipelines
+            output = call(operation.name, params)
         except ChimeError as error:
             self._send_error(error, request_id)
             return

@@ -97,14 +97,7 @@ class ChimeState:
         network: bool = False,
         **extra: Any,
     ) -> None:
-        detail: dict[str, Any] = {
-            "version": "0",
-            "eventType": f"chime:{event_type}",
-            "timestamp": timestamp_ms,
-            "meetingId": meeting.meeting_id,
-            "externalMeetingId": meeting.external_meeting_id,
-            "mediaRegion": meeting.media_region,
-        }
+        detail = _detail(meeting, event_type, timestamp_ms)
         if attendee_id is not None:
             detail["attendeeId"] = attendee_id
             detail["externalUserId"] = external_user_id
@@ -120,15 +113,8 @@ class ChimeState:
         self, meeting: Meeting, pipeline_id: str, event_type: str, timestamp_ms: int
     ) -> None:
         """A `Chime Media Pipeline State Change` event about one of the meeting's pipelines."""
-        detail: dict[str, Any] = {
-            "version": "0",
-            "eventType": f"chime:{event_type}",
-            "timestamp": timestamp_ms,
-            "meetingId": meeting.meeting_id,
-            "externalMeetingId": meeting.external_meeting_id,
-            "mediaPipelineId": pipeline_id,
-            "mediaRegion": meeting.media_region,
-        }
+        detail = _detail(meeting, event_type, timestamp_ms)
+        detail["mediaPipelineId"] = pipeline_id
         item = envelope(
             self.config.account_id, self.config.region, detail, MEDIA_PIPELINE_EVENT_DETAIL_TYPE
         )
@@ -228,3 +214,15 @@ class ChimeState:
                 return
             at_ms, _, reason, meeting = due
             self.end_meeting(meeting, at_ms, reason)
+
+
+def _detail(meeting: Meeting, event_type: str, timestamp_ms: int) -> dict[str, Any]:
+    """What every Chime event's detail carries about its meeting."""
+    return {
+        "version": "0",
+        "eventType": f"chime:{event_type}",
+        "timestamp": timestamp_ms,
+        "meetingId": meeting.meeting_id,
+        "externalMeetingId": meeting.external_meeting_id,
+        "mediaRegion": meeting.media_region,
+    }

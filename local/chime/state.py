@@ -71,6 +71,8 @@ class Meeting:
     live_by_external_id: dict[str, str] = field(default_factory=dict)
     added_count: int = 0
     transcription: Transcription | None = None
+    # An injected failure waiting for the next StartMeetingTranscription.
+    transcription_start_fails: bool = False
     # Capture pipelines in the meeting: Chime counts each like an attendee's audio connection.
     pipeline_connections: int = 0
     ended_ms: int | None = None

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 RESUME_AFTER_MS: Final = 5_000  # how long an injected interruption lasts
 WORD_MS: Final = 300  # how long the simulated speaker takes per word
+_FAILED: Final = "Transcription failed (injected)"
 _TOKENS: Final = re.compile(r"[\w'-]+|[^\w\s]")
 
 
@@ -32,6 +33,11 @@ def start(state: ChimeState, meeting: Meeting, configuration: dict[str, Any]) ->
     if region in (None, "auto"):  # Chime picks the Transcribe Region closest to the media
         region = meeting.media_region
     meeting.transcription = Transcription(copy.deepcopy(configuration), str(region))
+    if meeting.transcription_start_fails:  # accepted, then it fails: Chime starts asynchronously
+        meeting.transcription_start_fails = False
+        _emit(state, meeting, "TranscriptionFailed", state.clock.now_ms(), message=_FAILED)
+        meeting.transcription = None
+        return
     _emit(state, meeting, "TranscriptionStarted", state.clock.now_ms())
 
 
@@ -41,16 +47,20 @@ def stop(state: ChimeState, meeting: Meeting, at_ms: int) -> None:
         meeting.transcription = None
 
 
-def fail(state: ChimeState, meeting: Meeting, at_ms: int, *, permanent: bool) -> None:
+def fail(
+    state: ChimeState, meeting: Meeting, at_ms: int, *, permanent: bool, next_start: bool
+) -> None:
     """Temporary: TranscriptionInterrupted, then TranscriptionResumed RESUME_AFTER_MS later.
-    Permanent: TranscriptionFailed, and transcription is off."""
+    Permanent: TranscriptionFailed, and transcription is off. `next_start`: the meeting's next
+    StartMeetingTranscription is accepted but fails (TranscriptionFailed, no Started)."""
+    if next_start:
+        meeting.transcription_start_fails = True
+        return
     transcription = meeting.transcription
     if transcription is None:
         raise ValueError("transcription is not active in this meeting")
     if permanent:
-        _emit(
-            state, meeting, "TranscriptionFailed", at_ms, message="Transcription failed (injected)"
-        )
+        _emit(state, meeting, "TranscriptionFailed", at_ms, message=_FAILED)
         meeting.transcription = None
         return
     if transcription.interrupted_until_ms is None:

@@ -63,17 +63,22 @@ ALL_KINDS = (
 )
 
 
-@pytest.fixture
-def pipelines_client(chime: ChimeEmulator, chime_server: EmulatorServer) -> Any:
-    """A stock boto3 `chime-sdk-media-pipelines` client to the same emulator server."""
+def aws_client(service: str, endpoint_url: str, region: str = "us-east-1") -> Any:
+    """A stock boto3 client to a local endpoint: dummy credentials, no retries."""
     return boto3.client(
-        "chime-sdk-media-pipelines",
-        endpoint_url=chime_server.endpoint_url,
-        region_name="us-east-1",
+        service,  # type: ignore[call-overload]
+        endpoint_url=endpoint_url,
+        region_name=region,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
         config=Config(retries={"total_max_attempts": 1}),
     )
+
+
+@pytest.fixture
+def pipelines_client(chime: ChimeEmulator, chime_server: EmulatorServer) -> Any:
+    """A stock boto3 `chime-sdk-media-pipelines` client to the same emulator server."""
+    return aws_client("chime-sdk-media-pipelines", chime_server.endpoint_url)
 
 
 def source_arn(meeting_id: str, account_id: str = ACCOUNT_ID) -> str:
@@ -81,11 +86,15 @@ def source_arn(meeting_id: str, account_id: str = ACCOUNT_ID) -> str:
 
 
 def start_capture(
-    client: Any, meeting_id: str, sink: str = f"arn:aws:s3:::{BUCKET}/rec", **extra: Any
+    client: Any,
+    meeting_id: str,
+    sink: str = f"arn:aws:s3:::{BUCKET}/rec",
+    account_id: str = ACCOUNT_ID,
+    **extra: Any,
 ) -> dict[str, Any]:
     answer = client.create_media_capture_pipeline(
         SourceType="ChimeSdkMeeting",
-        SourceArn=source_arn(meeting_id),
+        SourceArn=source_arn(meeting_id, account_id),
         SinkType="S3Bucket",
         SinkArn=sink,
         **extra,

@@ -12,10 +12,12 @@ import pytest
 from meetings.deployment import MEDIA_PIPELINE_EVENT_DETAIL_TYPE
 
 from local.chime import ChimeEmulator, EmulatorServer
+from local.chime.clock import VirtualClock
 from local.chime.pipelines.store import MemoryArtifactStore
 from tests.emulator.conftest import (
     BUCKET,
     add_attendee,
+    aws_client,
     concatenate,
     create_meeting,
     detail_events,
@@ -361,3 +363,108 @@ def test_operations_the_emulator_does_not_serve_answer_501(
     path = "/media-insights-pipeline-configurations"
     status, answer = raw_call(chime_server.endpoint_url, "GET", path)
     assert status == 501 and "does not implement" in answer["message"]
+
+
+class _RefusingStore(MemoryArtifactStore):
+    """Every bucket exists; writes fail while `refusing`."""
+
+    refusing = False
+
+    def put(self, bucket: str, key: str, body: bytes, content_type: str) -> None:
+        if self.refusing:
+            raise ConnectionError("S3 is down")
+        super().put(bucket, key, body, content_type)
+
+
+def test_writes_that_fail_are_pipeline_failures() -> None:
+    store = _RefusingStore()
+    chime = ChimeEmulator(artifact_store=store)
+    with EmulatorServer(chime) as server:
+        meetings = aws_client("chime-sdk-meetings", server.endpoint_url)
+        pipelines = aws_client("chime-sdk-media-pipelines", server.endpoint_url)
+        meeting_id = create_meeting(meetings)["MeetingId"]
+        capture = start_capture(pipelines, meeting_id)
+        chime.tick()
+        store.refusing = True
+        chime.advance(5)
+        assert chime.pipeline(capture["MediaPipelineId"]).failing
+        store.refusing = False
+        chime.advance(5)  # resumed, and the next chunk is written
+        chime.advance(5)
+        assert store.keys(BUCKET, "rec/audio/")
+        meetings.delete_meeting(MeetingId=meeting_id)
+        concat_id = concatenate(pipelines, capture["MediaPipelineArn"])["MediaPipelineId"]
+        chime.tick()
+        store.refusing = True
+        chime.advance(1)
+        assert pipeline_status(pipelines, concat_id) == "Failed"
+    assert [kind for kind, _ in _pipeline_events(chime)] == [
+        "MediaPipelineInProgress",
+        "MediaPipelineTemporaryFailure",
+        "MediaPipelineResumed",
+        "MediaPipelineDeleted",
+        "MediaPipelineInProgress",
+        "MediaPipelinePermanentFailure",
+    ]
+
+
+def test_every_kind_of_media_and_the_older_capture_operations(
+    pipelines_client: Any, chime: ChimeEmulator, chime_client: Any, meeting: dict[str, Any]
+) -> None:
+    meeting_id = meeting["MeetingId"]
+    alice = add_attendee(chime_client, meeting_id, "alice")["AttendeeId"]
+    configuration = {
+        "ArtifactsConfiguration": {
+            "Audio": {"MuxType": "AudioWithCompositedVideo"},
+            "Video": {"State": "Enabled"},
+            "Content": {"State": "Enabled"},
+            "CompositedVideo": {"GridViewConfiguration": {"ContentShareLayout": "Vertical"}},
+        }
+    }
+    capture = start_capture(
+        pipelines_client, meeting_id, ChimeSdkMeetingConfiguration=configuration
+    )
+    chime.connect(meeting_id, alice, audio=True, video=True, content=True)
+    chime.advance(5)
+    got = pipelines_client.get_media_capture_pipeline(MediaPipelineId=capture["MediaPipelineId"])
+    assert got["MediaCapturePipeline"]["ChimeSdkMeetingConfiguration"] == configuration
+    pipelines_client.delete_media_capture_pipeline(MediaPipelineId=capture["MediaPipelineId"])
+    names = [key.removeprefix("rec/") for key in _store(chime).keys(BUCKET, "rec/")]
+    assert [name.split("/")[0] for name in names] == [
+        "audio",
+        "composited-video",
+        "meeting-events",
+        "video",
+        "video",
+    ]
+    assert names[-2].endswith(f"-{alice}#content.y4m") and names[-1].endswith(f"-{alice}.y4m")
+    concat_id = concatenate(pipelines_client, capture["MediaPipelineArn"])["MediaPipelineId"]
+    chime.tick()
+    chime.advance(1)
+    video = _store(chime).get(BUCKET, f"final/video/{concat_id}.y4m")
+    assert video.count(b"FRAME\n") == 2  # the camera and the content share
+    assert _store(chime).keys(BUCKET, f"final/composited-video/{concat_id}")
+    with pytest.raises(pipelines_client.exceptions.NotFoundException):
+        pipelines_client.get_media_capture_pipeline(MediaPipelineId=concat_id)
+    with pytest.raises(pipelines_client.exceptions.NotFoundException):
+        pipelines_client.delete_media_capture_pipeline(MediaPipelineId=concat_id)
+
+
+def test_a_meeting_that_ends_before_its_capture_joins() -> None:
+    clock = VirtualClock(start_ms=0)  # a shared clock may jump without the emulator's knowing
+    chime = ChimeEmulator(clock=clock)
+    request = {"MediaRegion": "us-east-1", "ExternalMeetingId": "room", "ClientRequestToken": "t1"}
+    meeting_id = chime.call("CreateMeeting", request)["Meeting"]["MeetingId"]
+    capture = {
+        "SourceType": "ChimeSdkMeeting",
+        "SourceArn": source_arn(meeting_id),
+        "SinkType": "S3Bucket",
+        "SinkArn": f"arn:aws:s3:::{BUCKET}",
+    }
+    answer = chime.call_media_pipelines("CreateMediaCapturePipeline", capture)
+    pipeline_id = answer["MediaCapturePipeline"]["MediaPipelineId"]
+    clock.advance_ms(300_001)
+    chime.tick()  # the meeting ends (nobody joined) before the capture could join it
+    assert chime.end_reason(meeting_id) == "no_audio_5min"
+    assert chime.pipeline(pipeline_id).status == "Stopped"
+    assert _pipeline_events(chime) == [("MediaPipelineDeleted", pipeline_id)]

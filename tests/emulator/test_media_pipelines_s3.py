@@ -8,26 +8,18 @@ import logging
 import wave
 from collections.abc import Iterator
 from io import BytesIO
-from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
 from local.chime import ChimeEmulator, EmulatorConfig, EmulatorServer
-from tests.emulator.conftest import concatenate, pipeline_status, source_arn, start_capture
-
-
-def _client(service: str, endpoint: str) -> Any:
-    return boto3.client(
-        service,  # type: ignore[call-overload]
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(retries={"total_max_attempts": 1}),
-    )
+from tests.emulator.conftest import (
+    aws_client,
+    concatenate,
+    pipeline_status,
+    source_arn,
+    start_capture,
+)
 
 
 @pytest.fixture(scope="module")
@@ -41,12 +33,12 @@ def s3_endpoint() -> Iterator[str]:
 
 
 def test_a_recording_lands_in_s3_as_valid_files(s3_endpoint: str) -> None:
-    s3 = _client("s3", s3_endpoint)
+    s3 = aws_client("s3", s3_endpoint)
     s3.create_bucket(Bucket="meetings-recordings")
     chime = ChimeEmulator(EmulatorConfig(s3_endpoint_url=s3_endpoint), start_ms=1_800_000_000_000)
     with EmulatorServer(chime) as server:
-        meetings = _client("chime-sdk-meetings", server.endpoint_url)
-        pipelines = _client("chime-sdk-media-pipelines", server.endpoint_url)
+        meetings = aws_client("chime-sdk-meetings", server.endpoint_url)
+        pipelines = aws_client("chime-sdk-media-pipelines", server.endpoint_url)
         meeting_id = meetings.create_meeting(MediaRegion="eu-west-1", ExternalMeetingId="room")[
             "Meeting"
         ]["MeetingId"]

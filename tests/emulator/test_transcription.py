@@ -126,7 +126,12 @@ def test_injected_transcription_failures(
     ]
     assert details[1]["message"] and details[3]["message"]
     assert details[2]["timestamp"] == details[1]["timestamp"] + 5000
-    _start(chime_client, meeting_id)  # it can be started again
+    chime.fail_transcription(meeting_id, next_start=True)
+    _start(chime_client, meeting_id)  # accepted, then it fails without starting
+    assert not chime.transcription_active(meeting_id)
+    assert _details(chime)[-1]["eventType"] == "chime:TranscriptionFailed"
+    _start(chime_client, meeting_id)  # the next start works
+    assert chime.transcription_active(meeting_id)
     chime_client.delete_meeting(MeetingId=meeting_id)
     with pytest.raises(ChimeError):
         chime.fail_transcription(meeting_id)

@@ -74,10 +74,7 @@ def _run_capture(state: ChimeState, pipeline: CapturePipeline, now_ms: int) -> N
 
 
 def _join(state: ChimeState, pipeline: CapturePipeline, now_ms: int) -> None:
-    meeting = state.meetings[pipeline.meeting_id]
-    if not meeting.is_open:  # the meeting ended before the pipeline joined it
-        stop(state, pipeline, now_ms)
-        return
+    meeting = state.meetings[pipeline.meeting_id]  # open: its end stops its pipelines
     pipeline.status = IN_PROGRESS
     pipeline.updated_ms = pipeline.last_chunk_ms = now_ms
     meeting.pipeline_connections += 1
@@ -155,8 +152,6 @@ def stop(state: ChimeState, pipeline: CapturePipeline, at_ms: int) -> None:
     if pipeline.capturing:
         pipeline.pending_events.append(_meeting_event("CaptureEnded", at_ms, {}))
         write_chunks(state, pipeline, at_ms)
-    if pipeline.status in (STOPPED, FAILED):
-        return  # the last write failed for good
     _leave_meeting(state, pipeline, at_ms)
     pipeline.status = STOPPED
     pipeline.failing_until_ms = None

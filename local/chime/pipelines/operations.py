@@ -4,14 +4,12 @@ nothing). Other operations of the model are answered 501 by the server."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import copy
 import re
 from collections.abc import Callable
 from typing import Any, Final
 
-from local.chime import rules
+from local.chime import paging, tagging
 from local.chime.errors import MEETING_ENDED, ChimeError, bad_request
 from local.chime.pipelines import capture
 from local.chime.pipelines.state import (
@@ -28,7 +26,7 @@ from local.chime.state import Meeting
 
 Params = dict[str, Any]
 Output = dict[str, Any]
-MAX_TAGS: Final = 50
+_PIPELINES_FROM: Final = "pipelines-from"
 _ACTIVE: Final = (INITIALIZING, IN_PROGRESS)
 # The documented form `arn:aws:chime::<account>:meeting:<id>`, and the MeetingArn form.
 _MEETING_ARN: Final = re.compile(
@@ -57,20 +55,12 @@ def create_media_capture_pipeline(state: ChimeState, params: Params) -> Output:
                 "ResourceLimitExceededException",
                 "The meeting already has a media capture pipeline",
             )
-        now = state.clock.now_ms()
-        pipeline_id = state.new_id()
         configuration = params.get("ChimeSdkMeetingConfiguration") or {}
         settings = configuration.get("ArtifactsConfiguration") or DEFAULT_ARTIFACTS
         return CapturePipeline(
-            pipeline_id=pipeline_id,
-            arn=state.pipeline_arn(pipeline_id),
+            **_new_pipeline(state, params, sink, tags),
             meeting_id=meeting.meeting_id,
-            request=_without_token(params),
             artifacts=copy.deepcopy(settings),
-            sink=Sink(sink.bucket, sink.prefix or pipeline_id),
-            created_ms=now,
-            updated_ms=now,
-            tags=tags,
         )
 
     pipeline = _idempotent(state, params, "capture", create)
@@ -127,17 +117,8 @@ def create_media_concatenation_pipeline(state: ChimeState, params: Params) -> Ou
         destination = params["Sinks"][0]["S3BucketSinkConfiguration"]["Destination"]
         sink = _sink(state, destination)
         tags = _tags(params.get("Tags", []))
-        now = state.clock.now_ms()
-        pipeline_id = state.new_id()
         return ConcatenationPipeline(
-            pipeline_id=pipeline_id,
-            arn=state.pipeline_arn(pipeline_id),
-            source_id=capture_pipeline.pipeline_id,
-            request=_without_token(params),
-            sink=Sink(sink.bucket, sink.prefix or pipeline_id),
-            created_ms=now,
-            updated_ms=now,
-            tags=tags,
+            **_new_pipeline(state, params, sink, tags), source_id=capture_pipeline.pipeline_id
         )
 
     pipeline = _idempotent(state, params, "concatenation", create)
@@ -154,6 +135,24 @@ def _capture_by_arn(state: ChimeState, arn: str) -> CapturePipeline:
 
 
 # --- both kinds -------------------------------------------------------------------------------
+def _new_pipeline(
+    state: ChimeState, params: Params, sink: Sink, tags: dict[str, str]
+) -> dict[str, Any]:
+    """What every new pipeline has: an id and ARN, its request, its sink (without a prefix,
+    Chime writes under the pipeline's id), its creation instant and tags."""
+    now = state.clock.now_ms()
+    pipeline_id = state.new_id()
+    return {
+        "pipeline_id": pipeline_id,
+        "arn": state.pipeline_arn(pipeline_id),
+        "request": _without_token(params),
+        "sink": Sink(sink.bucket, sink.prefix or pipeline_id),
+        "created_ms": now,
+        "updated_ms": now,
+        "tags": tags,
+    }
+
+
 def _idempotent(
     state: ChimeState, params: Params, kind: str, create: Callable[[], Pipeline]
 ) -> Pipeline:
@@ -243,7 +242,7 @@ def list_media_capture_pipelines(state: ChimeState, params: Params) -> Output:
 def _page(state: ChimeState, params: Params, kind: Any) -> tuple[list[Output], Output]:
     """The pipelines still running (Initializing, InProgress), in creation order."""
     size = params.get("MaxResults", state.config.default_page_size)
-    start = _decode_page_token(params.get("NextToken"))
+    start = paging.decode(_PIPELINES_FROM, params.get("NextToken"))
     ordered = list(state.pipelines.values())
     remaining = [
         (index, p) for index, p in enumerate(ordered)
@@ -253,32 +252,16 @@ def _page(state: ChimeState, params: Params, kind: Any) -> tuple[list[Output], O
         {"MediaPipelineId": p.pipeline_id, "MediaPipelineArn": p.arn} for _, p in remaining[:size]
     ]
     rest = remaining[size:]
-    return page, ({"NextToken": _encode_page_token(rest[0][0])} if rest else {})
-
-
-def _encode_page_token(index: int) -> str:
-    return base64.urlsafe_b64encode(f"pipelines-from:{index}".encode()).decode()
-
-
-def _decode_page_token(token: str | None) -> int:
-    if token is None:
-        return 0
-    try:
-        label, _, number = base64.urlsafe_b64decode(token.encode()).decode().partition(":")
-        if label == "pipelines-from" and number.isdigit():
-            return int(number)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        pass
-    raise bad_request("The NextToken is not valid")
+    return page, ({"NextToken": paging.encode(_PIPELINES_FROM, rest[0][0])} if rest else {})
 
 
 # --- tags -------------------------------------------------------------------------------------
 def _tags(tags: list[Params]) -> dict[str, str]:
-    rules.check_tag_keys(tags)
-    merged = {tag["Key"]: tag["Value"] for tag in tags}
-    if len(merged) > MAX_TAGS:
-        raise bad_request(f"A media pipeline can have at most {MAX_TAGS} tags")
-    return merged
+    return tagging.merged_tags({}, tags, "", _too_many_tags)
+
+
+def _too_many_tags(_: str) -> ChimeError:
+    return bad_request(f"A media pipeline can have at most {tagging.MAX_TAGS} tags")
 
 
 def _tagged(state: ChimeState, arn: str) -> Pipeline:
@@ -287,27 +270,6 @@ def _tagged(state: ChimeState, arn: str) -> Pipeline:
     if pipeline is None:
         raise ChimeError("NotFoundException", "The resource does not exist")
     return pipeline
-
-
-def tag_resource(state: ChimeState, params: Params) -> Output:
-    pipeline = _tagged(state, params["ResourceARN"])
-    merged = {**pipeline.tags, **_tags(params["Tags"])}
-    if len(merged) > MAX_TAGS:
-        raise bad_request(f"A media pipeline can have at most {MAX_TAGS} tags")
-    pipeline.tags = merged
-    return {}
-
-
-def untag_resource(state: ChimeState, params: Params) -> Output:
-    pipeline = _tagged(state, params["ResourceARN"])
-    for key in params["TagKeys"]:
-        pipeline.tags.pop(key, None)
-    return {}
-
-
-def list_tags_for_resource(state: ChimeState, params: Params) -> Output:
-    pipeline = _tagged(state, params["ResourceARN"])
-    return {"Tags": [{"Key": key, "Value": value} for key, value in pipeline.tags.items()]}
 
 
 Operation = Callable[[ChimeState, Params], Output]
@@ -320,7 +282,5 @@ OPERATIONS: Final[dict[str, Operation]] = {
     "GetMediaPipeline": get_media_pipeline,
     "ListMediaCapturePipelines": list_media_capture_pipelines,
     "ListMediaPipelines": list_media_pipelines,
-    "ListTagsForResource": list_tags_for_resource,
-    "TagResource": tag_resource,
-    "UntagResource": untag_resource,
+    **tagging.operations(_tagged, _too_many_tags),
 }

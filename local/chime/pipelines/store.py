@@ -6,9 +6,10 @@ from __future__ import annotations
 import threading
 from typing import Any, Protocol
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from local.chime.events import loopback_client
 
 
 class ArtifactStore(Protocol):
@@ -24,13 +25,11 @@ class S3ArtifactStore:
         self, endpoint_url: str | None = None, region: str = "us-east-1", *, client: Any = None
     ) -> None:
         """Pass an `s3` client, or the endpoint to build one for (loopback moto)."""
-        self._client = client or boto3.client(
+        self._client = client or loopback_client(
             "s3",
-            endpoint_url=endpoint_url,
-            region_name=region,
-            aws_access_key_id="emulator",
-            aws_secret_access_key="emulator",  # noqa: S106 - the local stack accepts any key
-            config=Config(connect_timeout=2, read_timeout=10, retries={"max_attempts": 3}),
+            endpoint_url,
+            region,
+            Config(connect_timeout=2, read_timeout=10, retries={"max_attempts": 3}),
         )
 
     def bucket_exists(self, bucket: str) -> bool:
