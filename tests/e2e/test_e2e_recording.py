@@ -7,17 +7,13 @@ from __future__ import annotations
 import urllib.request
 from typing import Any
 
-from local.stack import LocalStack
-
 
 def _connect(api: Any, meeting_id: str, attendee_id: str) -> None:
     path = f"/_local/meetings/{meeting_id}/attendees/{attendee_id}/connect"
     assert api.request("POST", path, body={"audio": True}).status == 200
 
 
-def test_record_end_download_and_read_the_transcript(
-    api: Any, unique: Any, wait: Any, local_stack: LocalStack
-) -> None:
+def test_record_end_download_and_read_the_transcript(api: Any, unique: Any, wait: Any) -> None:
     alice, bob = api.token(unique("alice")), api.token(unique("bob"))
     body = {"recording": {"auto": True}, "transcription": {"languageCode": "en-US"}}
     created = api.request("POST", "/meetings", token=alice, body=body)
@@ -39,7 +35,8 @@ def test_record_end_download_and_read_the_transcript(
 
     view = wait(recording_and_transcription)
     assert view, "the first attendee did not start recording and transcription"
-    local_stack.chime.say(meeting_id, attendees[1], "Bob was here.")
+    said = f"/_local/meetings/{meeting_id}/attendees/{attendees[1]}/say"
+    assert api.request("POST", said, body={"text": "Bob was here."}).status == 200
     assert api.request("POST", "/_local/clock/advance", body={"seconds": 6}).status == 200
     assert api.request("DELETE", path, token=alice).status == 200
     assert api.request("POST", "/_local/clock/advance", body={"seconds": 2}).status == 200

@@ -39,14 +39,13 @@ def media(
     monkeypatch.setenv("ACCOUNT_ID", EMULATOR_ACCOUNT)
     monkeypatch.setenv("AWS_ENDPOINT_URL_CHIME_SDK_MEDIA_PIPELINES", chime_server.endpoint_url)
     wiring.reset()
-    store = S3ArtifactStore(client=boto3.client("s3", region_name=REGION))
-    monkeypatch.setattr(chime, "artifact_store", store)
-    chime.reset()
+    previous = chime.artifact_store
+    chime.use_artifact_store(S3ArtifactStore(client=boto3.client("s3", region_name=REGION)))
     received: list[dict[str, Any]] = []
     unsubscribe = chime.subscribe(received.append)
     yield received
     unsubscribe()
-    monkeypatch.undo()
+    chime.use_artifact_store(previous)
     chime.reset()
     aws_clients.reset_clients()
 
