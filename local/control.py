@@ -1,6 +1,7 @@
 """The local-only control routes (`/_local/...`, never deployed): tokens, the simulated media
-plane, the world clock, the event logs, fault injection, event chaos, cleanup runs and the
-emulator's ground truth about a meeting."""
+plane and speech, the world clock, the event logs, fault injection (Chime calls, media
+pipelines, transcription), event chaos, cleanup runs and the emulator's ground truth about a
+meeting and a media pipeline."""
 
 from __future__ import annotations
 
@@ -14,13 +15,18 @@ from meetings.domain.records import EndReason
 
 from local.auth import MAX_TTL_SECONDS, LocalIssuer
 from local.chime import ChimeEmulator, autoend
+from local.chime.emulator import PipelineTruth
 from local.event_delivery import Chaos
 
 Answer = tuple[int, Any]
+MAX_SAID_CHARS: Final = 1000
 _MEDIA = re.compile(
-    r"^/_local/meetings/(?P<meeting>[^/]+)/attendees/(?P<attendee>[^/]+)/(?P<action>connect|leave|drop)$"
+    r"^/_local/meetings/(?P<meeting>[^/]+)/attendees/(?P<attendee>[^/]+)/(?P<action>connect|leave|drop|say)$"
 )
 _TRUTH = re.compile(r"^/_local/truth/meetings/(?P<meeting>[^/]+)$")
+_PIPELINE_TRUTH = re.compile(r"^/_local/truth/media-pipelines/(?P<pipeline>[^/]+)$")
+_PIPELINE_FAIL = re.compile(r"^/_local/media-pipelines/(?P<pipeline>[^/]+)/fail$")
+_TRANSCRIPTION_FAIL = re.compile(r"^/_local/meetings/(?P<meeting>[^/]+)/transcription/fail$")
 # The emulator's end reasons that have a name in the backend's vocabulary. The others have
 # none: Chime's screen-share rule raises no event (the backend's honest answer is `unknown`),
 # and DeleteMeeting (`deleted`) is the backend's own doing, named by why it deleted
@@ -49,12 +55,17 @@ class ControlPlane:
     def __call__(self, method: str, path: str, body: Any) -> Answer:
         if not isinstance(body, dict):
             return 400, {"message": "the body must be a JSON object"}
-        media = _MEDIA.match(path)
-        if media and method == "POST":
-            return self._media(media["meeting"], media["attendee"], media["action"], body)
-        truth = _TRUTH.match(path)
-        if truth and method == "GET":
-            return self._truth(truth["meeting"])
+        patterned: tuple[tuple[re.Pattern[str], str, Callable[[dict[str, str]], Answer]], ...] = (
+            (_MEDIA, "POST", lambda m: self._media(m["meeting"], m["attendee"], m["action"], body)),
+            (_TRUTH, "GET", lambda m: self._truth(m["meeting"])),
+            (_PIPELINE_TRUTH, "GET", lambda m: self._pipeline_truth(m["pipeline"])),
+            (_PIPELINE_FAIL, "POST", lambda m: self._fail(m, body)),
+            (_TRANSCRIPTION_FAIL, "POST", lambda m: self._fail(m, body)),
+        )
+        for pattern, verb, handle in patterned:
+            found = pattern.match(path)
+            if found and method == verb:
+                return handle(found.groupdict())
         route = self._routes().get((method, path))
         if route is None:
             return 404, {"message": f"no local control route {method} {path}"}
@@ -95,7 +106,12 @@ class ControlPlane:
         flags = {"audio", "video", "content", "viewingContent"}
         if action == "connect" and not all(isinstance(body.get(f, False), bool) for f in flags):
             return 400, {"message": "audio, video, content, viewingContent: booleans"}
+        text = body.get("text")
+        if action == "say" and not (isinstance(text, str) and 0 < len(text) <= MAX_SAID_CHARS):
+            return 400, {"message": f"text: a non-empty string of at most {MAX_SAID_CHARS}"}
         try:
+            if action == "say":
+                return 200, {"messages": self.chime.say(meeting_id, attendee_id, str(text))}
             if action == "connect":
                 self.chime.connect(
                     meeting_id,
@@ -122,7 +138,11 @@ class ControlPlane:
             return 404, {"message": f"the emulator has no meeting {meeting_id}"}
         ended = truth.ended_ms
         backend_reason = BACKEND_END_REASONS.get(truth.end_reason or "")
+        pipelines = [
+            _pipeline_view(self.chime.pipeline(p)) for p in self.chime.pipeline_ids(meeting_id)
+        ]
         return 200, {
+            "mediaPipelines": pipelines,
             "meetingId": truth.meeting_id,
             "externalMeetingId": truth.external_meeting_id,
             "status": "OPEN" if ended is None else "ENDED",
@@ -133,6 +153,30 @@ class ControlPlane:
             "endReason": None if backend_reason is None else str(backend_reason),
             "emulatorEndReason": truth.end_reason,
         }
+
+    def _pipeline_truth(self, pipeline_id: str) -> Answer:
+        try:
+            return 200, _pipeline_view(self.chime.pipeline(pipeline_id))
+        except KeyError:
+            return 404, {"message": f"the emulator has no media pipeline {pipeline_id}"}
+
+    def _fail(self, target: dict[str, str], body: dict[str, Any]) -> Answer:
+        """A capture pipeline's or a meeting's transcription's failure, temporary by default."""
+        permanent, next_start = body.get("permanent", False), body.get("nextStart", False)
+        if not (isinstance(permanent, bool) and isinstance(next_start, bool)):
+            return 400, {"message": "permanent, nextStart: booleans"}
+        try:
+            if "pipeline" in target:
+                self.chime.fail_pipeline(target["pipeline"], permanent=permanent)
+            else:
+                self.chime.fail_transcription(
+                    target["meeting"], permanent=permanent, next_start=next_start
+                )
+        except (KeyError, LookupError):
+            return 404, {"message": "no such media pipeline or open meeting"}
+        except ValueError as invalid:
+            return 409, {"message": str(invalid)}
+        return 200, {"ok": True}
 
     def _advance(self, body: dict[str, Any]) -> Answer:
         seconds = body.get("seconds")
@@ -179,3 +223,16 @@ class ControlPlane:
             return 400, {"message": "dropRate and duplicateRate are between 0 and 1"}
         self.set_chaos(chaos)
         return 200, {"chaos": body}
+
+
+def _pipeline_view(truth: PipelineTruth) -> dict[str, Any]:
+    return {
+        "mediaPipelineId": truth.pipeline_id,
+        "kind": truth.kind,
+        "status": truth.status,
+        "meetingId": truth.meeting_id,
+        "failing": truth.failing,
+        "bucket": truth.bucket,
+        "prefix": truth.prefix,
+        "keys": list(truth.keys),
+    }

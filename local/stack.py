@@ -13,11 +13,13 @@ from typing import Any
 
 import boto3
 from meetings import deployment
+from moto.core.models import DEFAULT_ACCOUNT_ID
 
 from local.auth import LocalIssuer
 from local.aws_services import DEFAULT_TRANSACTION_IN_FLIGHT_MS, LocalAwsServices
 from local.chime import ChimeEmulator, EmulatorConfig, EmulatorServer, EventBridgeSink
 from local.chime.clock import WorldClock
+from local.chime.pipelines.store import S3ArtifactStore
 from local.control import ControlPlane
 from local.event_delivery import (
     Chaos,
@@ -32,7 +34,8 @@ from local.lambda_runtime import HandlerPool
 
 log = logging.getLogger("local.stack")
 
-ACCOUNT_ID = "111122223333"
+# The account moto serves: Chime's ARNs and events name the same account as the local resources.
+ACCOUNT_ID = DEFAULT_ACCOUNT_ID
 FUNCTION_PREFIX = "meetings-local"
 
 
@@ -50,6 +53,7 @@ class LocalStackConfig:
     events_workers: int = 2
     region: str = "us-east-1"
     table_name: str = "meetings-local"
+    recordings_bucket: str = "meetings-local-recordings"
     bus_name: str = "meetings-local"
     cors_origins: tuple[str, ...] = ("*",)
     cleanup_schedule: str = deployment.DEFAULT_CLEANUP_SCHEDULE
@@ -138,6 +142,7 @@ class LocalStack:
         self._aws.start()
         self.aws_url = self._aws.url
         self._stoppers.append(self._aws.stop)
+        self.chime.use_artifact_store(S3ArtifactStore(client=self.client("s3")))
 
     def _start_chime(self) -> None:
         self._chime_server = EmulatorServer(
@@ -164,6 +169,7 @@ class LocalStack:
             TableName=cfg.table_name,
             TimeToLiveSpecification={"Enabled": True, "AttributeName": deployment.TTL_ATTRIBUTE},
         )
+        self.client("s3").create_bucket(Bucket=cfg.recordings_bucket)
         events, sqs = self.client("events"), self.client("sqs")
         events.create_event_bus(Name=cfg.bus_name)
         chime_queue = self._queue(sqs, "chime-events")
@@ -218,7 +224,13 @@ class LocalStack:
             "AWS_ENDPOINT_URL_EVENTBRIDGE": self.aws_url,
             "AWS_ENDPOINT_URL_SQS": self.aws_url,
             "AWS_ENDPOINT_URL_CHIME_SDK_MEETINGS": self.chime_url,
+            # One emulator port serves both Chime services (it routes by path).
+            "AWS_ENDPOINT_URL_CHIME_SDK_MEDIA_PIPELINES": self.chime_url,
+            "AWS_ENDPOINT_URL_S3": self.aws_url,
+            "AWS_ENDPOINT_URL_KMS": self.aws_url,
             "TABLE_NAME": cfg.table_name,
+            "RECORDINGS_BUCKET": cfg.recordings_bucket,
+            "ACCOUNT_ID": ACCOUNT_ID,
             "EVENT_BUS_NAME": cfg.bus_name,
             "DEFAULT_MEDIA_REGION": cfg.region,
             "POWERTOOLS_SERVICE_NAME": "meetings",

@@ -90,12 +90,18 @@ def table_definition(table_name: str) -> dict[str, Any]:
 # --- Chime's events --------------------------------------------------------------------------
 CHIME_EVENT_SOURCE: Final = "aws.chime"
 CHIME_EVENT_DETAIL_TYPE: Final = "Chime Meeting State Change"
+# The media pipelines' lifecycle events (capture and concatenation), on the same rule and queue.
+MEDIA_PIPELINE_EVENT_DETAIL_TYPE: Final = "Chime Media Pipeline State Change"
 # The EventBridge rule pattern on the default bus. Every Chime meeting event type is routed:
 # the events handler decides which ones change state.
 CHIME_EVENT_PATTERN: Final[dict[str, list[str]]] = {
     "source": [CHIME_EVENT_SOURCE],
-    "detail-type": [CHIME_EVENT_DETAIL_TYPE],
+    "detail-type": [CHIME_EVENT_DETAIL_TYPE, MEDIA_PIPELINE_EVENT_DETAIL_TYPE],
 }
+
+# --- Recordings ------------------------------------------------------------------------------
+# Every object of a recording lives under `<RECORDINGS_PREFIX>/<meetingId>/<recordingId>/`.
+RECORDINGS_PREFIX: Final = "recordings"
 
 # --- The scheduled cleanup -------------------------------------------------------------------
 # EventBridge Scheduler expression (cdk.json may override it; the local stack reads the same).
@@ -112,6 +118,12 @@ DOMAIN_EVENT_TYPES: Final = (
     "meeting.end_settled",
     "attendee.joined",
     "attendee.left",
+    "recording.started",
+    "recording.available",
+    "recording.failed",
+    "transcription.started",
+    "transcription.stopped",
+    "transcription.failed",
 )
 
 # --- The Lambda functions: one package, four entry points -------------------------------------
@@ -149,6 +161,14 @@ API_ROUTES: Final[tuple[tuple[str, str, bool], ...]] = (
     ("GET", "/meetings/{meetingId}/attendees/{attendeeId}", True),
     ("DELETE", "/meetings/{meetingId}/attendees/{attendeeId}", True),
     ("PUT", "/meetings/{meetingId}/attendees/{attendeeId}/capabilities", True),
+    ("POST", "/meetings/{meetingId}/recording", True),
+    ("DELETE", "/meetings/{meetingId}/recording", True),
+    ("GET", "/meetings/{meetingId}/recordings", True),
+    ("GET", "/meetings/{meetingId}/recordings/{recordingId}", True),
+    ("POST", "/meetings/{meetingId}/transcription", True),
+    ("DELETE", "/meetings/{meetingId}/transcription", True),
+    ("GET", "/meetings/{meetingId}/transcript", True),
+    ("POST", "/meetings/{meetingId}/mute-all", True),
 )
 # CORS: the request headers clients may send and the response headers they may read.
 CORS_ALLOWED_HEADERS: Final = ("Authorization", "Content-Type", "Idempotency-Key")

@@ -37,6 +37,8 @@ class _Rule:
         """The value, converted from its environment text if needed; ValueError if invalid."""
         if self.kind is int:
             return self._check_int(value)
+        if self.kind is bool:
+            return self._check_bool(value)
         if not isinstance(value, str):
             raise ValueError("a string is required")
         if self.min_length is not None and len(value) < self.min_length:
@@ -44,6 +46,14 @@ class _Rule:
         if self.pattern is not None and not re.fullmatch(self.pattern, value):
             raise ValueError(f"{value!r} does not match {self.pattern}")
         return value
+
+    @staticmethod
+    def _check_bool(value: Any) -> bool:
+        if isinstance(value, bool):
+            return value
+        if value in ("true", "false"):
+            return bool(value == "true")
+        raise ValueError(f"{value!r} is not 'true' or 'false'")
 
     def _check_int(self, value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int | str):
@@ -72,6 +82,14 @@ _RULES: Final[dict[str, _Rule]] = {
     "end_settle_seconds": _Rule("END_SETTLE_SECONDS", int, ge=0, le=3600),
     # Seconds an Idempotency-Key is remembered.
     "idempotency_ttl_seconds": _Rule("IDEMPOTENCY_TTL_SECONDS", int, ge=60, le=7 * 86400),
+    # The recordings bucket (media capture and concatenation sinks); empty: not deployed.
+    "recordings_bucket": _Rule("RECORDINGS_BUCKET", pattern=r"([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])?"),
+    # Seconds a recording's download link is valid.
+    "recording_url_ttl_seconds": _Rule("RECORDING_URL_TTL_SECONDS", int, ge=60, le=43_200),
+    # Whether a meeting's attendees may list and download its recordings and transcript.
+    "recordings_visible_to_attendees": _Rule("RECORDINGS_VISIBLE_TO_ATTENDEES", bool),
+    # The account the meetings live in: Chime's meeting ARN, the pipelines' source.
+    "account_id": _Rule("ACCOUNT_ID", pattern=r"(\d{12})?"),
 }
 
 
@@ -87,6 +105,10 @@ class Settings:
     reconcile_interval_seconds: int = 180
     end_settle_seconds: int = 120
     idempotency_ttl_seconds: int = 86400
+    recordings_bucket: str = ""
+    recording_url_ttl_seconds: int = 900
+    recordings_visible_to_attendees: bool = False
+    account_id: str = ""
 
     def __post_init__(self) -> None:
         for name, rule in _RULES.items():
@@ -126,7 +148,13 @@ class Settings:
 
     def to_environ(self) -> dict[str, str]:
         """The environment that yields these settings (what the stack gives each function)."""
-        return {rule.env: str(getattr(self, name)) for name, rule in _RULES.items()}
+        return {rule.env: _environ_text(getattr(self, name)) for name, rule in _RULES.items()}
+
+
+def _environ_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 @lru_cache(maxsize=1)

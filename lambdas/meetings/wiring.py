@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
-from typing import TYPE_CHECKING, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from meetings.adapters import aws_clients
 from meetings.settings import Settings, get_settings
@@ -28,20 +28,27 @@ if TYPE_CHECKING:
         BasePersistenceLayer,
     )
 
+    from meetings.adapters.artifacts import RecordingsBucket
     from meetings.adapters.bus import EventBusPublisher
     from meetings.adapters.chime import ChimeGateway
+    from meetings.adapters.media_pipelines import MediaPipelinesGateway
     from meetings.adapters.table.activity import ActivityTable
     from meetings.adapters.table.cleanup import CleanupTable
+    from meetings.adapters.table.recordings import RecordingsTable
     from meetings.adapters.table.store import MeetingTable
     from meetings.service.attending import Attending
     from meetings.service.cleanup import CleanupService
     from meetings.service.creating import CreatingMeetings
     from meetings.service.ending import EndingMeetings
     from meetings.service.events import ChimeEventService
+    from meetings.service.media_events import MediaEvents
     from meetings.service.provisioning import Provisioning
     from meetings.service.publishing import PublishingService
     from meetings.service.querying import MeetingQueries
+    from meetings.service.recording import Recordings
+    from meetings.service.recording_lifecycle import RecordingLifecycle
     from meetings.service.shared import MeetingUseCase
+    from meetings.service.transcription import Transcriptions
 
 Clock = Callable[[], int]
 UseCaseT = TypeVar("UseCaseT", bound="MeetingUseCase")
@@ -102,18 +109,37 @@ class Container:
         return EventBusPublisher(self.settings.event_bus_name, self.settings.domain_event_source)
 
     @cached_property
+    def recordings_store(self) -> RecordingsTable:
+        from meetings.adapters.table.recordings import RecordingsTable  # noqa: PLC0415
+
+        return RecordingsTable(self.settings.table_name)
+
+    @cached_property
+    def media_pipelines(self) -> MediaPipelinesGateway:
+        from meetings.adapters.media_pipelines import MediaPipelinesGateway  # noqa: PLC0415
+
+        return MediaPipelinesGateway(self.settings.recordings_bucket, self.settings.account_id)
+
+    @cached_property
+    def artifacts(self) -> RecordingsBucket:
+        from meetings.adapters.artifacts import RecordingsBucket  # noqa: PLC0415
+
+        return RecordingsBucket(self.settings.recordings_bucket)
+
+    @cached_property
     def executor(self) -> ThreadPoolExecutor:
         return ThreadPoolExecutor(max_workers=WORKER_THREADS, thread_name_prefix="meetings-api")
 
     # --- the request path's use cases ----------------------------------------------------
 
-    def _use_case(self, kind: type[UseCaseT]) -> UseCaseT:
+    def _use_case(self, kind: type[UseCaseT], **extra: Any) -> UseCaseT:
         return kind(
             store=self.meeting_store,
             chime=self.chime,
             settings=self.settings,
             executor=self.executor,
             clock=self.now,
+            **extra,
         )
 
     @cached_property
@@ -150,6 +176,30 @@ class Container:
         return persistence_layer(self.settings.table_name, self.meeting_store.client)
 
     @cached_property
+    def recording_lifecycle(self) -> RecordingLifecycle:
+        from meetings.service.recording_lifecycle import RecordingLifecycle  # noqa: PLC0415
+
+        return RecordingLifecycle(
+            self.recordings_store, self.media_pipelines, self.artifacts, clock=self.now
+        )
+
+    @cached_property
+    def recordings(self) -> Recordings:
+        from meetings.service.recording import Recordings  # noqa: PLC0415
+
+        return self._use_case(
+            Recordings, lifecycle=self.recording_lifecycle, artifacts=self.artifacts
+        )
+
+    @cached_property
+    def transcriptions(self) -> Transcriptions:
+        from meetings.service.transcription import Transcriptions  # noqa: PLC0415
+
+        return self._use_case(
+            Transcriptions, transcriber=self.chime, recordings=self.recordings_store
+        )
+
+    @cached_property
     def ending(self) -> EndingMeetings:
         from meetings.service.ending import EndingMeetings  # noqa: PLC0415
 
@@ -168,6 +218,12 @@ class Container:
         from meetings.service.events import ChimeEventService  # noqa: PLC0415
 
         return ChimeEventService(self.activity_store, self.meeting_store, clock=self.now)
+
+    @cached_property
+    def media_events(self) -> MediaEvents:
+        from meetings.service.media_events import MediaEvents  # noqa: PLC0415
+
+        return MediaEvents(self.recording_lifecycle, self.transcriptions, clock=self.now)
 
     @cached_property
     def cleanup(self) -> CleanupService:

@@ -1,5 +1,6 @@
-"""`python -m local.chime`: the Chime SDK Meetings emulator alone, on loopback in the
-foreground until Ctrl-C (`make dev` runs the whole local stack, emulator included)."""
+"""`python -m local.chime`: the Chime SDK Meetings and Media Pipelines emulator alone, on
+loopback in the foreground until Ctrl-C (`make dev` runs the whole local stack, emulator
+included)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,11 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         default=os.environ.get("LOCAL_CHIME_EVENTBRIDGE_ENDPOINT"),
         help="send the chime:* events to this EventBridge endpoint with PutEvents",
     )
+    parser.add_argument(
+        "--s3-endpoint",
+        default=os.environ.get("LOCAL_CHIME_S3_ENDPOINT"),
+        help="media pipelines write their artifacts to this S3 endpoint (default: in memory)",
+    )
     return parser.parse_args(argv)
 
 
@@ -36,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     config = EmulatorConfig(
         follow_wall_clock=not args.frozen_clock,
         eventbridge_endpoint_url=args.eventbridge_endpoint,
+        s3_endpoint_url=args.s3_endpoint,
     )
     server = EmulatorServer(ChimeEmulator(config), host=args.host, port=args.port)
     try:
@@ -48,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(
         f"Chime SDK Meetings emulator on {server.endpoint_url} "
-        f"(AWS_ENDPOINT_URL_CHIME_SDK_MEETINGS={server.endpoint_url}); Ctrl-C stops it",
+        f"(AWS_ENDPOINT_URL_CHIME_SDK_MEETINGS and _MEDIA_PIPELINES={server.endpoint_url}); "
+        "Ctrl-C stops it",
         flush=True,
     )
     signal.signal(signal.SIGTERM, lambda *_: server.request_stop())

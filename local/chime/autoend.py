@@ -35,7 +35,7 @@ RULES: Final = (
 def refresh_conditions(meeting: Meeting, now_ms: int) -> None:
     """Record since when each condition holds; call after every change of media state."""
     media = [attendee.media for attendee in meeting.connected() if attendee.media]
-    audio = sum(1 for m in media if m.audio)
+    audio = sum(1 for m in media if m.audio) + meeting.pipeline_connections
     viewers = sum(1 for m in media if m.viewing_content and not m.audio)
     sharing = any(m.content for m in media)
     meeting.no_audio_since = _since(meeting.no_audio_since, audio == 0, now_ms)

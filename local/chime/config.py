@@ -35,6 +35,8 @@ class EmulatorConfig:
     event_bus_name: str = "default"
     # ListAttendees page size when the caller gives no MaxResults (Chime documents none).
     default_page_size: int = 10
+    # Where media pipelines write their artifacts with PutObject (None: an in-memory store).
+    s3_endpoint_url: str | None = None
 
     def __post_init__(self) -> None:
         if self.region not in CHIME_CONTROL_REGIONS:

@@ -18,6 +18,8 @@ _BODY_CODES: Final[dict[str, str]] = {
     "ServiceFailureException": "ServiceFailure",
     "ServiceUnavailableException": "ServiceUnavailable",
     "ThrottlingException": "Throttling",
+    "ThrottledClientException": "Throttling",
+    "UnauthorizedClientException": "Unauthorized",
     "TooManyTagsException": "ResourceLimitExceeded",
     "UnauthorizedException": "Unauthorized",
     "UnprocessableEntityException": "Unprocessable",

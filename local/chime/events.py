@@ -1,4 +1,5 @@
-"""`Chime Meeting State Change` events: the envelope, and their delivery to sinks in order.
+"""`Chime Meeting State Change` and `Chime Media Pipeline State Change` events: the envelope,
+and their delivery to sinks in order.
 
 Delivery happens outside the emulator's state lock (a sink may call the emulator back, over
 HTTP or in process) and in the exact order the events were emitted.
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import boto3
+from botocore.config import Config
 from meetings.deployment import CHIME_EVENT_DETAIL_TYPE, CHIME_EVENT_SOURCE
 
 Envelope = dict[str, Any]
@@ -23,13 +25,18 @@ logger = logging.getLogger(__name__)
 PUT_EVENTS_BATCH = 10  # EventBridge takes at most 10 entries per PutEvents call
 
 
-def envelope(account_id: str, region: str, detail: dict[str, Any]) -> Envelope:
+def envelope(
+    account_id: str,
+    region: str,
+    detail: dict[str, Any],
+    detail_type: str = CHIME_EVENT_DETAIL_TYPE,
+) -> Envelope:
     """An EventBridge envelope as Chime sends it; `time` is the detail's timestamp (seconds)."""
     instant = datetime.fromtimestamp(detail["timestamp"] / 1000, tz=UTC)
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
-        "detail-type": CHIME_EVENT_DETAIL_TYPE,
+        "detail-type": detail_type,
         "source": CHIME_EVENT_SOURCE,
         "account": account_id,
         "time": instant.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -37,6 +44,20 @@ def envelope(account_id: str, region: str, detail: dict[str, Any]) -> Envelope:
         "resources": [],
         "detail": detail,
     }
+
+
+def loopback_client(
+    service: str, endpoint_url: str | None, region: str, config: Config | None = None
+) -> Any:
+    """A boto3 client to a local stand-in (moto), which accepts any credentials."""
+    return boto3.client(
+        service,  # type: ignore[call-overload]
+        endpoint_url=endpoint_url,
+        region_name=region,
+        aws_access_key_id="emulator",
+        aws_secret_access_key="emulator",  # noqa: S106 - the local stack accepts any key
+        config=config,
+    )
 
 
 class EventSink(Protocol):
@@ -71,13 +92,7 @@ class EventBridgeSink:
     ) -> None:
         """Pass `client` (an `events` client) or the endpoint to build one for."""
         self._bus = event_bus_name
-        self._client = client or boto3.client(
-            "events",
-            endpoint_url=endpoint_url,
-            region_name=region,
-            aws_access_key_id="emulator",
-            aws_secret_access_key="emulator",  # noqa: S106 - the local stack accepts any key
-        )
+        self._client = client or loopback_client("events", endpoint_url, region)
 
     def deliver(self, envelopes: Sequence[Envelope]) -> None:
         for start in range(0, len(envelopes), PUT_EVENTS_BATCH):

@@ -8,7 +8,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from local.chime.errors import ChimeError
-from local.chime.model import error_names, service_model
+from local.chime.model import MEDIA_PIPELINES, MEETINGS, error_names, operation_names
 
 ALL_OPERATIONS = "*"
 
@@ -39,10 +39,11 @@ class FaultInjector:
         latency_ms: int,
         retry_after_seconds: int,
     ) -> None:
-        if operation != ALL_OPERATIONS and operation not in service_model().operation_names:
+        if operation != ALL_OPERATIONS and operation not in operation_names():
             raise ValueError(f"unknown operation {operation!r}")
-        if error is not None and error not in error_names():
-            raise ValueError(f"unknown error {error!r}; one of {sorted(error_names())}")
+        known = _errors_of(operation)
+        if error is not None and error not in known:
+            raise ValueError(f"unknown error {error!r}; one of {sorted(known)}")
         if count is not None and count < 1:
             raise ValueError("count must be at least 1 (or None for every call)")
         if latency_ms < 0 or (error is None and latency_ms == 0):
@@ -66,6 +67,15 @@ class FaultInjector:
                 if fault.remaining == 0:
                     del self._faults[key]
             return fault
+
+
+def _errors_of(operation: str) -> frozenset[str]:
+    """The error shapes a fault of `operation` may raise: those of its service (both services'
+    for `*` and for the tag operations, which both models have)."""
+    services = [s for s in (MEETINGS, MEDIA_PIPELINES) if operation in operation_names(s)]
+    if operation == ALL_OPERATIONS or len(services) != 1:
+        return error_names()
+    return error_names(services[0])
 
 
 def apply_fault(fault: Fault | None, operation: str) -> None:

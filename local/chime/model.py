@@ -1,7 +1,8 @@
-"""botocore's own description of `chime-sdk-meetings` 2021-07-15, loaded once at run time.
+"""botocore's own descriptions of the two emulated services, `chime-sdk-meetings` and
+`chime-sdk-media-pipelines` (both 2021-07-15, rest-json), loaded once at run time.
 
 Routes, shapes, constraints and error status codes all come from here, so the emulator
-follows the model botocore ships rather than a hand-copied list.
+follows the models botocore ships rather than a hand-copied list.
 """
 
 from __future__ import annotations
@@ -9,22 +10,28 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache
+from typing import Final
 from urllib.parse import parse_qsl
 
 import botocore.session
 from botocore.model import OperationModel, ServiceModel
 
-SERVICE_NAME = "chime-sdk-meetings"
+MEETINGS: Final = "chime-sdk-meetings"
+MEDIA_PIPELINES: Final = "chime-sdk-media-pipelines"
+SERVED: Final = (MEETINGS, MEDIA_PIPELINES)
 API_VERSION = "2021-07-15"
+# The one path both models share is `/tags` (TagResource, UntagResource, ListTagsForResource);
+# the resource type in the ARN says whose resource it is (anything else: meetings').
+RESOURCE_OWNERS: Final = {"media-pipeline": MEDIA_PIPELINES}
 _URI_LABEL = re.compile(r"\{([A-Za-z0-9_]+)(\+?)\}")
 
 
 @cache
-def service_model() -> ServiceModel:
+def service_model(service: str = MEETINGS) -> ServiceModel:
     session = botocore.session.get_session()
-    model = session.get_service_model(SERVICE_NAME, api_version=API_VERSION)
+    model = session.get_service_model(service, api_version=API_VERSION)
     if model.protocol != "rest-json":
-        raise RuntimeError(f"{SERVICE_NAME} is no longer rest-json: {model.protocol}")
+        raise RuntimeError(f"{service} is no longer rest-json: {model.protocol}")
     return model
 
 
@@ -65,38 +72,60 @@ def _route_for(operation: OperationModel) -> Route:
 
 
 @cache
-def routes() -> tuple[Route, ...]:
+def routes(service: str = MEETINGS) -> tuple[Route, ...]:
     """Every operation's route; those needing more fixed query parameters are tried first,
     so `POST /meetings?operation=create-attendees` is not taken for `POST /meetings`."""
-    model = service_model()
+    model = service_model(service)
     built = [_route_for(model.operation_model(name)) for name in model.operation_names]
     return tuple(sorted(built, key=lambda route: -len(route.fixed_query)))
 
 
 def find_route(
-    method: str, path: str, query: dict[str, list[str]]
+    method: str, path: str, query: dict[str, list[str]], service: str = MEETINGS
 ) -> tuple[OperationModel, dict[str, str]] | None:
-    for route in routes():
+    for route in routes(service):
         labels = route.match(method, path, query)
         if labels is not None:
             return route.operation, labels
     return None
 
 
+def resource_owner(arn: str) -> str:
+    """The service an ARN's resource belongs to: `arn:aws:chime:<region>:<account>:<type>/...`."""
+    resource = arn.split(":", 5)[5] if arn.count(":") >= 5 else ""
+    return RESOURCE_OWNERS.get(resource.split("/", 1)[0], MEETINGS)
+
+
 @cache
 def error_status(error_name: str) -> int:
-    """The HTTP status the model gives an error shape (`NotFoundException` → 404)."""
-    shape = service_model().shape_for(error_name)
-    if not shape.metadata.get("exception"):
-        raise KeyError(f"{error_name} is not an error shape of {SERVICE_NAME}")
-    return int(shape.metadata["error"]["httpStatusCode"])
+    """The HTTP status the models give an error shape (`NotFoundException` → 404); a name both
+    models define has the same status in both."""
+    for service in SERVED:
+        model = service_model(service)
+        if error_name in model.shape_names:
+            shape = model.shape_for(error_name)
+            if shape.metadata.get("exception"):
+                return int(shape.metadata["error"]["httpStatusCode"])
+    raise KeyError(f"{error_name} is not an error shape of {' or '.join(SERVED)}")
 
 
 @cache
-def error_names() -> frozenset[str]:
-    model = service_model()
-    return frozenset(
-        shape.name
-        for name in model.operation_names
-        for shape in model.operation_model(name).error_shapes
-    )
+def error_names(service: str | None = None) -> frozenset[str]:
+    """The error shapes the operations of one service (None: of either) declare."""
+    names: set[str] = set()
+    for name in (service,) if service else SERVED:
+        model = service_model(name)
+        names.update(
+            shape.name
+            for operation in model.operation_names
+            for shape in model.operation_model(operation).error_shapes
+        )
+    return frozenset(names)
+
+
+@cache
+def operation_names(service: str | None = None) -> frozenset[str]:
+    names: set[str] = set()
+    for name in (service,) if service else SERVED:
+        names.update(service_model(name).operation_names)
+    return frozenset(names)

@@ -3,21 +3,19 @@ input that returns its output members (or raises ChimeError, changing nothing)."
 
 from __future__ import annotations
 
-import base64
-import binascii
 import copy
 from collections.abc import Callable
 from typing import Any, Final
 
-from local.chime import autoend, rules
+from local.chime import autoend, paging, rules, tagging, transcription
 from local.chime.errors import ChimeError, bad_request, limit_exceeded
 from local.chime.service import DELETED, ChimeState
 from local.chime.state import Attendee, Meeting
 
 Params = dict[str, Any]
 Output = dict[str, Any]
-MAX_TAGS: Final = 50
 _MEETING_ARN_RESOURCE: Final = ":meeting/"
+_ATTENDEES_FROM: Final = "attendees-from"
 
 
 # --- meetings ---------------------------------------------------------------------------------
@@ -231,29 +229,13 @@ def delete_attendee(state: ChimeState, params: Params) -> Output:
 def list_attendees(state: ChimeState, params: Params) -> Output:
     meeting = state.open_meeting(params["MeetingId"])
     page_size = params.get("MaxResults", state.config.default_page_size)
-    start = _decode_page_token(params.get("NextToken"))
+    start = paging.decode(_ATTENDEES_FROM, params.get("NextToken"))
     remaining = [a for a in meeting.live_attendees() if a.added_order >= start]
     page, rest = remaining[:page_size], remaining[page_size:]
     output: Output = {"Attendees": [attendee.as_api() for attendee in page]}
     if rest:
-        output["NextToken"] = _encode_page_token(rest[0].added_order)
+        output["NextToken"] = paging.encode(_ATTENDEES_FROM, rest[0].added_order)
     return output
-
-
-def _encode_page_token(added_order: int) -> str:
-    return base64.urlsafe_b64encode(f"attendees-from:{added_order}".encode()).decode()
-
-
-def _decode_page_token(token: str | None) -> int:
-    if token is None:
-        return 0
-    try:
-        label, _, number = base64.urlsafe_b64decode(token.encode()).decode().partition(":")
-        if label == "attendees-from" and number.isdigit():
-            return int(number)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        pass
-    raise bad_request("The NextToken is not valid")
 
 
 # --- capabilities -----------------------------------------------------------------------------
@@ -313,31 +295,12 @@ def _tagged_meeting(state: ChimeState, arn: str) -> Meeting:
     return meeting
 
 
-def list_tags_for_resource(state: ChimeState, params: Params) -> Output:
-    meeting = _tagged_meeting(state, params["ResourceARN"])
-    return {"Tags": [{"Key": key, "Value": value} for key, value in meeting.tags.items()]}
-
-
-def tag_resource(state: ChimeState, params: Params) -> Output:
-    meeting = _tagged_meeting(state, params["ResourceARN"])
-    rules.check_tag_keys(params["Tags"])
-    merged = dict(meeting.tags)
-    merged.update({tag["Key"]: tag["Value"] for tag in params["Tags"]})
-    if len(merged) > MAX_TAGS:
-        raise ChimeError(
-            "TooManyTagsException",
-            f"A meeting can have at most {MAX_TAGS} tags",
-            resource_name=params["ResourceARN"],
-        )
-    meeting.tags = merged
-    return {}
-
-
-def untag_resource(state: ChimeState, params: Params) -> Output:
-    meeting = _tagged_meeting(state, params["ResourceARN"])
-    for key in params["TagKeys"]:
-        meeting.tags.pop(key, None)
-    return {}
+def _too_many_tags(arn: str) -> ChimeError:
+    return ChimeError(
+        "TooManyTagsException",
+        f"A meeting can have at most {tagging.MAX_TAGS} tags",
+        resource_name=arn,
+    )
 
 
 # --- transcription ----------------------------------------------------------------------------
@@ -349,8 +312,7 @@ def start_meeting_transcription(state: ChimeState, params: Params) -> Output:
         raise ChimeError(
             "UnprocessableEntityException", "Transcription is already active for this meeting"
         )
-    meeting.transcription = copy.deepcopy(configuration)
-    state.emit(meeting, "TranscriptionStarted", state.clock.now_ms())
+    transcription.start(state, meeting, configuration)
     return {}
 
 
@@ -378,8 +340,7 @@ def stop_meeting_transcription(state: ChimeState, params: Params) -> Output:
         raise ChimeError(
             "UnprocessableEntityException", "Transcription is not active for this meeting"
         )
-    meeting.transcription = None
-    state.emit(meeting, "TranscriptionStopped", state.clock.now_ms())
+    transcription.stop(state, meeting, state.clock.now_ms())
     return {}
 
 
@@ -395,10 +356,8 @@ OPERATIONS: Final[dict[str, Operation]] = {
     "GetAttendee": get_attendee,
     "GetMeeting": get_meeting,
     "ListAttendees": list_attendees,
-    "ListTagsForResource": list_tags_for_resource,
     "StartMeetingTranscription": start_meeting_transcription,
     "StopMeetingTranscription": stop_meeting_transcription,
-    "TagResource": tag_resource,
-    "UntagResource": untag_resource,
     "UpdateAttendeeCapabilities": update_attendee_capabilities,
+    **tagging.operations(_tagged_meeting, _too_many_tags),
 }

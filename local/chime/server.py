@@ -1,4 +1,7 @@
-"""EmulatorServer: the emulator on a real HTTP port, speaking rest-json as Chime does."""
+"""EmulatorServer: the emulator on a real HTTP port, speaking rest-json as Chime does.
+
+One port serves both services: a request is routed by the path of whichever model binds it
+(their paths are distinct, except `/tags`, where the resource ARN names the owner)."""
 
 from __future__ import annotations
 
@@ -10,9 +13,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from local.chime.emulator import ChimeEmulator
+from botocore.model import OperationModel
+
+from local.chime.emulator import OPERATIONS, ChimeEmulator
 from local.chime.errors import ChimeError
-from local.chime.model import find_route, service_model
+from local.chime.model import MEETINGS, SERVED, find_route, resource_owner, service_model
 from local.chime.protocol import bind_request, serialize_response
 from local.chime.validation import validate
 
@@ -46,17 +51,24 @@ class _ChimeRequestHandler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         url = urlsplit(self.path)
         query = parse_qs(url.query, keep_blank_values=True)
-        found = find_route(self.command, url.path, query)
+        headers = dict(self.headers.items())
+        found = _route(self.command, url.path, query, headers, body)
         if found is None:
             self._send_json(404, {"message": "No such operation"}, request_id, unknown=True)
             return
-        operation, labels = found
+        service, operation, labels = found
+        if operation.name not in OPERATIONS[service]:
+            message = {"message": f"The emulator does not implement {operation.name}"}
+            self._send_json(501, message, request_id, unknown=True)
+            return
         try:
             self.server.emulator.admit(operation.name)
-            params = bind_request(operation, labels, query, dict(self.headers.items()), body)
+            params = bind_request(operation, labels, query, headers, body)
             if operation.input_shape is not None:
                 validate(operation.input_shape, params)
-            output = self.server.emulator.call(operation.name, params)
+            emulator = self.server.emulator
+            call = emulator.call if service == MEETINGS else emulator.call_media_pipelines
+            output = call(operation.name, params)
         except ChimeError as error:
             self._send_error(error, request_id)
             return
@@ -87,6 +99,27 @@ class _ChimeRequestHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         # Request lines carry only ids (never tokens or headers); keep them out of the console.
         logger.debug("%s " + format, self.address_string(), *args)
+
+
+def _route(
+    method: str, path: str, query: dict[str, list[str]], headers: dict[str, str], body: bytes
+) -> tuple[str, OperationModel, dict[str, str]] | None:
+    """(service, operation, URI labels) of a request. A path both models bind (`/tags`) goes
+    to the service owning the resource ARN it names."""
+    matches = [
+        (service, *found)
+        for service in SERVED
+        if (found := find_route(method, path, query, service)) is not None
+    ]
+    if len(matches) > 1:
+        service, operation, labels = matches[0]
+        try:
+            arn = bind_request(operation, labels, query, headers, body).get("ResourceARN")
+        except ChimeError:
+            arn = None  # the first service answers the malformed request
+        owner = resource_owner(arn) if isinstance(arn, str) else service
+        return next(match for match in matches if match[0] == owner)
+    return matches[0] if matches else None
 
 
 class _ChimeHTTPServer(ThreadingHTTPServer):
@@ -123,7 +156,8 @@ class EmulatorServer:
         """Bind and serve in background threads; raises OSError if the port is taken."""
         if self._httpd is not None:
             raise RuntimeError("the server is already started")
-        service_model()  # load the model now, not on the first request
+        for service in SERVED:  # load the models now, not on the first request
+            service_model(service)
         self._httpd = _ChimeHTTPServer(self._address, self.emulator)
         self._stopping.clear()
         httpd = self._httpd

@@ -9,11 +9,16 @@ import secrets
 import uuid
 from typing import Any, Final
 
-from local.chime import autoend
+from meetings.deployment import MEDIA_PIPELINE_EVENT_DETAIL_TYPE
+
+from local.chime import autoend, transcription
 from local.chime.clock import Clock
 from local.chime.config import EmulatorConfig
 from local.chime.errors import MEETING_ENDED, not_found
 from local.chime.events import Envelope, EventOutbox, envelope
+from local.chime.pipelines import capture
+from local.chime.pipelines.state import Pipeline
+from local.chime.pipelines.store import ArtifactStore
 from local.chime.state import Attendee, Media, Meeting
 
 DELETED: Final = "deleted"  # end reason of DeleteMeeting
@@ -26,10 +31,16 @@ _CONTENT_CONNECTION_EVENTS: Final = frozenset(
 
 
 class ChimeState:
-    def __init__(self, config: EmulatorConfig, clock: Clock, outbox: EventOutbox) -> None:
+    def __init__(
+        self, config: EmulatorConfig, clock: Clock, outbox: EventOutbox, store: ArtifactStore
+    ) -> None:
         self.config = config
         self.clock = clock
         self.outbox = outbox
+        self.store = store  # where media pipelines write their artifacts
+        self.pipelines: dict[str, Pipeline] = {}  # by id, in creation order
+        # ClientRequestToken → (the create request without the token, the pipeline's id).
+        self.pipeline_tokens: dict[str, tuple[dict[str, Any], str]] = {}
         self.meetings: dict[str, Meeting] = {}
         self.open_order: list[str] = []  # open meetings by creation (auto-end tie-break)
         # ClientRequestToken → (the request without the token, the answer given).
@@ -60,6 +71,10 @@ class ChimeState:
     def meeting_arn(self, meeting_id: str) -> str:
         return f"arn:aws:chime:{self.config.region}:{self.config.account_id}:meeting/{meeting_id}"
 
+    def pipeline_arn(self, pipeline_id: str) -> str:
+        prefix = f"arn:aws:chime:{self.config.region}:{self.config.account_id}"
+        return f"{prefix}:media-pipeline/{pipeline_id}"
+
     # --- identities ---------------------------------------------------------------------------
     @staticmethod
     def new_id() -> str:
@@ -82,14 +97,7 @@ class ChimeState:
         network: bool = False,
         **extra: Any,
     ) -> None:
-        detail: dict[str, Any] = {
-            "version": "0",
-            "eventType": f"chime:{event_type}",
-            "timestamp": timestamp_ms,
-            "meetingId": meeting.meeting_id,
-            "externalMeetingId": meeting.external_meeting_id,
-            "mediaRegion": meeting.media_region,
-        }
+        detail = _detail(meeting, event_type, timestamp_ms)
         if attendee_id is not None:
             detail["attendeeId"] = attendee_id
             detail["externalUserId"] = external_user_id
@@ -97,6 +105,19 @@ class ChimeState:
             detail["networkType"] = NETWORK_TYPE
         detail.update(extra)
         item = envelope(self.config.account_id, self.config.region, detail)
+        self.events.append(item)
+        self.outbox.put(item)
+        capture.record_meeting_event(self, meeting, detail)
+
+    def emit_pipeline_event(
+        self, meeting: Meeting, pipeline_id: str, event_type: str, timestamp_ms: int
+    ) -> None:
+        """A `Chime Media Pipeline State Change` event about one of the meeting's pipelines."""
+        detail = _detail(meeting, event_type, timestamp_ms)
+        detail["mediaPipelineId"] = pipeline_id
+        item = envelope(
+            self.config.account_id, self.config.region, detail, MEDIA_PIPELINE_EVENT_DETAIL_TYPE
+        )
         self.events.append(item)
         self.outbox.put(item)
 
@@ -158,18 +179,23 @@ class ChimeState:
         """Disconnect every client, stop transcription, then MeetingEnded (always last)."""
         for attendee in meeting.connected():
             self.disconnect(meeting, attendee, at_ms)
-        if meeting.transcription is not None:
-            meeting.transcription = None
-            self.emit(meeting, "TranscriptionStopped", at_ms)
+        transcription.stop(self, meeting, at_ms)
         meeting.ended_ms = at_ms
         meeting.end_reason = reason
         meeting.live_by_external_id.clear()
         self.open_order.remove(meeting.meeting_id)
         self.emit(meeting, "MeetingEnded", at_ms)
+        capture.meeting_ended(self, meeting, at_ms)
         for replica_id in list(self.open_order):
             replica = self.meetings[replica_id]
             if replica.primary_meeting_id == meeting.meeting_id:
                 self.end_meeting(replica, at_ms, PRIMARY_ENDED)
+
+    def catch_up(self, now_ms: int) -> None:
+        """What Chime does on its own up to now: auto-end rules, then the pipelines' work."""
+        self.fire_due(now_ms)
+        transcription.run_due(self, now_ms)
+        capture.run_due(self, now_ms)
 
     def fire_due(self, until_ms: int) -> None:
         """End, in time order, every open meeting whose auto-end instant is at or before
@@ -188,3 +214,15 @@ class ChimeState:
                 return
             at_ms, _, reason, meeting = due
             self.end_meeting(meeting, at_ms, reason)
+
+
+def _detail(meeting: Meeting, event_type: str, timestamp_ms: int) -> dict[str, Any]:
+    """What every Chime event's detail carries about its meeting."""
+    return {
+        "version": "0",
+        "eventType": f"chime:{event_type}",
+        "timestamp": timestamp_ms,
+        "meetingId": meeting.meeting_id,
+        "externalMeetingId": meeting.external_meeting_id,
+        "mediaRegion": meeting.media_region,
+    }

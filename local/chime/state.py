@@ -44,6 +44,16 @@ class Attendee:
 
 
 @dataclass
+class Transcription:
+    """Live transcription of a meeting: its configuration, the Transcribe Region it runs in, and
+    an interruption in progress (nothing is transcribed until it resumes at that instant)."""
+
+    configuration: dict[str, Any]
+    region: str
+    interrupted_until_ms: int | None = None
+
+
+@dataclass
 class Meeting:
     meeting_id: str
     meeting_arn: str
@@ -60,7 +70,11 @@ class Meeting:
     # ExternalUserId → AttendeeId of the attendees not deleted (Chime's idempotency key).
     live_by_external_id: dict[str, str] = field(default_factory=dict)
     added_count: int = 0
-    transcription: dict[str, Any] | None = None
+    transcription: Transcription | None = None
+    # An injected failure waiting for the next StartMeetingTranscription.
+    transcription_start_fails: bool = False
+    # Capture pipelines in the meeting: Chime counts each like an attendee's audio connection.
+    pipeline_connections: int = 0
     ended_ms: int | None = None
     end_reason: str | None = None
     # Since when each auto-end condition has held continuously (None: it does not hold).

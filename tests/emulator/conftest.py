@@ -8,9 +8,11 @@ import uuid
 from typing import Any
 from urllib.error import HTTPError
 
+import boto3
 import pytest
+from botocore.config import Config
 
-from local.chime import ChimeEmulator
+from local.chime import ChimeEmulator, EmulatorServer
 
 
 def create_meeting(client: Any, **overrides: Any) -> dict[str, Any]:
@@ -46,3 +48,95 @@ def raw_call(endpoint_url: str, method: str, path: str, body: Any = None) -> tup
             return response.status, json.loads(payload) if payload else None
     except HTTPError as error:
         return error.code, json.loads(error.read())
+
+
+ACCOUNT_ID = "111122223333"  # EmulatorConfig's default account
+BUCKET = "recordings"
+ALL_KINDS = (
+    "Audio",
+    "Video",
+    "Content",
+    "DataChannel",
+    "TranscriptionMessages",
+    "MeetingEvents",
+    "CompositedVideo",
+)
+
+
+def aws_client(service: str, endpoint_url: str, region: str = "us-east-1") -> Any:
+    """A stock boto3 client to a local endpoint: dummy credentials, no retries."""
+    return boto3.client(
+        service,  # type: ignore[call-overload]
+        endpoint_url=endpoint_url,
+        region_name=region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"total_max_attempts": 1}),
+    )
+
+
+@pytest.fixture
+def pipelines_client(chime: ChimeEmulator, chime_server: EmulatorServer) -> Any:
+    """A stock boto3 `chime-sdk-media-pipelines` client to the same emulator server."""
+    return aws_client("chime-sdk-media-pipelines", chime_server.endpoint_url)
+
+
+def source_arn(meeting_id: str, account_id: str = ACCOUNT_ID) -> str:
+    return f"arn:aws:chime::{account_id}:meeting:{meeting_id}"
+
+
+def start_capture(
+    client: Any,
+    meeting_id: str,
+    sink: str = f"arn:aws:s3:::{BUCKET}/rec",
+    account_id: str = ACCOUNT_ID,
+    **extra: Any,
+) -> dict[str, Any]:
+    answer = client.create_media_capture_pipeline(
+        SourceType="ChimeSdkMeeting",
+        SourceArn=source_arn(meeting_id, account_id),
+        SinkType="S3Bucket",
+        SinkArn=sink,
+        **extra,
+    )
+    return answer["MediaCapturePipeline"]  # type: ignore[no-any-return]
+
+
+def concatenate(
+    client: Any,
+    capture_arn: str,
+    destination: str = f"arn:aws:s3:::{BUCKET}/final",
+    disabled: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    kinds = {kind: {"State": "Disabled" if kind in disabled else "Enabled"} for kind in ALL_KINDS}
+    answer = client.create_media_concatenation_pipeline(
+        Sources=[
+            {
+                "Type": "MediaCapturePipeline",
+                "MediaCapturePipelineSourceConfiguration": {
+                    "MediaPipelineArn": capture_arn,
+                    "ChimeSdkMeetingConfiguration": {"ArtifactsConfiguration": kinds},
+                },
+            }
+        ],
+        Sinks=[{"Type": "S3Bucket", "S3BucketSinkConfiguration": {"Destination": destination}}],
+    )
+    return answer["MediaConcatenationPipeline"]  # type: ignore[no-any-return]
+
+
+def pipeline_status(client: Any, pipeline_id: str) -> str:
+    found = client.get_media_pipeline(MediaPipelineId=pipeline_id)["MediaPipeline"]
+    view = found.get("MediaCapturePipeline") or found["MediaConcatenationPipeline"]
+    return str(view["Status"])
+
+
+def detail_events(chime: ChimeEmulator, detail_type: str) -> list[tuple[str, str]]:
+    """(eventType without `chime:`, mediaPipelineId or "") of one detail-type's events."""
+    return [
+        (
+            item["detail"]["eventType"].removeprefix("chime:"),
+            item["detail"].get("mediaPipelineId", ""),
+        )
+        for item in chime.events
+        if item["detail-type"] == detail_type
+    ]

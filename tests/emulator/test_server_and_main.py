@@ -71,7 +71,13 @@ def test_the_config_refuses_impossible_settings(config: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
 def test_python_m_local_chime_serves_until_stopped(stop_signal: signal.Signals) -> None:
-    environment = {**os.environ, "LOCAL_CHIME_PORT": "0", "PYTHONUNBUFFERED": "1"}
+    # This checkout's lambdas/ first: the environment's own path may name another checkout's.
+    environment = {
+        **os.environ,
+        "LOCAL_CHIME_PORT": "0",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONPATH": os.pathsep.join([str(REPOSITORY / "lambdas"), str(REPOSITORY)]),
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "local.chime", "--frozen-clock"],
         cwd=REPOSITORY,

@@ -28,6 +28,10 @@ def test_environment_text_becomes_numbers() -> None:
         ({"TABLE_NAME": "meetings", "RETENTION_DAYS": "0"}, "not between 1 and 3650"),
         ({"TABLE_NAME": "meetings", "RETENTION_DAYS": "ten"}, "'ten' is not an integer"),
         ({"TABLE_NAME": "meetings", "DEFAULT_MEDIA_REGION": "mars"}, "does not match"),
+        ({"TABLE_NAME": "meetings", "RECORDINGS_VISIBLE_TO_ATTENDEES": "yes"}, "'yes' is not"),
+        ({"TABLE_NAME": "meetings", "RECORDING_URL_TTL_SECONDS": "30"}, "not between 60"),
+        ({"TABLE_NAME": "meetings", "ACCOUNT_ID": "12345"}, "does not match"),
+        ({"TABLE_NAME": "meetings", "RECORDINGS_BUCKET": "Bad_Bucket"}, "does not match"),
     ],
 )
 def test_invalid_environments_are_refused_with_the_variable_named(
@@ -40,3 +44,17 @@ def test_invalid_environments_are_refused_with_the_variable_named(
 def test_a_field_without_default_says_so() -> None:
     with pytest.raises(KeyError):
         Settings.default_of("table_name")
+
+
+def test_recording_settings_read_and_write_their_environment_text() -> None:
+    environ = {
+        "TABLE_NAME": "meetings",
+        "RECORDINGS_BUCKET": "meetings-recordings",
+        "RECORDINGS_VISIBLE_TO_ATTENDEES": "true",
+        "ACCOUNT_ID": "123456789012",
+    }
+    settings = Settings.from_environ(environ)
+    assert settings.recordings_visible_to_attendees is True
+    assert settings.recording_url_ttl_seconds == 900
+    assert settings.to_environ()["RECORDINGS_VISIBLE_TO_ATTENDEES"] == "true"
+    assert Settings.from_environ(settings.to_environ()) == settings

@@ -15,8 +15,10 @@ import boto3
 from botocore.config import Config
 
 if TYPE_CHECKING:
+    from mypy_boto3_chime_sdk_media_pipelines import ChimeSDKMediaPipelinesClient
     from mypy_boto3_chime_sdk_meetings import ChimeSDKMeetingsClient
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
 
 CONNECT_TIMEOUT_SECONDS = 2
 READ_TIMEOUT_SECONDS = 5
@@ -54,8 +56,26 @@ def events_client() -> Any:
     return _session().client("events", config=client_config())
 
 
+@cache
+def media_pipelines_client() -> ChimeSDKMediaPipelinesClient:
+    return _session().client("chime-sdk-media-pipelines", config=client_config())
+
+
+@cache
+def s3_client() -> S3Client:
+    # Signature V4 for presigned links (what a KMS-encrypted bucket requires).
+    return _session().client("s3", config=client_config().merge(Config(signature_version="s3v4")))
+
+
 def reset_clients() -> None:
     """Forget every cached client: `wiring.reset()` calls it when a new environment (other
     endpoints, other credentials) must be read again, as a new execution environment would."""
-    for cached in (_session, chime_client, dynamodb_client, events_client):
+    for cached in (
+        _session,
+        chime_client,
+        dynamodb_client,
+        events_client,
+        media_pipelines_client,
+        s3_client,
+    ):
         cached.cache_clear()

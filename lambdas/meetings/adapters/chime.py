@@ -26,6 +26,7 @@ from meetings.domain.errors import (
     UpstreamUnavailableError,
 )
 from meetings.domain.records import Capabilities, Capability
+from meetings.domain.transcription import TranscriptionSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_chime_sdk_meetings import ChimeSDKMeetingsClient
@@ -196,6 +197,33 @@ class ChimeGateway:
         attendee: dict[str, Any] = answer["Attendee"]
         return attendee
 
+    def update_capabilities_except(
+        self, meeting_id: str, excluded_attendee_ids: list[str], capabilities: Capabilities
+    ) -> None:
+        with _translated("BatchUpdateAttendeeCapabilitiesExcept"):
+            self.client.batch_update_attendee_capabilities_except(
+                MeetingId=meeting_id,
+                ExcludedAttendeeIds=[{"AttendeeId": a} for a in excluded_attendee_ids],
+                Capabilities=chime_capabilities(capabilities),  # type: ignore[arg-type]
+            )
+
+    def start_transcription(self, meeting_id: str, settings: TranscriptionSettings) -> None:
+        with _translated("StartMeetingTranscription"):
+            self.client.start_meeting_transcription(
+                MeetingId=meeting_id,
+                TranscriptionConfiguration={
+                    "EngineTranscribeSettings": engine_transcribe_settings(settings)  # type: ignore[typeddict-item]
+                },
+            )
+
+    def stop_transcription(self, meeting_id: str) -> bool:
+        try:
+            with _translated("StopMeetingTranscription"):
+                self.client.stop_meeting_transcription(MeetingId=meeting_id)
+        except ChimeResourceGoneError:
+            return False
+        return True
+
     @staticmethod
     def capabilities_of(chime_attendee: dict[str, Any]) -> Capabilities:
         """An attendee's capabilities as Chime answered them (absent: Chime's default)."""
@@ -218,3 +246,33 @@ def chime_capabilities(capabilities: Capabilities) -> dict[str, str]:
 
 def _capability_member(capabilities: Capabilities | None) -> dict[str, Any]:
     return {} if capabilities is None else {"Capabilities": chime_capabilities(capabilities)}
+
+
+# The API's transcription settings → Chime's EngineTranscribeSettings members.
+_ENGINE_MEMBERS: dict[str, str] = {
+    "languageCode": "LanguageCode",
+    "preferredLanguage": "PreferredLanguage",
+    "region": "Region",
+    "partialResultsStability": "PartialResultsStability",
+    "contentIdentificationType": "ContentIdentificationType",
+    "contentRedactionType": "ContentRedactionType",
+    "piiEntityTypes": "PiiEntityTypes",
+    "vocabularyName": "VocabularyName",
+    "vocabularyFilterName": "VocabularyFilterName",
+    "vocabularyFilterMethod": "VocabularyFilterMethod",
+    "languageModelName": "LanguageModelName",
+}
+
+
+def engine_transcribe_settings(settings: TranscriptionSettings) -> dict[str, Any]:
+    engine: dict[str, Any] = {
+        member: getattr(settings, name)
+        for name, member in _ENGINE_MEMBERS.items()
+        if getattr(settings, name) is not None
+    }
+    if settings.identifyLanguage:
+        engine["IdentifyLanguage"] = True
+        engine["LanguageOptions"] = ",".join(settings.languageOptions)
+    if settings.partialResultsStability is not None:
+        engine["EnablePartialResultsStabilization"] = True
+    return engine

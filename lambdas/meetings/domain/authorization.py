@@ -73,3 +73,18 @@ def may_join(pointer: UserPointerRecord | None) -> None:
 def may_list_host(identity: Identity, host_user_id: str) -> None:
     if host_user_id != identity.user_id and not identity.is_admin:
         raise ForbiddenError("only an admin may list another user's meetings")
+
+
+def readable_recordings(
+    identity: Identity,
+    meeting: MeetingRecord | None,
+    pointer: UserPointerRecord | None,
+    *,
+    attendees_may_read: bool,
+) -> MeetingRecord:
+    """Host and admin read a meeting's recordings and transcript; its attendees only where
+    the deployment lets them (`recordings_visible_to_attendees`)."""
+    visible = visible_meeting(identity, meeting, pointer)
+    if not is_manager(identity, visible) and not attendees_may_read:
+        raise ForbiddenError("only the host or an admin may read the recordings")
+    return visible

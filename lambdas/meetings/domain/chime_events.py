@@ -32,7 +32,13 @@ class ChimeEventType(StrEnum):
     CONTENT_JOINED = "chime:AttendeeContentJoined"
     CONTENT_LEFT = "chime:AttendeeContentLeft"
     CONTENT_DROPPED = "chime:AttendeeContentDropped"
-    OTHER = "other"  # transcription, media pipelines, capability updates: no state of ours
+    # Live transcription's lifecycle (domain/transcription.py); no entry of the activity log.
+    TRANSCRIPTION_STARTED = "chime:TranscriptionStarted"
+    TRANSCRIPTION_STOPPED = "chime:TranscriptionStopped"
+    TRANSCRIPTION_INTERRUPTED = "chime:TranscriptionInterrupted"
+    TRANSCRIPTION_RESUMED = "chime:TranscriptionResumed"
+    TRANSCRIPTION_FAILED = "chime:TranscriptionFailed"
+    OTHER = "other"  # capability updates and the like: no state of ours
 
 
 class MalformedChimeEventError(ValueError):
@@ -48,6 +54,9 @@ class ChimeEvent:
     external_user_id: str | None = None
     # For events of a content-share attendee: the attendee who shares (it is not an attendee).
     sharer_attendee_id: str | None = None
+    # Transcription events: where it runs, and Chime's text (a failure's reason).
+    transcription_region: str | None = None
+    message: str | None = None
 
     @property
     def is_content_share(self) -> bool:
@@ -105,4 +114,11 @@ def parse_chime_event(envelope: Mapping[str, Any]) -> ChimeEvent:
         attendee_id=attendee_id or None,
         external_user_id=external_user_id or None,
         sharer_attendee_id=_sharer_of(attendee_id, external_user_id),
+        transcription_region=_optional_text(detail, "transcriptionRegion"),
+        message=_optional_text(detail, "message"),
     )
+
+
+def _optional_text(detail: Mapping[str, Any], name: str) -> str | None:
+    value = detail.get(name)
+    return value if isinstance(value, str) and value else None

@@ -134,3 +134,78 @@ def attendee_events(
         detail = _base(context, "attendee.left", left_at, new["attendeeId"], joined_at)
         return [DomainEvent("attendee.left", detail | who | {"presence": _presence(new)})]
     return []
+
+
+# --- recordings and transcription ----------------------------------------------------------------
+
+_RECORDING_EVENTS = {
+    "CAPTURING": "recording.started",
+    "AVAILABLE": "recording.available",
+    "FAILED": "recording.failed",
+}
+
+
+def recording_events(
+    old: Image | None, new: Image | None, meeting: Image | None = None
+) -> list[DomainEvent]:
+    """recording.started when a recording item appears; recording.available or
+    recording.failed when it reaches that status (PROCESSING says nothing: it always follows)."""
+    if new is None:
+        return []
+    status = new.get("status")
+    if old is not None and old.get("status") == status:
+        return []
+    detail_type = _RECORDING_EVENTS.get(str(status))
+    if detail_type is None or (detail_type == "recording.started" and old is not None):
+        return []
+    context = dict(meeting or {"meetingId": new["meetingId"]})
+    occurred_at = {
+        "recording.started": _int(new.get("startedAt")),
+        "recording.available": _int(new.get("availableAt")),
+        "recording.failed": _int(new.get("stoppedAt")),
+    }[detail_type]
+    detail = _base(context, detail_type, occurred_at, new["recordingId"]) | {
+        "recordingId": new["recordingId"],
+        "status": status,
+    }
+    if detail_type == "recording.available":
+        detail["artifacts"] = [
+            {"kind": a.get("kind"), "bytes": _int(a.get("bytes"))}
+            for a in new.get("artifacts") or []
+        ]
+    if detail_type == "recording.failed":
+        detail["failure"] = {"code": new.get("failureCode"), "message": new.get("failureMessage")}
+    return [DomainEvent(detail_type, detail)]
+
+
+_TRANSCRIPTION_EVENTS = {
+    "STARTED": "transcription.started",
+    "STOPPED": "transcription.stopped",
+    "FAILED": "transcription.failed",
+}
+
+
+def transcription_events(old: Image | None, new: Image | None) -> list[DomainEvent]:
+    """transcription.started (the first STARTED of a run; a resume says nothing),
+    transcription.stopped and transcription.failed, from the meeting item's `transcription`."""
+    after = (new or {}).get("transcription")
+    if new is None or not isinstance(after, Mapping):
+        return []
+    before = (old or {}).get("transcription")
+    before = before if isinstance(before, Mapping) else {}
+    same_run = before.get("requestedAt") == after.get("requestedAt")
+    status = str(after.get("status"))
+    detail_type = _TRANSCRIPTION_EVENTS.get(status)
+    if detail_type is None or (same_run and before.get("status") == status):
+        return []
+    if detail_type == "transcription.started" and same_run and before.get("startedAt") is not None:
+        return []  # resumed after an interruption
+    requested_at = _int(after.get("requestedAt"))
+    settings = after.get("settings") or {}
+    detail = _base(new, detail_type, _int(after.get("eventAt")), requested_at) | {
+        "languageCode": settings.get("languageCode"),
+        "region": after.get("region"),
+    }
+    if detail_type == "transcription.failed":
+        detail["failure"] = {"message": after.get("failureMessage")}
+    return [DomainEvent(detail_type, detail)]

@@ -65,6 +65,24 @@ class AttendeeNotFoundError(DomainError):
     default_message = "attendee not found"
 
 
+class RecordingNotFoundError(DomainError):
+    status = 404
+    code = "RECORDING_NOT_FOUND"
+    default_message = "recording not found"
+
+
+class TranscriptionNotFoundError(DomainError):
+    status = 404
+    code = "TRANSCRIPTION_NOT_FOUND"
+    default_message = "no transcription is running"
+
+
+class TranscriptNotFoundError(DomainError):
+    status = 404
+    code = "TRANSCRIPT_NOT_FOUND"
+    default_message = "no available recording holds a transcript yet"
+
+
 class MeetingFullError(DomainError):
     status = 409
     code = "MEETING_FULL"

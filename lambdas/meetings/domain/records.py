@@ -103,6 +103,14 @@ class MeetingRecord:
     # Epoch ms at which the cleanup settles an inferred end reason; present only while it is
     # not settled (the reason then reads `unknown`). Absent: the reason is final.
     endSettlesAt: int | None = None  # noqa: N815
+    # The running (or last) recording as the meeting view shows it: recordingId, status,
+    # sequence (adapters/table/recordings.py keeps it with the recording's own writes).
+    recording: dict[str, Any] | None = None
+    # The live transcription run (domain/transcription.py's TranscriptionRecord.as_dict()).
+    transcription: dict[str, Any] | None = None
+    # What starts with the first connected attendee: {"recording": options, "transcription":
+    # settings}; removed once started.
+    mediaOnStart: dict[str, Any] | None = None  # noqa: N815
 
     @property
     def end_reason_final(self) -> bool:

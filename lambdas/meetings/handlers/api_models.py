@@ -36,6 +36,12 @@ from meetings.domain.validation import (
     tags_problem,
     user_id_problem,
 )
+from meetings.handlers.media_models import (
+    AutoRecordingBody,
+    RecordingSummary,
+    TranscriptionBody,
+    TranscriptionView,
+)
 
 CapabilityValue = Literal["SendReceive", "Send", "Receive", "None"]
 VideoResolution = Literal["None", "HD", "FHD"]
@@ -44,6 +50,8 @@ ContentResolution = Literal["None", "FHD", "UHD"]
 MIN_DURATION_SECONDS = 60
 MAX_DURATION_SECONDS = 86_400
 MAX_PROVISION_BATCH = 100
+# Chime leaves at most 250 attendees alone in a mute-all; the caller's own is one of them.
+MAX_EXCEPT_USERS = 249
 
 # The rules the validators below check, stated in the OpenAPI document too, so that the
 # document is true: a client (or a fuzzer) generating from it sends only what is accepted.
@@ -115,6 +123,12 @@ class CreateMeetingBody(_Strict):
         default_factory=dict, max_length=50, json_schema_extra=_TAGS_SCHEMA
     )
     join: bool = False
+    recording: AutoRecordingBody | None = Field(
+        default=None, description="With auto: true, recording starts with the first attendee."
+    )
+    transcription: TranscriptionBody | None = Field(
+        default=None, description="Live transcription, started with the first attendee."
+    )
 
     @field_validator("externalMeetingId")
     @classmethod
@@ -195,10 +209,13 @@ USER_ID_SCHEMA: dict[str, JsonValue] = {
 }
 
 
+UserIdText = Annotated[
+    str, Field(min_length=1, max_length=USER_ID_MAX, json_schema_extra=USER_ID_SCHEMA)
+]
+
+
 class ProvisionEntry(_Strict):
-    userId: Annotated[  # noqa: N815
-        str, Field(min_length=1, max_length=USER_ID_MAX, json_schema_extra=USER_ID_SCHEMA)
-    ]
+    userId: UserIdText  # noqa: N815
     capabilities: CapabilitiesBody | None = None
 
     @field_validator("userId")
@@ -212,6 +229,25 @@ class ProvisionEntry(_Strict):
 
 class ProvisionBody(_Strict):
     attendees: Annotated[list[ProvisionEntry], Field(min_length=1, max_length=MAX_PROVISION_BATCH)]
+
+
+class MuteAllBody(_Strict):
+    """Everyone but the caller and `exceptUserIds` gets `capabilities` (audio Receive, video
+    and content SendReceive unless given: Chime sets all three at once)."""
+
+    exceptUserIds: list[UserIdText] = Field(default_factory=list, max_length=MAX_EXCEPT_USERS)  # noqa: N815
+    capabilities: CapabilitiesBody = Field(
+        default_factory=lambda: CapabilitiesBody(audio="Receive")
+    )
+
+    @field_validator("exceptUserIds")
+    @classmethod
+    def _user_ids(cls, values: list[str]) -> list[str]:
+        for value in values:
+            problem = user_id_problem(value)
+            if problem:
+                raise ValueError(problem)
+        return values
 
 
 # --- responses (for the OpenAPI document) ----------------------------------------------------
@@ -238,6 +274,8 @@ class MeetingView(BaseModel):
     attendees: AttendeeCounts
     contentShareActive: bool  # noqa: N815
     tags: dict[str, str]
+    recording: RecordingSummary | None
+    transcription: TranscriptionView | None
 
 
 class AttendeeView(BaseModel):
@@ -312,3 +350,8 @@ class GatewayMessage(BaseModel):
 
 class Health(BaseModel):
     status: Literal["ok"]
+
+
+class MuteAllResult(BaseModel):
+    excludedAttendeeIds: list[str]  # noqa: N815
+    capabilities: CapabilitiesBody

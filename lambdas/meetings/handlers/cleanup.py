@@ -26,15 +26,26 @@ def _wants_everything(event: Any) -> bool:
 @traced
 @metrics.log_metrics
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
-    summary = wiring.container().cleanup.run(
+    container = wiring.container()
+    summary = container.cleanup.run(
         reconcile_all=_wants_everything(event),
         time_left_ms=context.get_remaining_time_in_millis,
     )
+    # Captures of the meetings this run ended stop now; every recording not final and due a
+    # look is checked against Chime and the bucket (lost pipeline events repaired).
+    for ended in summary.ended_meetings:
+        container.media_events.after_end(ended.meetingId)
+    media = container.media_events.check_due(context.get_remaining_time_in_millis)
     # Each end is counted once, with its final reason: at the end, or at settlement.
     for ended in summary.ended_meetings:
         if ended.end_reason_final:
             count_meeting_end(str(ended.endReason))
     for settled in summary.settled_meetings:
         count_meeting_end(str(settled.endReason))
-    logger.info("cleanup done", extra=summary.as_dict())
-    return summary.as_dict()
+    answer = summary.as_dict() | {
+        "recordingsChecked": media.checked,
+        "recordingsSkipped": media.skipped,
+    }
+    answer["complete"] = summary.complete and media.complete
+    logger.info("cleanup done", extra=answer)
+    return answer

@@ -1,18 +1,47 @@
 """One SQS batch of Chime events, as the events handler's BatchProcessor settles it: parsed
 once, each meeting's events applied together (ChimeEventService.apply), each message told how
-it fared. A message that cannot be applied now is reported failed and SQS delivers it again."""
+it fared. A message that cannot be applied now is reported failed and SQS delivers it again.
+
+With the media use case (service/media_events.py), a meeting's transcription events, its
+first attendee's join and its end are followed up after its events are applied, and media
+pipeline events (the same queue) are applied per meeting."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from meetings.domain.activity_plan import MAX_ATTENDEES_PER_WRITE
-from meetings.domain.chime_events import ChimeEvent, MalformedChimeEventError, parse_chime_event
+from meetings.domain.chime_events import (
+    ChimeEvent,
+    ChimeEventType,
+    MalformedChimeEventError,
+    parse_chime_event,
+)
 from meetings.domain.presence import subject_of
+from meetings.domain.recording import (
+    MalformedPipelineEventError,
+    PipelineEvent,
+    is_pipeline_envelope,
+    parse_pipeline_event,
+)
 from meetings.service.events import AppliedEvents, ChimeEventService, MeetingNotRecordedError
+
+if TYPE_CHECKING:
+    from meetings.service.media_events import MediaEvents
+
+Parsed = ChimeEvent | PipelineEvent | Exception
+_TRANSCRIPTION_TYPES: Final = frozenset(
+    {
+        ChimeEventType.TRANSCRIPTION_STARTED,
+        ChimeEventType.TRANSCRIPTION_STOPPED,
+        ChimeEventType.TRANSCRIPTION_INTERRUPTED,
+        ChimeEventType.TRANSCRIPTION_RESUMED,
+        ChimeEventType.TRANSCRIPTION_FAILED,
+    }
+)
 
 # A meeting's first events may overtake the API's write of its record (CreateMeeting comes
 # first): such events are retried this many deliveries before they are dropped as foreign.
@@ -35,8 +64,9 @@ class EventBatch:
 
     service: ChimeEventService
     deliveries: Sequence[Delivery]
+    media: MediaEvents | None = None  # None: meeting events only (no media follow-ups)
     applied: list[AppliedEvents] = field(default_factory=list)
-    _parsed: dict[str, ChimeEvent | Exception] = field(default_factory=dict)
+    _parsed: dict[str, Parsed] = field(default_factory=dict)
     _outcomes: dict[str, Exception | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -49,7 +79,10 @@ class EventBatch:
         if isinstance(parsed, Exception):
             raise parsed
         if message_id not in self._outcomes:
-            self._apply_meeting(parsed.meeting_id)
+            if isinstance(parsed, PipelineEvent):
+                self._apply_pipelines(parsed.meeting_id)
+            else:
+                self._apply_meeting(parsed.meeting_id)
         outcome = self._outcomes[message_id]
         if outcome is not None:
             raise outcome
@@ -65,10 +98,42 @@ class EventBatch:
             outcome = self._apply_chunk(meeting_id, chunk)
             self._outcomes |= {delivery.message_id: outcome for delivery in chunk}
 
-    def _apply_chunk(self, meeting_id: str, chunk: Sequence[Delivery]) -> Exception | None:
-        events = [self._parsed[d.message_id] for d in chunk]
+    def _apply_pipelines(self, meeting_id: str) -> None:
+        group = [
+            d
+            for d in self.deliveries
+            if isinstance(event := self._parsed[d.message_id], PipelineEvent)
+            and event.meeting_id == meeting_id
+        ]
+        events = [self._parsed[d.message_id] for d in group]
+        outcome: Exception | None = None
         try:
-            self.applied.append(self.service.apply(meeting_id, events))  # type: ignore[arg-type]
+            if self.media is None:
+                raise MalformedPipelineEventError("this batch applies no media pipeline events")
+            self.media.apply_pipeline_events(meeting_id, events)  # type: ignore[arg-type]
+        except Exception as error:  # reported per record: SQS delivers it again
+            outcome = error
+        self._outcomes |= {delivery.message_id: outcome for delivery in group}
+
+    def _follow_up(
+        self, meeting_id: str, events: Sequence[ChimeEvent], applied: AppliedEvents
+    ) -> None:
+        if self.media is None:
+            return
+        transcription = [e for e in events if e.event_type in _TRANSCRIPTION_TYPES]
+        if transcription:
+            self.media.apply_transcription_events(meeting_id, transcription)
+        if any(e.event_type is ChimeEventType.ATTENDEE_JOINED for e in events):
+            self.media.after_join(meeting_id)
+        if applied.ended is not None:
+            self.media.after_end(meeting_id)
+
+    def _apply_chunk(self, meeting_id: str, chunk: Sequence[Delivery]) -> Exception | None:
+        events: list[ChimeEvent] = [self._parsed[d.message_id] for d in chunk]  # type: ignore[misc]
+        try:
+            applied = self.service.apply(meeting_id, events)
+            self.applied.append(applied)
+            self._follow_up(meeting_id, events, applied)
         except MeetingNotRecordedError as error:
             # After a few deliveries the meeting is not ours (or its creation was undone).
             if all(d.receive_count >= UNRECORDED_MEETING_DELIVERIES for d in chunk):
@@ -79,9 +144,7 @@ class EventBatch:
         return None
 
 
-def _chunks(
-    group: Sequence[Delivery], parsed: Mapping[str, ChimeEvent | Exception]
-) -> list[list[Delivery]]:
+def _chunks(group: Sequence[Delivery], parsed: Mapping[str, Parsed]) -> list[list[Delivery]]:
     """Split a meeting's deliveries so that no write concerns more attendees than one
     transaction holds; the order within the meeting does not matter."""
     chunks: list[list[Delivery]] = [[]]
@@ -98,7 +161,7 @@ def _chunks(
     return [chunk for chunk in chunks if chunk]
 
 
-def _parse(body: str) -> ChimeEvent | Exception:
+def _parse(body: str) -> Parsed:
     try:
         envelope = json.loads(body)
     except ValueError as error:
@@ -106,6 +169,8 @@ def _parse(body: str) -> ChimeEvent | Exception:
     if not isinstance(envelope, dict):
         return MalformedChimeEventError("body is not an EventBridge envelope")
     try:
+        if is_pipeline_envelope(envelope):
+            return parse_pipeline_event(envelope)
         return parse_chime_event(envelope)
-    except MalformedChimeEventError as error:
+    except (MalformedChimeEventError, MalformedPipelineEventError) as error:
         return error

@@ -34,8 +34,9 @@ def _delivery(record: dict[str, Any]) -> Delivery:
 @traced
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    service = wiring.container().chime_events
-    batch = EventBatch(service, [_delivery(r) for r in event.get("Records", [])])
+    container = wiring.container()
+    deliveries = [_delivery(r) for r in event.get("Records", [])]
+    batch = EventBatch(container.chime_events, deliveries, media=container.media_events)
 
     def settle(record: SQSRecord) -> None:
         try:

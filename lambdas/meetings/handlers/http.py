@@ -24,6 +24,7 @@ MAX_BODY_BYTES: Final = 1024 * 1024
 # Chime's ids are GUIDs: anything else cannot name a meeting or attendee and is a 400.
 _CHIME_ID = f"^{CHIME_ID_PATTERN}$"
 MeetingIdPath = Annotated[str, Path(pattern=_CHIME_ID)]
+RecordingIdPath = Annotated[str, Path(pattern=_CHIME_ID)]
 AttendeeIdPath = Annotated[str, Path(pattern=_CHIME_ID)]
 Limit = Annotated[int, Query(ge=1, le=100)]
 NextToken = Annotated[str | None, Query(alias="nextToken", min_length=1, max_length=2048)]
@@ -89,7 +90,11 @@ _ERRORS: dict[int, Any] = {
     400: model("Invalid request (VALIDATION_ERROR)", ErrorEnvelope),
     401: model("No or bad token: API Gateway's authorizer answers", GatewayMessage),
     403: model("FORBIDDEN or ATTENDEE_REMOVED", ErrorEnvelope),
-    404: model("MEETING_NOT_FOUND or ATTENDEE_NOT_FOUND", ErrorEnvelope),
+    404: model(
+        "MEETING_NOT_FOUND, ATTENDEE_NOT_FOUND, RECORDING_NOT_FOUND, TRANSCRIPTION_NOT_FOUND "
+        "or TRANSCRIPT_NOT_FOUND",
+        ErrorEnvelope,
+    ),
     409: model("MEETING_FULL or CONFLICT (Retry-After)", ErrorEnvelope),
     410: model("MEETING_ENDED", ErrorEnvelope),
     413: model(f"PAYLOAD_TOO_LARGE: a body over {MAX_BODY_BYTES} bytes", ErrorEnvelope),

@@ -7,6 +7,7 @@ from typing import Any
 
 from meetings.domain.instants import rfc3339
 from meetings.domain.records import AttendeeRecord, Capabilities, MeetingRecord
+from meetings.handlers.media_views import recording_summary, transcription_of_meeting
 from meetings.service.creating import Created
 from meetings.service.provisioning import Provisioned
 from meetings.service.querying import Page
@@ -45,6 +46,8 @@ def meeting_view(record: MeetingRecord) -> dict[str, Any]:
         },
         "contentShareActive": record.contentShareActive,
         "tags": dict(record.tags),
+        "recording": recording_summary(record.recording),
+        "transcription": transcription_of_meeting(record.transcription),
     }
 
 

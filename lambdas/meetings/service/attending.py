@@ -173,3 +173,38 @@ class Attending(MeetingUseCase):
             return self.store.set_capabilities(meeting_id, attendee_id, capabilities)
         except TransactionRejectedError as rejected:
             raise AttendeeNotFoundError("the attendee was removed") from rejected
+
+    def mute_all(
+        self,
+        identity: Identity,
+        meeting_id: str,
+        except_user_ids: list[str],
+        capabilities: Capabilities,
+    ) -> list[str]:
+        """Every attendee but the caller's and the listed users' gets `capabilities` in one
+        Chime call (BatchUpdateAttendeeCapabilitiesExcept); the attendee ids left alone."""
+        meeting, pointer = self.store.get_meeting_and_pointer(meeting_id, identity.user_id)
+        meeting = authorization.managed_meeting(identity, meeting, pointer)
+        if not meeting.status.is_open:
+            raise MeetingEndedError()
+        problem = capabilities_problem(capabilities, meeting.features)
+        if problem:
+            raise InvalidRequestError(
+                problem, details=[{"field": "capabilities", "problem": problem}]
+            )
+        users = sorted({identity.user_id, *except_user_ids})
+        pointers = self.store.get_pointers(meeting_id, users)
+        excluded = sorted({p.attendeeId for p in pointers.values()})
+        if not excluded:
+            # Chime needs at least one attendee to leave alone.
+            raise InvalidRequestError(
+                "you have no attendee in this meeting: name who keeps their capabilities in "
+                "exceptUserIds",
+                details=[{"field": "exceptUserIds", "problem": "no attendee to leave alone"}],
+            )
+        try:
+            self.chime.update_capabilities_except(meeting_id, excluded, capabilities)
+        except ChimeResourceGoneError as gone:
+            self._mark_gone(meeting)
+            raise MeetingEndedError() from gone
+        return excluded

@@ -76,6 +76,8 @@ class NewMeeting:
     maxDurationSeconds: int | None = None  # noqa: N815
     tags: dict[str, str] = dataclasses.field(default_factory=dict)
     join: bool = False
+    # {"recording": options, "transcription": settings}: started with the first attendee.
+    mediaOnStart: dict[str, Any] | None = None  # noqa: N815
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +141,7 @@ class CreatingMeetings(MeetingUseCase):
     def _create_idempotently(self, user_id: str, spec: NewMeeting, key: str) -> Created:
         from meetings.service import idempotency  # noqa: PLC0415 - see idempotency_config
 
-        request = {"caller": user_id, "key": key, "spec": dataclasses.asdict(spec)}
+        request = {"caller": user_id, "key": key, "spec": spec_fields(spec)}
         if self._lambda_context is not None:
             self.idempotency_config.register_lambda_context(self._lambda_context)
         with idempotency.as_domain_errors():
@@ -258,6 +260,7 @@ class CreatingMeetings(MeetingUseCase):
             tags=dict(spec.tags),
             chimeMeeting=chime_meeting,
             attendeeTotal=1 if spec.join else 0,
+            mediaOnStart=spec.mediaOnStart,
         )
         first = None
         if spec.join:
@@ -334,12 +337,22 @@ def _answer(
     return Created(created, meeting, Joined(created, meeting.chimeMeeting, chime_attendees[0]))
 
 
+def spec_fields(spec: NewMeeting) -> dict[str, Any]:
+    """The spec as an idempotency record and a fingerprint hash it. Without media options
+    it is the same dict as before they existed, so requests in flight across a deployment
+    keep their records."""
+    fields = dataclasses.asdict(spec)
+    if fields["mediaOnStart"] is None:
+        del fields["mediaOnStart"]
+    return fields
+
+
 def chime_request_fingerprint(user_id: str, spec: NewMeeting) -> str:
     """What the Chime create call depends on, and who asks: two callers never share a Chime
     meeting, so an undo (the cap refused the caller, another meeting took the room) only
     ever deletes the caller's own meeting, never one another caller is handed. The same
     caller repeating the request lands on the same Chime meeting."""
-    request = {"spec": dataclasses.asdict(spec), "caller": user_id}
+    request = {"spec": spec_fields(spec), "caller": user_id}
     return json.dumps(request, sort_keys=True, default=str)
 
 

@@ -27,6 +27,8 @@ from meetings.domain.records import (
 
 if TYPE_CHECKING:
     from meetings.domain.domain_events import DomainEvent
+    from meetings.domain.recording import RecordingOptions, RecordingRecord
+    from meetings.domain.transcription import TranscriptionRecord, TranscriptionSettings
 
 # The backend's clock: milliseconds since the epoch.
 Clock = Callable[[], int]
@@ -327,6 +329,114 @@ class ChimeMeetings(ChimeMeetingLookup, Protocol):
     @staticmethod
     def capabilities_of(chime_attendee: dict[str, Any]) -> Capabilities:
         """An attendee's capabilities as Chime answered them (absent: Chime's default)."""
+        ...
+
+    def update_capabilities_except(
+        self, meeting_id: str, excluded_attendee_ids: list[str], capabilities: Capabilities
+    ) -> None:
+        """BatchUpdateAttendeeCapabilitiesExcept: every attendee but the excluded (1-250)."""
+        ...
+
+
+class ChimeTranscription(Protocol):
+    """Live transcription of a meeting (Chime answers at once; the outcome comes as events)."""
+
+    def start_transcription(self, meeting_id: str, settings: TranscriptionSettings) -> None: ...
+
+    def stop_transcription(self, meeting_id: str) -> bool:
+        """True if a transcription was stopped, False if none ran (or the meeting is gone)."""
+        ...
+
+
+# --- recordings ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CapturePipeline:
+    pipeline_id: str
+    arn: str
+
+
+class MediaPipelines(Protocol):
+    """Chime SDK media pipelines. Failures are DomainErrors (throttled, unavailable, refused)."""
+
+    def create_capture(
+        self,
+        *,
+        meeting_id: str,
+        client_request_token: str,
+        sink_prefix: str,
+        options: RecordingOptions,
+    ) -> CapturePipeline:
+        """CreateMediaCapturePipeline of the meeting into the recordings bucket under the
+        prefix (idempotent on the token)."""
+        ...
+
+    def create_concatenation(
+        self,
+        *,
+        client_request_token: str,
+        capture_arn: str,
+        sink_prefix: str,
+        options: RecordingOptions,
+    ) -> str:
+        """CreateMediaConcatenationPipeline of a capture's chunks; its pipeline id."""
+        ...
+
+    def get_status(self, pipeline_id: str) -> str | None:
+        """The pipeline's Status (Chime's word), or None when Chime no longer has it."""
+        ...
+
+    def delete(self, pipeline_id: str) -> bool:
+        """DeleteMediaPipeline. True if this call stopped it, False if it was gone."""
+        ...
+
+
+class ArtifactStore(Protocol):
+    """The recordings bucket: listings, time-limited links, and small text objects."""
+
+    def list_objects(self, prefix: str) -> dict[str, int]:
+        """Every object under the prefix: key → size in bytes."""
+        ...
+
+    def presign_get(self, key: str, expires_in_seconds: int) -> str: ...
+
+    def read_text(self, key: str, max_bytes: int) -> str:
+        """The object's text; InvalidRequestError-free: a larger one is cut at max_bytes."""
+        ...
+
+
+class RecordingRepository(Protocol):
+    """Recordings in their meeting's partition, the meeting's transcription record and its
+    media-on-start options. Conditional writes raise TransactionRejectedError."""
+
+    def list_recordings(self, meeting_id: str) -> list[RecordingRecord]:
+        """Every recording of the meeting, newest first (consistent read)."""
+        ...
+
+    def get_recording(self, meeting_id: str, recording_id: str) -> RecordingRecord | None: ...
+
+    def add_recording(self, record: RecordingRecord) -> None:
+        """Write a new recording (refused if it exists) and show it on its meeting."""
+        ...
+
+    def save_recording(self, record: RecordingRecord, *, seen: RecordingRecord) -> None:
+        """Write the recording's new state if it is still as `seen`."""
+        ...
+
+    def due_recordings(self, now_ms: int, limit: int) -> list[RecordingRecord]:
+        """Recordings not final whose check instant is past, soonest first."""
+        ...
+
+    def save_transcription(
+        self, meeting_id: str, record: TranscriptionRecord, *, seen: TranscriptionRecord | None
+    ) -> None:
+        """Write the meeting's transcription record if it is still as `seen` (its run, status
+        and last event; None: no run yet)."""
+        ...
+
+    def clear_media_on_start(self, meeting_id: str) -> None:
+        """Forget the options the meeting's first attendee started (they ran)."""
         ...
 
 

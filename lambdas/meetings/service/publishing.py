@@ -14,7 +14,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from meetings.domain.domain_events import DomainEvent, Image, attendee_events, meeting_events
+from meetings.domain.domain_events import (
+    DomainEvent,
+    Image,
+    attendee_events,
+    meeting_events,
+    recording_events,
+    transcription_events,
+)
 from meetings.observability import logger, metrics
 from meetings.service.ports import EventBus, MeetingQueries, PublishFailedError
 
@@ -22,6 +29,7 @@ from meetings.service.ports import EventBus, MeetingQueries, PublishFailedError
 class ItemKind(Enum):
     MEETING = "meeting"
     ATTENDEE = "attendee"
+    RECORDING = "recording"
     OTHER = "other"  # room, user-pointer and idempotency items are no domain facts
 
 
@@ -46,9 +54,15 @@ class StreamBatch:
         if change.kind is ItemKind.MEETING:
             if change.new:
                 self._known[str(change.new["meetingId"])] = change.new
-            return meeting_events(change.old, change.new)
+            return meeting_events(change.old, change.new) + transcription_events(
+                change.old, change.new
+            )
         if change.kind is ItemKind.ATTENDEE and change.new:
             return attendee_events(
+                change.old, change.new, self._meeting(str(change.new["meetingId"]))
+            )
+        if change.kind is ItemKind.RECORDING and change.new:
+            return recording_events(
                 change.old, change.new, self._meeting(str(change.new["meetingId"]))
             )
         return []

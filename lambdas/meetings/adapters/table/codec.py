@@ -8,6 +8,9 @@ Every key the code writes is built here:
 - activity: `MEETING#<meetingId>` / `ACTIVITY`. The meeting's activity log (checkpoint and
   recent entries, domain/presence.py) and its version; written by the events function only.
   No index attribute, so no index copies it; the meeting item stays small.
+- recording: `MEETING#<meetingId>` / `RECORDING#<recordingId>`. A recording's state
+  (adapters/table/recordings.py); in `openByDeadline` under the partition `RECORDING` while
+  it is not final, so the cleanup finds the ones due a check.
 - user pointer: `MEETING#<meetingId>` / `USER#<userId>`. The user's current attendee, and
   whether the host barred the user.
 - room: `ROOM#<casefolded name>` / `ROOM`. The open meeting holding a room name, and the
@@ -56,6 +59,9 @@ ACTIVITY_SK: Final = "ACTIVITY"
 ROOM_SK: Final = "ROOM"
 ATTENDEE_SK_PREFIX: Final = "ATTENDEE#"
 USER_SK_PREFIX: Final = "USER#"
+RECORDING_SK_PREFIX: Final = "RECORDING#"
+# The due index's partition of recordings that are not final (meetings use OPEN_PARTITION).
+RECORDING_DUE_PARTITION: Final = "RECORDING"
 OPEN_PARTITION: Final = "OPEN"
 OPEN_MEETINGS_SK: Final = "OPEN_MEETINGS"
 # The per-host count of open meetings. Kept in the same transactions that create and end a
@@ -76,6 +82,10 @@ def attendee_sk(attendee_id: str) -> str:
 
 def user_sk(user_id: str) -> str:
     return f"{USER_SK_PREFIX}{user_id}"
+
+
+def recording_key(meeting_id: str, recording_id: str) -> Item:
+    return _key(meeting_pk(meeting_id), f"{RECORDING_SK_PREFIX}{recording_id}")
 
 
 def room_pk(room_name: str) -> str:

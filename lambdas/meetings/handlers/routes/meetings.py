@@ -31,6 +31,17 @@ from meetings.handlers.http import (
 from meetings.observability import count, count_meeting_end
 from meetings.service.creating import NewMeeting
 
+
+def media_on_start(body: CreateMeetingBody) -> dict[str, Any] | None:
+    """What the first attendee starts: an auto recording's options, transcription settings."""
+    wanted: dict[str, Any] = {}
+    if body.recording is not None and body.recording.auto:
+        wanted["recording"] = body.recording.to_domain().as_dict()
+    if body.transcription is not None:
+        wanted["transcription"] = body.transcription.to_domain().as_dict()
+    return wanted or None
+
+
 # Powertools leaves the router constructor untyped.
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
 
@@ -63,6 +74,7 @@ def create_meeting(
         maxDurationSeconds=body.maxDurationSeconds,
         tags=dict(body.tags),
         join=body.join,
+        mediaOnStart=media_on_start(body),
     )
     outcome = wiring.container().creating.create_meeting(identity, spec, idempotency_key)
     if outcome.created:
@@ -110,7 +122,10 @@ def get_meeting(meetingId: MeetingIdPath) -> Response[Any]:  # noqa: N803 - the 
     responses=responses(**{"200": model("The ended meeting", MeetingEnvelope)}),
 )
 def end_meeting(meetingId: MeetingIdPath) -> Response[Any]:  # noqa: N803
-    ended = wiring.container().ending.end_meeting(caller(router.current_event), meetingId)
+    container = wiring.container()
+    ended = container.ending.end_meeting(caller(router.current_event), meetingId)
+    # The end never waits on a recording: a capture not stopped here is the cleanup's.
+    container.media_events.after_end(meetingId)
     body = views.meeting_envelope(ended)
     count_meeting_end(str(body["meeting"]["endReason"]))
     return json_response(200, body)

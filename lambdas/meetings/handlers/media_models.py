@@ -1,0 +1,187 @@
+"""Request and response bodies of recording and transcription (docs/api.md,
+"Recording, transcription and mute-all"), as pydantic models: the request models check every
+rule Chime checks (domain/recording.py, domain/transcription.py) so a bad request is a 400
+before any AWS call; the response models describe handlers/media_views.py's shapes in the
+OpenAPI document."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from meetings.domain.recording import RecordingOptions, recording_options_problem
+from meetings.domain.transcription import (
+    LANGUAGE_MODEL_MAX,
+    LANGUAGE_MODEL_PATTERN,
+    PII_ENTITY_TYPES_MAX,
+    PII_ENTITY_TYPES_PATTERN,
+    VOCABULARY_MAX,
+    VOCABULARY_PATTERN,
+    TranscriptionSettings,
+    transcription_settings_problem,
+)
+
+LanguageCode = Literal[
+    "en-US", "en-GB", "es-US", "fr-CA", "fr-FR", "en-AU", "it-IT", "de-DE", "pt-BR", "ja-JP",
+    "ko-KR", "zh-CN", "th-TH", "hi-IN",
+]  # fmt: skip
+TranscribeRegion = Literal[
+    "us-east-2", "us-east-1", "us-west-2", "ap-northeast-2", "ap-southeast-2", "ap-northeast-1",
+    "ca-central-1", "eu-central-1", "eu-west-1", "eu-west-2", "sa-east-1", "auto",
+    "us-gov-west-1",
+]  # fmt: skip
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- requests ------------------------------------------------------------------------------
+
+
+class RecordingOptionsBody(_Strict):
+    """What a recording captures (Chime's ArtifactsConfiguration)."""
+
+    audio: Literal["AudioOnly", "AudioWithActiveSpeakerVideo", "AudioWithCompositedVideo"] = (
+        "AudioOnly"
+    )
+    video: bool = False
+    content: bool = False
+    resolution: Literal["HD", "FHD"] = "FHD"
+    layout: Literal["PresenterOnly", "Horizontal", "Vertical", "ActiveSpeakerOnly"] = (
+        "PresenterOnly"
+    )
+
+    @model_validator(mode="after")
+    def _chime_rules(self) -> RecordingOptionsBody:
+        problem = recording_options_problem(self.to_domain())
+        if problem:
+            raise ValueError(problem)
+        return self
+
+    def to_domain(self) -> RecordingOptions:
+        return RecordingOptions(
+            audio=self.audio,
+            video=self.video,
+            content=self.content,
+            resolution=self.resolution,
+            layout=self.layout,
+        )
+
+
+class AutoRecordingBody(RecordingOptionsBody):
+    """POST /meetings' `recording`: `auto: true` starts it with the first attendee."""
+
+    auto: bool = False
+
+
+PiiEntityTypes = Annotated[
+    str,
+    Field(min_length=1, max_length=PII_ENTITY_TYPES_MAX, pattern=f"^{PII_ENTITY_TYPES_PATTERN}$"),
+]
+VocabularyName = Annotated[
+    str, Field(min_length=1, max_length=VOCABULARY_MAX, pattern=f"^{VOCABULARY_PATTERN}$")
+]
+LanguageModelName = Annotated[
+    str, Field(min_length=1, max_length=LANGUAGE_MODEL_MAX, pattern=f"^{LANGUAGE_MODEL_PATTERN}$")
+]
+
+
+class TranscriptionBody(_Strict):
+    """Chime's EngineTranscribeSettings: a languageCode, or identifyLanguage with options."""
+
+    languageCode: LanguageCode | None = None  # noqa: N815
+    identifyLanguage: bool = False  # noqa: N815
+    languageOptions: list[LanguageCode] | None = Field(default=None, max_length=14)  # noqa: N815
+    preferredLanguage: LanguageCode | None = None  # noqa: N815
+    region: TranscribeRegion | None = None
+    partialResultsStability: Literal["low", "medium", "high"] | None = None  # noqa: N815
+    contentIdentificationType: Literal["PII"] | None = None  # noqa: N815
+    contentRedactionType: Literal["PII"] | None = None  # noqa: N815
+    piiEntityTypes: PiiEntityTypes | None = None  # noqa: N815
+    vocabularyName: VocabularyName | None = None  # noqa: N815
+    vocabularyFilterName: VocabularyName | None = None  # noqa: N815
+    vocabularyFilterMethod: Literal["remove", "mask", "tag"] | None = None  # noqa: N815
+    languageModelName: LanguageModelName | None = None  # noqa: N815
+
+    @model_validator(mode="after")
+    def _chime_rules(self) -> TranscriptionBody:
+        problem = transcription_settings_problem(self.to_domain())
+        if problem:
+            raise ValueError(problem)
+        return self
+
+    def to_domain(self) -> TranscriptionSettings:
+        values = self.model_dump(exclude_none=True)
+        return TranscriptionSettings.from_dict(values)
+
+
+# --- responses (for the OpenAPI document) ----------------------------------------------------
+
+
+class Failure(BaseModel):
+    code: str
+    message: str
+
+
+class ArtifactView(BaseModel):
+    kind: Literal["audio", "video", "composited", "transcript", "events"]
+    contentType: str  # noqa: N815
+    bytes: int
+    url: str | None = None  # a time-limited download link (GET recordings/{id} only)
+
+
+class RecordingView(BaseModel):
+    recordingId: str  # noqa: N815
+    meetingId: str  # noqa: N815
+    status: Literal["CAPTURING", "PROCESSING", "AVAILABLE", "FAILED"]
+    startedAt: str  # noqa: N815
+    stoppedAt: str | None  # noqa: N815
+    availableAt: str | None  # noqa: N815
+    failure: Failure | None
+    options: RecordingOptionsBody
+    artifacts: list[ArtifactView]
+
+
+class RecordingEnvelope(BaseModel):
+    recording: RecordingView
+
+
+class RecordingList(BaseModel):
+    recordings: list[RecordingView]
+    nextToken: str | None  # noqa: N815
+
+
+class TranscriptionView(BaseModel):
+    status: Literal["STARTING", "STARTED", "INTERRUPTED", "STOPPED", "FAILED"]
+    languageCode: str | None  # noqa: N815
+    identifyLanguage: bool  # noqa: N815
+    region: str | None
+    requestedAt: str  # noqa: N815
+    startedAt: str | None  # noqa: N815
+    failure: Failure | None
+
+
+class TranscriptionEnvelope(BaseModel):
+    transcription: TranscriptionView
+
+
+class RecordingSummary(BaseModel):
+    """The meeting view's `recording`: its newest recording while capturing or processing."""
+
+    recordingId: str  # noqa: N815
+    status: Literal["CAPTURING", "PROCESSING"]
+
+
+class TranscriptLineView(BaseModel):
+    attendeeId: str | None  # noqa: N815
+    externalUserId: str | None  # noqa: N815
+    startedAt: str  # noqa: N815
+    endedAt: str  # noqa: N815
+    text: str
+
+
+class Transcript(BaseModel):
+    meetingId: str  # noqa: N815
+    lines: list[TranscriptLineView]
