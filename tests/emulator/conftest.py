@@ -50,7 +50,7 @@ def raw_call(endpoint_url: str, method: str, path: str, body: Any = None) -> tup
         return error.code, json.loads(error.read())
 
 
-ACCOUNT_ID = "111122223333"  # EmulatorConfig's default account
+ACCOUNT_ID = "123456789012"  # EmulatorConfig's default account
 BUCKET = "recordings"
 ALL_KINDS = (
     "Audio",

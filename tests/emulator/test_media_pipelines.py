@@ -44,7 +44,7 @@ def test_a_capture_joins_captures_and_stops_when_deleted(
     pipeline = start_capture(pipelines_client, meeting["MeetingId"])
     pipeline_id = pipeline["MediaPipelineId"]
     assert pipeline["Status"] == "Initializing"
-    assert pipeline["MediaPipelineArn"].endswith(f":111122223333:media-pipeline/{pipeline_id}")
+    assert pipeline["MediaPipelineArn"].endswith(f":123456789012:media-pipeline/{pipeline_id}")
     assert pipeline["SinkArn"] == f"arn:aws:s3:::{BUCKET}/rec"
     assert pipeline_status(pipelines_client, pipeline_id) == "InProgress"
     listed = pipelines_client.list_media_pipelines()["MediaPipelines"]
@@ -197,7 +197,7 @@ def test_concatenation_skips_disabled_kinds_and_can_be_cancelled(
     [
         ({"SourceArn": source_arn("00000000-0000-0000-0000-000000000000")}, "does not exist"),
         ({"SourceArn": "arn:aws:chime::999999999999:meeting:x"}, "this account"),
-        ({"SinkArn": "arn:aws:sqs:us-east-1:111122223333:queue"}, "S3 bucket ARN"),
+        ({"SinkArn": "arn:aws:sqs:us-east-1:123456789012:queue"}, "S3 bucket ARN"),
         ({"SourceType": "Meeting"}, "enum value set"),
         ({"SinkArn": "arn:aws:s3:::b@d"}, "regular expression"),
         (
@@ -275,7 +275,7 @@ def test_unknown_pipelines_and_arns(pipelines_client: Any, chime: ChimeEmulator)
         pipelines_client.delete_media_pipeline(MediaPipelineId=unknown)
     with pytest.raises(pipelines_client.exceptions.BadRequestException):
         pipelines_client.get_media_pipeline(MediaPipelineId="x" * 36)
-    arn = f"arn:aws:chime:us-east-1:111122223333:media-pipeline/{unknown}"
+    arn = f"arn:aws:chime:us-east-1:123456789012:media-pipeline/{unknown}"
     with pytest.raises(pipelines_client.exceptions.NotFoundException):
         pipelines_client.list_tags_for_resource(ResourceARN=arn)
     with pytest.raises(pipelines_client.exceptions.BadRequestException):
