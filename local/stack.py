@@ -34,7 +34,8 @@ from local.lambda_runtime import HandlerPool
 
 log = logging.getLogger("local.stack")
 
-# The account moto serves: Chime's ARNs and events name the same account as the local resources.
+# The account moto serves (the emulator's default too): Chime's ARNs and events name the same
+# account as the local resources.
 ACCOUNT_ID = DEFAULT_ACCOUNT_ID
 FUNCTION_PREFIX = "meetings-local"
 

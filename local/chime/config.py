@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from meetings.deployment import CHIME_CONTROL_REGIONS
 
-DEFAULT_ACCOUNT_ID = "111122223333"
+# moto's default account: locally, Chime's ARNs and events name the same account as the AWS
+# resources (the recordings bucket, the event bus) and the functions' ACCOUNT_ID.
+DEFAULT_ACCOUNT_ID = "123456789012"
 # Chime's quota: concurrently active meetings per account (adjustable on AWS).
 DEFAULT_MAX_ACTIVE_MEETINGS = 250
 

@@ -11,8 +11,10 @@ from urllib.error import HTTPError
 import boto3
 import pytest
 from botocore.config import Config
+from meetings.deployment import MEDIA_PIPELINE_EVENT_DETAIL_TYPE
 
 from local.chime import ChimeEmulator, EmulatorServer
+from local.chime.pipelines.store import MemoryArtifactStore
 
 
 def create_meeting(client: Any, **overrides: Any) -> dict[str, Any]:
@@ -50,7 +52,7 @@ def raw_call(endpoint_url: str, method: str, path: str, body: Any = None) -> tup
         return error.code, json.loads(error.read())
 
 
-ACCOUNT_ID = "111122223333"  # EmulatorConfig's default account
+ACCOUNT_ID = "123456789012"  # EmulatorConfig's default account
 BUCKET = "recordings"
 ALL_KINDS = (
     "Audio",
@@ -140,3 +142,13 @@ def detail_events(chime: ChimeEmulator, detail_type: str) -> list[tuple[str, str
         for item in chime.events
         if item["detail-type"] == detail_type
     ]
+
+
+def pipeline_events(chime: ChimeEmulator) -> list[tuple[str, str]]:
+    """(eventType, mediaPipelineId) of every `Chime Media Pipeline State Change` event."""
+    return detail_events(chime, MEDIA_PIPELINE_EVENT_DETAIL_TYPE)
+
+
+def memory_store(chime: ChimeEmulator) -> MemoryArtifactStore:
+    assert isinstance(chime.artifact_store, MemoryArtifactStore)
+    return chime.artifact_store

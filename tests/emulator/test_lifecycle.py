@@ -21,7 +21,7 @@ def test_the_envelope_is_chimes(chime_client: Any, chime: ChimeEmulator) -> None
     }  # fmt: skip
     assert started["source"] == "aws.chime"
     assert started["detail-type"] == "Chime Meeting State Change"
-    assert (started["account"], started["region"]) == ("111122223333", "us-east-1")
+    assert (started["account"], started["region"]) == ("123456789012", "us-east-1")
     assert started["detail"] == {
         "version": "0",
         "eventType": "chime:MeetingStarted",
