@@ -112,7 +112,27 @@ DOMAIN_EVENT_TYPES: Final = (
     "meeting.end_settled",
     "attendee.joined",
     "attendee.left",
+    "webhook.disabled",
 )
+# Sent to one subscription directly (POST /webhooks/{id}/ping), never on the bus.
+WEBHOOK_PING_EVENT_TYPE: Final = "webhook.ping"
+
+# --- Webhooks ---------------------------------------------------------------------------------
+# The project's bus → this rule → the "webhook events" queue → the fanout function → the
+# "webhook deliveries" queue → the delivery function (docs/webhooks.md).
+WEBHOOK_EVENT_PATTERN: Final[dict[str, list[Any]]] = {
+    "source": [DEFAULT_DOMAIN_EVENT_SOURCE],
+    "detail-type": list(DOMAIN_EVENT_TYPES),
+}
+# A delivery's retries come back through the deliveries queue by visibility timeout: its
+# maxReceiveCount is the number of attempts of the retry schedule (domain/webhook_retries.py
+# derives the schedule; a unit test holds the two equal), after which SQS moves the message to
+# the dead-letter queue. The queue's own visibility timeout covers one invocation (the
+# function's timeout with room to spare).
+WEBHOOK_DELIVERY_MAX_RECEIVE_COUNT: Final = 10
+WEBHOOK_DELIVERY_VISIBILITY_TIMEOUT_SECONDS: Final = 120
+# Every HTTP attempt is bounded by this (connect and the whole answer).
+WEBHOOK_DELIVERY_TIMEOUT_SECONDS: Final = 10
 
 # --- The Lambda functions: one package, four entry points -------------------------------------
 HANDLERS: Final[dict[str, str]] = {
@@ -120,6 +140,8 @@ HANDLERS: Final[dict[str, str]] = {
     "events": "meetings.handlers.events.handler",
     "publisher": "meetings.handlers.publisher.handler",
     "cleanup": "meetings.handlers.cleanup.handler",
+    "webhook_fanout": "meetings.handlers.webhook_fanout.handler",
+    "webhook_delivery": "meetings.handlers.webhook_delivery.handler",
 }
 
 # Chime control regions: Chime delivers a meeting's events only to the control region that
@@ -149,6 +171,15 @@ API_ROUTES: Final[tuple[tuple[str, str, bool], ...]] = (
     ("GET", "/meetings/{meetingId}/attendees/{attendeeId}", True),
     ("DELETE", "/meetings/{meetingId}/attendees/{attendeeId}", True),
     ("PUT", "/meetings/{meetingId}/attendees/{attendeeId}/capabilities", True),
+    ("POST", "/webhooks", True),
+    ("GET", "/webhooks", True),
+    ("GET", "/webhooks/{webhookId}", True),
+    ("PATCH", "/webhooks/{webhookId}", True),
+    ("DELETE", "/webhooks/{webhookId}", True),
+    ("POST", "/webhooks/{webhookId}/rotate-secret", True),
+    ("POST", "/webhooks/{webhookId}/ping", True),
+    ("GET", "/webhooks/{webhookId}/deliveries", True),
+    ("POST", "/webhooks/{webhookId}/deliveries/{deliveryId}/redeliver", True),
 )
 # CORS: the request headers clients may send and the response headers they may read.
 CORS_ALLOWED_HEADERS: Final = ("Authorization", "Content-Type", "Idempotency-Key")

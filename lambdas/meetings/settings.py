@@ -72,6 +72,18 @@ _RULES: Final[dict[str, _Rule]] = {
     "end_settle_seconds": _Rule("END_SETTLE_SECONDS", int, ge=0, le=3600),
     # Seconds an Idempotency-Key is remembered.
     "idempotency_ttl_seconds": _Rule("IDEMPOTENCY_TTL_SECONDS", int, ge=60, le=7 * 86400),
+    # Webhooks (docs/webhooks.md): the KMS key sealing their secrets, the deliveries queue,
+    # loopback targets (the local stack only), the retry schedule and the disable window.
+    "webhook_key_id": _Rule("WEBHOOK_KEY_ID"),
+    "webhook_delivery_queue_url": _Rule("WEBHOOK_DELIVERY_QUEUE_URL"),
+    "webhook_allow_loopback": _Rule("WEBHOOK_ALLOW_LOOPBACK", pattern="true|false"),
+    "webhook_retry_base_seconds": _Rule("WEBHOOK_RETRY_BASE_SECONDS", int, ge=1, le=300),
+    "webhook_retry_horizon_seconds": _Rule(
+        "WEBHOOK_RETRY_HORIZON_SECONDS", int, ge=1, le=7 * 86400
+    ),
+    "webhook_disable_after_seconds": _Rule(
+        "WEBHOOK_DISABLE_AFTER_SECONDS", int, ge=1, le=7 * 86400
+    ),
 }
 
 
@@ -87,6 +99,17 @@ class Settings:
     reconcile_interval_seconds: int = 180
     end_settle_seconds: int = 120
     idempotency_ttl_seconds: int = 86400
+    webhook_key_id: str = ""
+    webhook_delivery_queue_url: str = ""
+    webhook_allow_loopback: str = "false"
+    webhook_retry_base_seconds: int = 5
+    webhook_retry_horizon_seconds: int = 86400
+    webhook_disable_after_seconds: int = 86400
+
+    @property
+    def loopback_webhooks(self) -> bool:
+        """Whether webhook URLs may name loopback (true only in the local stack)."""
+        return self.webhook_allow_loopback == "true"
 
     def __post_init__(self) -> None:
         for name, rule in _RULES.items():

@@ -17,6 +17,8 @@ from botocore.config import Config
 if TYPE_CHECKING:
     from mypy_boto3_chime_sdk_meetings import ChimeSDKMeetingsClient
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_kms import KMSClient
+    from mypy_boto3_sqs import SQSClient
 
 CONNECT_TIMEOUT_SECONDS = 2
 READ_TIMEOUT_SECONDS = 5
@@ -54,8 +56,18 @@ def events_client() -> Any:
     return _session().client("events", config=client_config())
 
 
+@cache
+def kms_client() -> KMSClient:
+    return _session().client("kms", config=client_config())
+
+
+@cache
+def sqs_client() -> SQSClient:
+    return _session().client("sqs", config=client_config())
+
+
 def reset_clients() -> None:
     """Forget every cached client: `wiring.reset()` calls it when a new environment (other
     endpoints, other credentials) must be read again, as a new execution environment would."""
-    for cached in (_session, chime_client, dynamodb_client, events_client):
+    for cached in (_session, chime_client, dynamodb_client, events_client, kms_client, sqs_client):
         cached.cache_clear()

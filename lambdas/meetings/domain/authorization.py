@@ -73,3 +73,8 @@ def may_join(pointer: UserPointerRecord | None) -> None:
 def may_list_host(identity: Identity, host_user_id: str) -> None:
     if host_user_id != identity.user_id and not identity.is_admin:
         raise ForbiddenError("only an admin may list another user's meetings")
+
+
+def may_manage_webhooks(identity: Identity) -> None:
+    if not identity.is_admin:
+        raise ForbiddenError("only an admin may manage webhooks")

@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from meetings import wiring
 from meetings.handlers.api_errors import register_error_handlers
 from meetings.handlers.request_screening import screened
-from meetings.handlers.routes import attendees, health, meetings
+from meetings.handlers.routes import attendees, health, meetings, webhooks
 from meetings.observability import logger, metrics, traced
 
 app = APIGatewayHttpResolver(enable_validation=True)
@@ -63,6 +63,7 @@ def openapi() -> Response[Any]:
 
 app.include_router(meetings.router)
 app.include_router(attendees.router)
+app.include_router(webhooks.router)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -31,6 +31,8 @@ def item_change(record: DynamoDBRecord) -> ItemChange | None:
         kind = ItemKind.MEETING
     elif sort_key.startswith(codec.ATTENDEE_SK_PREFIX):
         kind = ItemKind.ATTENDEE
+    elif sort_key.startswith(codec.WEBHOOK_SK_PREFIX):
+        kind = ItemKind.WEBHOOK
     else:
         kind = ItemKind.OTHER
     # Absent images read as {}.
