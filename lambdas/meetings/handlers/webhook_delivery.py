@@ -56,7 +56,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     response = async_process_partial_response(
         event=event,
         record_handler=_attempt_in_thread,
-        processor=AsyncBatchProcessor(event_type=EventType.SQS),
+        # A batch whose every attempt failed is still an answer, not an error: the failures
+        # already have their next attempt scheduled.
+        processor=AsyncBatchProcessor(
+            event_type=EventType.SQS, raise_on_entire_batch_failure=False
+        ),
         context=context,
     )
     return dict(response)

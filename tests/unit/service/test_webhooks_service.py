@@ -95,7 +95,9 @@ def test_registration_refuses_what_resolves_to_refused_addresses(
     world.resolver.answers[host] = [ipaddress.ip_address(a) for a in answers]
     with pytest.raises(InvalidRequestError) as refused:
         world.admin.create(ADMIN, NewWebhook(url, ["*"]))
-    assert refused.value.details == [{"field": "url", "problem": refused.value.details[0]["problem"]}]
+    assert refused.value.details == [
+        {"field": "url", "problem": refused.value.details[0]["problem"]}
+    ]
     assert world.store.records == {}
 
 
@@ -172,7 +174,9 @@ def test_the_last_attempt_gives_up_to_the_dead_letter_queue(world: World) -> Non
     webhook_id, _ = world.register()
     world.sender.status_codes = [500]
     last = RetryPolicy().attempts
-    outcome = world.delivering.deliver(Delivery(webhook_id, "e", "meeting.created", "{}"), last, "r")
+    outcome = world.delivering.deliver(
+        Delivery(webhook_id, "e", "meeting.created", "{}"), last, "r"
+    )
     assert outcome is Outcome.GIVE_UP
     assert world.store.attempts[-1].nextRetryAt is None
 
