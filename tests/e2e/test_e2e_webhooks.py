@@ -134,7 +134,7 @@ def test_a_meeting_lifecycle_reaches_every_receiver_signed_and_in_sequence(
 ) -> None:
     state, base = receiver
     admin = api.token(unique("admin"), groups=["admins"])
-    ok_id, ok_secret = _register(api, admin, f"{base}/ok", ["*"])
+    _, ok_secret = _register(api, admin, f"{base}/ok", ["*"])
     flaky_id, flaky_secret = _register(api, admin, f"{base}/flaky", ["meeting.ended"])
     gone_id, _ = _register(api, admin, f"{base}/gone", ["meeting.created"])
 

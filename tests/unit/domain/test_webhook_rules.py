@@ -58,7 +58,7 @@ def test_signing_secrets_are_the_current_one_and_those_inside_their_overlap() ->
             SealedSecret(b"new"),
             SealedSecret(b"old", retiresAt=1000),
             SealedSecret(b"older", retiresAt=10),
-        )  # fmt: skip
+        )
     )
     assert [s.ciphertext for s in record.signing_secrets(500)] == [b"new", b"old"]
     assert [s.ciphertext for s in record.signing_secrets(1000)] == [b"new"]
