@@ -6,7 +6,6 @@ receiver and verified with the Standard Webhooks library."""
 from __future__ import annotations
 
 import json
-import logging
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -15,11 +14,13 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from meetings.observability import logger
 from standardwebhooks import Webhook
 
 from local.lambda_runtime import forget_cached_state
 from tests.integration.conftest import REGION, TABLE_NAME, ApiAnswer, Caller, lambda_context
+from tests.integration.test_api_logging import debug_logging
+
+__all__ = ["debug_logging"]  # the fixture, shared with the API's log-hygiene test
 
 Api = Callable[..., ApiAnswer]
 ADMIN = Caller("root", ["admins"])
@@ -180,15 +181,6 @@ def _sqs_event(sqs: Any, queue_url: str) -> dict[str, Any]:
             for m in messages
         ]
     }
-
-
-@pytest.fixture
-def debug_logging(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    previous = logger.log_level
-    logger.setLevel(logging.DEBUG)
-    caplog.set_level(logging.DEBUG)
-    yield
-    logger.setLevel(previous)
 
 
 @pytest.mark.usefixtures("debug_logging")

@@ -19,6 +19,7 @@ from enum import Enum
 from typing import Any, Final
 
 from meetings.domain import url_safety
+from meetings.domain.errors import ConflictError
 from meetings.domain.instants import rfc3339
 from meetings.domain.url_safety import IPAddress, Target, UnsafeUrlError
 from meetings.domain.webhook_retries import RetryPolicy
@@ -64,6 +65,26 @@ def resolve_target(
     resolved = [] if target.literal else resolver.resolve(target.host, target.port)
     address = url_safety.checked_address(target, resolved, allow_loopback=allow_loopback)
     return target, address
+
+
+def rewrite(
+    store: WebhookStore,
+    webhook_id: str,
+    change: Callable[[WebhookRecord], WebhookRecord | None],
+) -> WebhookRecord | None:
+    """Read, change, write over the version read — again when another write got in first.
+    The record as written; None when there is no such webhook or `change` wants nothing.
+    ConflictError when every round lost the race."""
+    for _ in range(_WRITE_ATTEMPTS):
+        current = store.get(webhook_id)
+        wanted = None if current is None else change(current)
+        if wanted is None:
+            return None
+        try:
+            return store.replace(wanted)
+        except TransactionRejectedError:
+            continue
+    raise ConflictError("the webhook is being changed by another request, retry")
 
 
 def new_delivery_id(now_ms: int) -> str:
@@ -255,14 +276,11 @@ class WebhookDelivering:
     def _update(
         self, webhook_id: str, change: Callable[[WebhookRecord], WebhookRecord | None]
     ) -> None:
-        """Read, change, write over the version read; again if another write got in first."""
-        for _ in range(_WRITE_ATTEMPTS):
-            current = self._store.get(webhook_id)
-            wanted = None if current is None else change(current)
-            if wanted is None:
-                return
-            try:
-                self._store.replace(wanted)
-            except TransactionRejectedError:
-                continue
-            return
+        # The attempt is over and recorded: a note about the subscription's health that lost
+        # every race is not worth another POST (the next attempt notes it again).
+        try:
+            rewrite(self._store, webhook_id, change)
+        except ConflictError:
+            logger.warning(
+                "webhook health not noted: kept conflicting", extra={"webhookId": webhook_id}
+            )

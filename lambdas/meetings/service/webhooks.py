@@ -11,7 +11,7 @@ import dataclasses
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 from meetings.deployment import WEBHOOK_PING_EVENT_TYPE
 from meetings.domain import authorization, pagination
@@ -40,13 +40,10 @@ from meetings.service.ports import (
     HostResolver,
     PageRequest,
     SecretCipher,
-    TransactionRejectedError,
     WebhookStore,
 )
 from meetings.service.querying import Page
-from meetings.service.webhook_delivery import resolve_target
-
-_WRITE_ATTEMPTS: Final = 3
+from meetings.service.webhook_delivery import resolve_target, rewrite
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,13 +178,10 @@ class WebhookAdmin:
     def _write(
         self, webhook_id: str, change: Callable[[WebhookRecord], WebhookRecord]
     ) -> WebhookRecord:
-        for _ in range(_WRITE_ATTEMPTS):
-            record = self._existing(webhook_id)
-            try:
-                return self._store.replace(change(record))
-            except TransactionRejectedError:
-                continue
-        raise ConflictError("the webhook is being changed by another request, retry")
+        written = rewrite(self._store, webhook_id, change)
+        if written is None:
+            raise WebhookNotFoundError()
+        return written
 
     def delete(self, identity: Identity, webhook_id: str) -> None:
         authorization.may_manage_webhooks(identity)
