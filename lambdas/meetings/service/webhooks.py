@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from meetings.deployment import WEBHOOK_PING_EVENT_TYPE
 from meetings.domain import authorization, pagination
@@ -128,7 +129,9 @@ class WebhookAdmin:
             secrets=(sealed,),
         )
         self._store.create(record)
-        _audit(identity, "create", webhook_id, url=url, eventTypes=list(event_types))
+        # The host only: a URL's path or query may carry the receiver's own token.
+        host = urlsplit(url).hostname
+        _audit(identity, "create", webhook_id, host=host, eventTypes=list(event_types))
         return IssuedSecret(record, secret)
 
     def list(

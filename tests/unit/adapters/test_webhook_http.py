@@ -81,3 +81,16 @@ def test_the_resolver_answers_the_addresses_of_a_name() -> None:
     # localhost comes from the hosts file: no DNS query leaves the machine.
     answers = SystemResolver().resolve("localhost", 80)
     assert answers and all(address.is_loopback for address in answers)
+
+
+def test_tls_goes_to_the_address_with_the_name_for_sni_and_the_certificate() -> None:
+    # Builds the connection object only: nothing connects.
+    target = parse_target("https://hooks.example.com/in")
+    pool = PinnedHttpSender()._pool(target, ipaddress.ip_address("93.184.215.14"))
+    connection = pool._new_conn()
+    assert (connection.host, connection.server_hostname, connection.assert_hostname) == (
+        "93.184.215.14",
+        "hooks.example.com",
+        "hooks.example.com",
+    )
+    assert pool.cert_reqs == "CERT_REQUIRED"
