@@ -215,14 +215,15 @@ class LocalStack:
         deliveries = self._queue(
             sqs,
             "webhook-deliveries",
-            VisibilityTimeout=str(deployment.WEBHOOK_DELIVERY_VISIBILITY_TIMEOUT_SECONDS),
+            # An attempt takes at most 10 s: it must not come back while still in flight.
+            VisibilityTimeout="60",
             RedrivePolicy=json.dumps(
                 {"deadLetterTargetArn": dead["arn"], "maxReceiveCount": policy.attempts}
             ),
         )
         self._webhook_env["WEBHOOK_DELIVERY_QUEUE_URL"] = deliveries["url"]
         webhook_events = self._queue(sqs, "webhook-events")
-        pattern = deployment.WEBHOOK_EVENT_PATTERN | {"source": [self._domain_source()]}
+        pattern = deployment.webhook_event_pattern(self._domain_source())
         bus = self.config.bus_name
         events.put_rule(Name="webhooks", EventBusName=bus, EventPattern=json.dumps(pattern))
         events.put_targets(

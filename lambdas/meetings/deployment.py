@@ -120,17 +120,23 @@ WEBHOOK_PING_EVENT_TYPE: Final = "webhook.ping"
 # --- Webhooks ---------------------------------------------------------------------------------
 # The project's bus → this rule → the "webhook events" queue → the fanout function → the
 # "webhook deliveries" queue → the delivery function (docs/webhooks.md).
-WEBHOOK_EVENT_PATTERN: Final[dict[str, list[Any]]] = {
-    "source": [DEFAULT_DOMAIN_EVENT_SOURCE],
-    "detail-type": list(DOMAIN_EVENT_TYPES),
-}
-# A delivery's retries come back through the deliveries queue by visibility timeout: its
-# maxReceiveCount is the number of attempts of the retry schedule (domain/webhook_retries.py
-# derives the schedule; a unit test holds the two equal), after which SQS moves the message to
-# the dead-letter queue. The queue's own visibility timeout covers one invocation (the
-# function's timeout with room to spare).
-WEBHOOK_DELIVERY_MAX_RECEIVE_COUNT: Final = 10
-WEBHOOK_DELIVERY_VISIBILITY_TIMEOUT_SECONDS: Final = 120
+
+
+def webhook_event_pattern(source: str) -> dict[str, list[str]]:
+    """The rule on the project's bus that feeds webhook delivery: every domain event type of
+    `source` (the deployment's `domainEventSource`)."""
+    return {"source": [source], "detail-type": list(DOMAIN_EVENT_TYPES)}
+
+
+WEBHOOK_EVENT_PATTERN: Final = webhook_event_pattern(DEFAULT_DOMAIN_EVENT_SOURCE)
+# The KMS encryption context key of every webhook secret, valued with the subscription's id.
+WEBHOOK_ENCRYPTION_CONTEXT_KEY: Final = "webhookId"
+# A delivery's retries come back through the deliveries queue by visibility timeout, one
+# receive per attempt (domain/webhook_retries.py: 12 attempts by default). The queue's
+# maxReceiveCount must be at least that; the surplus is headroom for receives lost to a
+# crashed or timed-out invocation. Receives past the schedule go on to the dead-letter queue
+# at once (visibility 0, no request sent).
+WEBHOOK_DELIVERY_MAX_RECEIVE_COUNT: Final = 20
 # Every HTTP attempt is bounded by this (connect and the whole answer).
 WEBHOOK_DELIVERY_TIMEOUT_SECONDS: Final = 10
 

@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Final
 from botocore.exceptions import BotoCoreError, ClientError
 
 from meetings.adapters import aws_clients
+from meetings.deployment import WEBHOOK_ENCRYPTION_CONTEXT_KEY
 from meetings.domain.errors import UpstreamUnavailableError
 
 if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient
 
-CONTEXT_KEY: Final = "webhookId"
+CONTEXT_KEY: Final = WEBHOOK_ENCRYPTION_CONTEXT_KEY
 
 
 class KmsSecretCipher:

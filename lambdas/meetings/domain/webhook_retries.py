@@ -4,11 +4,11 @@ Exponential backoff with jitter: the wait after failed attempt n (1-based) is
 `min(cap, base * factor**(n-1))`, scaled by a random factor in [1 - jitter, 1]. The schedule
 has as many attempts as it takes for the waits to cover `horizon` even when every jitter draw
 is the smallest — so the last attempt is never earlier than `horizon` after the first.
-Deployed defaults: 5 s, x4, capped just under 12 h, over 24 h → 10 attempts, the last 25.2
-to 31.5 hours after the first. The cap: a wait is a ChangeMessageVisibility right after the
-message was received, and SQS allows at most 12 hours of visibility per receive — 200 s are
-left for the attempt itself (the function's timeout is far shorter). Pure: the caller draws
-the jitter.
+Deployed defaults: 5 s, x4, capped at 6 h, over 24 h → 12 attempts, the last 25.3 to 31.6
+hours after the first. The cap keeps a receiver that is back within hours from waiting half a
+day, and stays well inside SQS's 12 hours of visibility per receive (a wait is a
+ChangeMessageVisibility right after the message was received). Pure: the caller draws the
+jitter.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 class RetryPolicy:
     base_seconds: int = 5
     factor: int = 4
-    cap_seconds: int = 43_000
+    cap_seconds: int = 21_600
     horizon_seconds: int = 86_400
     jitter: float = 0.2
 

@@ -159,15 +159,17 @@ class WebhookDelivering:
             return Outcome.DROPPED
         policy = self._settings.policy
         if attempt > policy.attempts:
-            return Outcome.GIVE_UP  # the queue allows more receives than the schedule
+            # The queue allows more receives than the schedule: on to the dead-letter queue.
+            self._queue.retry_after(receipt_handle, 0)
+            return Outcome.GIVE_UP
         now = self._clock()
         outcome = self._attempt(record, delivery, now)
         if outcome.delivered:
             self._record(record, delivery, attempt, now, outcome, next_retry_at=None)
             self._healthy(record)
-            count("WebhookDelivered")
+            count("WebhookDeliveriesSucceeded")
             return Outcome.DELIVERED
-        count("WebhookDeliveryFailed")
+        count("WebhookDeliveriesFailed")
         if self._disable_after_failure(record, outcome, now):
             self._record(record, delivery, attempt, now, outcome, next_retry_at=None)
             return Outcome.DROPPED

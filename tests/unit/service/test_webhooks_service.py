@@ -181,6 +181,16 @@ def test_the_last_attempt_gives_up_to_the_dead_letter_queue(world: World) -> Non
     assert world.store.attempts[-1].nextRetryAt is None
 
 
+def test_receives_past_the_schedule_send_nothing_and_go_on_to_the_dead_letters(
+    world: World,
+) -> None:
+    webhook_id, _ = world.register()
+    delivery = Delivery(webhook_id, "e", "meeting.created", "{}")
+    outcome = world.delivering.deliver(delivery, RetryPolicy().attempts + 1, "r")
+    assert outcome is Outcome.GIVE_UP and world.sender.sent == []
+    assert world.queue.visibility == [("r", 0)]
+
+
 def test_410_disables_the_subscription_and_stops_retrying(world: World) -> None:
     webhook_id, _ = world.register()
     world.sender.status_codes = [410]
