@@ -8,6 +8,7 @@ function needs. The timeouts and attempts bound one AWS call to well under API G
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,11 @@ def _session() -> boto3.session.Session:
     return boto3.session.Session()
 
 
+# The webhook delivery function's attempts run in threads and reach the table, KMS and SQS
+# first from there: a session must not build two clients at once.
+_BUILDING = threading.Lock()
+
+
 @cache
 def chime_client() -> ChimeSDKMeetingsClient:
     return _session().client("chime-sdk-meetings", config=client_config())
@@ -48,7 +54,8 @@ def chime_client() -> ChimeSDKMeetingsClient:
 
 @cache
 def dynamodb_client() -> DynamoDBClient:
-    return _session().client("dynamodb", config=client_config())
+    with _BUILDING:
+        return _session().client("dynamodb", config=client_config())
 
 
 @cache
@@ -58,12 +65,14 @@ def events_client() -> Any:
 
 @cache
 def kms_client() -> KMSClient:
-    return _session().client("kms", config=client_config())
+    with _BUILDING:
+        return _session().client("kms", config=client_config())
 
 
 @cache
 def sqs_client() -> SQSClient:
-    return _session().client("sqs", config=client_config())
+    with _BUILDING:
+        return _session().client("sqs", config=client_config())
 
 
 def reset_clients() -> None:

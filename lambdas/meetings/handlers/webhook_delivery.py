@@ -25,7 +25,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from meetings import wiring
 from meetings.domain.webhooks import Delivery
 from meetings.observability import logger, metrics, traced
-from meetings.service.webhook_delivery import Outcome
+from meetings.service.webhook_delivery import Outcome, WebhookDelivering
 
 # SQS hands the function at most 10 messages (the event source's batch size): one thread
 # each, so no attempt waits for another's thread (asyncio's default pool is sized by CPUs).
@@ -37,25 +37,28 @@ class AttemptFailedError(Exception):
     """The attempt failed: SQS brings the message back for the next one (or to the DLQ)."""
 
 
-def attempt(record: SQSRecord) -> Outcome:
+def attempt(delivering: WebhookDelivering, record: SQSRecord) -> Outcome:
     delivery = Delivery.from_message(record.body)
     receives = int(record.attributes.approximate_receive_count)
-    return wiring.container().webhook_delivering.deliver(delivery, receives, record.receipt_handle)
-
-
-async def _attempt_in_thread(record: SQSRecord) -> None:
-    outcome = await asyncio.get_running_loop().run_in_executor(_ATTEMPTS, attempt, record)
-    if outcome in (Outcome.RETRY, Outcome.GIVE_UP):
-        raise AttemptFailedError(outcome.value)
+    return delivering.deliver(delivery, receives, record.receipt_handle)
 
 
 @logger.inject_lambda_context
 @traced
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # Built here, before the threads: the container builds each service once, lazily.
+    delivering = wiring.container().webhook_delivering
+
+    async def attempt_in_thread(record: SQSRecord) -> None:
+        loop = asyncio.get_running_loop()
+        outcome = await loop.run_in_executor(_ATTEMPTS, attempt, delivering, record)
+        if outcome in (Outcome.RETRY, Outcome.GIVE_UP):
+            raise AttemptFailedError(outcome.value)
+
     response = async_process_partial_response(
         event=event,
-        record_handler=_attempt_in_thread,
+        record_handler=attempt_in_thread,
         # A batch whose every attempt failed is still an answer, not an error: the failures
         # already have their next attempt scheduled.
         processor=AsyncBatchProcessor(
