@@ -7,12 +7,15 @@ from __future__ import annotations
 import json
 import logging
 import socket
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 from meetings import deployment
+from meetings.domain.webhook_retries import RetryPolicy
+from meetings.settings import Settings
 from moto.core.models import DEFAULT_ACCOUNT_ID
 
 from local.auth import LocalIssuer
@@ -101,6 +104,7 @@ class LocalStack:
         self.domain_events: list[dict[str, Any]] = []
         self._stoppers: list[Any] = []
         self._pools: dict[str, HandlerPool] = {}
+        self._webhook_env: dict[str, str] = {}
 
     # --- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -115,6 +119,7 @@ class LocalStack:
         self._start_chime()
         resources = self._create_resources()
         self._start_functions()
+        self.webhook_dead_letters_url = resources["webhook_dead_letters_url"]
         self._start_event_sources(resources)
         self._start_gateway()
 
@@ -193,7 +198,8 @@ class LocalStack:
             EventBusName=cfg.bus_name,
             Targets=[{"Id": "log", "Arn": domain_queue["arn"]}],
         )
-        return {
+        webhooks = self._create_webhook_resources(events, sqs)
+        return webhooks | {
             "stream_arn": table["TableDescription"]["LatestStreamArn"],
             "chime_queue_url": chime_queue["url"],
             "chime_queue_arn": chime_queue["arn"],
@@ -201,8 +207,48 @@ class LocalStack:
             "domain_queue_arn": domain_queue["arn"],
         }
 
-    def _queue(self, sqs: Any, name: str) -> dict[str, str]:
-        url = sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": "2"})["QueueUrl"]
+    def _create_webhook_resources(self, events: Any, sqs: Any) -> dict[str, str]:
+        """As deployed (docs/webhooks.md): the KMS key sealing secrets; the bus → rule →
+        "webhook events" queue; the deliveries queue, whose maxReceiveCount is the retry
+        schedule's attempts, and its dead-letter queue."""
+        key = self.client("kms").create_key(Description="webhook secrets")["KeyMetadata"]
+        self._webhook_env = {"WEBHOOK_KEY_ID": key["KeyId"], "WEBHOOK_ALLOW_LOOPBACK": "true"}
+        settings = Settings.from_environ(self.function_environment())
+        policy = RetryPolicy(
+            base_seconds=settings.webhook_retry_base_seconds,
+            horizon_seconds=settings.webhook_retry_horizon_seconds,
+        )
+        dead = self._queue(sqs, "webhook-deliveries-dlq")
+        deliveries = self._queue(
+            sqs,
+            "webhook-deliveries",
+            # An attempt takes at most 10 s: it must not come back while still in flight.
+            VisibilityTimeout="60",
+            RedrivePolicy=json.dumps(
+                {"deadLetterTargetArn": dead["arn"], "maxReceiveCount": policy.attempts}
+            ),
+        )
+        self._webhook_env["WEBHOOK_DELIVERY_QUEUE_URL"] = deliveries["url"]
+        webhook_events = self._queue(sqs, "webhook-events")
+        pattern = deployment.webhook_event_pattern(self._domain_source())
+        bus = self.config.bus_name
+        events.put_rule(Name="webhooks", EventBusName=bus, EventPattern=json.dumps(pattern))
+        events.put_targets(
+            Rule="webhooks",
+            EventBusName=bus,
+            Targets=[{"Id": "webhook-events", "Arn": webhook_events["arn"]}],
+        )
+        return {
+            "webhook_events_url": webhook_events["url"],
+            "webhook_events_arn": webhook_events["arn"],
+            "webhook_deliveries_url": deliveries["url"],
+            "webhook_deliveries_arn": deliveries["arn"],
+            "webhook_dead_letters_url": dead["url"],
+        }
+
+    def _queue(self, sqs: Any, name: str, **attributes: str) -> dict[str, str]:
+        attributes = {"VisibilityTimeout": "2", **attributes}
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
         return {"url": url, "arn": arn["Attributes"]["QueueArn"]}
 
@@ -240,6 +286,7 @@ class LocalStack:
             "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
             "POWERTOOLS_METRICS_DISABLED": "true",
         }
+        env.update(self._webhook_env)
         env.update(cfg.extra_environment)
         return env
 
@@ -250,6 +297,8 @@ class LocalStack:
             "events": self.config.events_workers,
             "publisher": 1,
             "cleanup": 1,
+            "webhook_fanout": 1,
+            "webhook_delivery": 1,  # a batch's attempts run side by side in it
         }
         for name, workers in sizes.items():
             pool = HandlerPool(
@@ -309,10 +358,25 @@ class LocalStack:
             ),
             self.cleanup_schedule,
             self.ttl_sweeper,
+            *(
+                SqsBatchPoller(
+                    sqs=self.client("sqs"),
+                    queue_url=resources[f"webhook_{queue}_url"],
+                    queue_arn=resources[f"webhook_{queue}_arn"],
+                    invoke=self._invoker(function),
+                )
+                for queue, function in (
+                    ("events", "webhook_fanout"),
+                    ("deliveries", "webhook_delivery"),
+                )
+            ),
         ]
         for part in parts:
             part.start()
             self._stoppers.append(part.stop)
+
+    def _invoker(self, function: str) -> Callable[[dict[str, Any]], Any]:
+        return lambda event: self.invoke(function, event)
 
     def _cleanup_period(self) -> float:
         if self.config.cleanup_every_seconds is not None:

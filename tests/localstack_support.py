@@ -126,7 +126,7 @@ def settle_end_reasons(
 
 def stack_config_for_tests(**overrides: Any) -> LocalStackConfig:
     """Ephemeral ports; the scheduled cleanup would race the tests' own runs, which invoke it
-    explicitly, so it is pushed an hour away."""
+    explicitly, so it is pushed an hour away; webhook retries come seconds apart."""
     settings: dict[str, Any] = {
         "api_port": 0,
         "aws_port": 0,
@@ -135,6 +135,11 @@ def stack_config_for_tests(**overrides: Any) -> LocalStackConfig:
         "events_workers": 1,
         "cleanup_every_seconds": 3600,
         "log_level": "WARNING",
+        # Webhook retries in seconds, not hours: 3 attempts about 1 s and 4 s apart.
+        "extra_environment": {
+            "WEBHOOK_RETRY_BASE_SECONDS": "1",
+            "WEBHOOK_RETRY_HORIZON_SECONDS": "4",
+        },
     }
     settings.update(overrides)
     return LocalStackConfig(**settings)

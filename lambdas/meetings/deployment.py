@@ -124,7 +124,33 @@ DOMAIN_EVENT_TYPES: Final = (
     "transcription.started",
     "transcription.stopped",
     "transcription.failed",
+    "webhook.disabled",
 )
+# Sent to one subscription directly (POST /webhooks/{id}/ping), never on the bus.
+WEBHOOK_PING_EVENT_TYPE: Final = "webhook.ping"
+
+# --- Webhooks ---------------------------------------------------------------------------------
+# The project's bus → this rule → the "webhook events" queue → the fanout function → the
+# "webhook deliveries" queue → the delivery function (docs/webhooks.md).
+
+
+def webhook_event_pattern(source: str) -> dict[str, list[str]]:
+    """The rule on the project's bus that feeds webhook delivery: every domain event type of
+    `source` (the deployment's `domainEventSource`)."""
+    return {"source": [source], "detail-type": list(DOMAIN_EVENT_TYPES)}
+
+
+WEBHOOK_EVENT_PATTERN: Final = webhook_event_pattern(DEFAULT_DOMAIN_EVENT_SOURCE)
+# The KMS encryption context key of every webhook secret, valued with the subscription's id.
+WEBHOOK_ENCRYPTION_CONTEXT_KEY: Final = "webhookId"
+# A delivery's retries come back through the deliveries queue by visibility timeout, one
+# receive per attempt (domain/webhook_retries.py: 12 attempts by default). The queue's
+# maxReceiveCount must be at least that; the surplus is headroom for receives lost to a
+# crashed or timed-out invocation. Receives past the schedule go on to the dead-letter queue
+# at once (visibility 0, no request sent).
+WEBHOOK_DELIVERY_MAX_RECEIVE_COUNT: Final = 20
+# Every HTTP attempt is bounded by this (connect and the whole answer).
+WEBHOOK_DELIVERY_TIMEOUT_SECONDS: Final = 10
 
 # --- The Lambda functions: one package, four entry points -------------------------------------
 HANDLERS: Final[dict[str, str]] = {
@@ -132,6 +158,8 @@ HANDLERS: Final[dict[str, str]] = {
     "events": "meetings.handlers.events.handler",
     "publisher": "meetings.handlers.publisher.handler",
     "cleanup": "meetings.handlers.cleanup.handler",
+    "webhook_fanout": "meetings.handlers.webhook_fanout.handler",
+    "webhook_delivery": "meetings.handlers.webhook_delivery.handler",
 }
 
 # Chime control regions: Chime delivers a meeting's events only to the control region that
@@ -169,6 +197,15 @@ API_ROUTES: Final[tuple[tuple[str, str, bool], ...]] = (
     ("DELETE", "/meetings/{meetingId}/transcription", True),
     ("GET", "/meetings/{meetingId}/transcript", True),
     ("POST", "/meetings/{meetingId}/mute-all", True),
+    ("POST", "/webhooks", True),
+    ("GET", "/webhooks", True),
+    ("GET", "/webhooks/{webhookId}", True),
+    ("PATCH", "/webhooks/{webhookId}", True),
+    ("DELETE", "/webhooks/{webhookId}", True),
+    ("POST", "/webhooks/{webhookId}/rotate-secret", True),
+    ("POST", "/webhooks/{webhookId}/ping", True),
+    ("GET", "/webhooks/{webhookId}/deliveries", True),
+    ("POST", "/webhooks/{webhookId}/deliveries/{deliveryId}/redeliver", True),
 )
 # CORS: the request headers clients may send and the response headers they may read.
 CORS_ALLOWED_HEADERS: Final = ("Authorization", "Content-Type", "Idempotency-Key")

@@ -90,6 +90,18 @@ _RULES: Final[dict[str, _Rule]] = {
     "recordings_visible_to_attendees": _Rule("RECORDINGS_VISIBLE_TO_ATTENDEES", bool),
     # The account the meetings live in: Chime's meeting ARN, the pipelines' source.
     "account_id": _Rule("ACCOUNT_ID", pattern=r"(\d{12})?"),
+    # Webhooks (docs/webhooks.md): the KMS key sealing their secrets, the deliveries queue,
+    # loopback targets (the local stack only), the retry schedule and the disable window.
+    "webhook_key_id": _Rule("WEBHOOK_KEY_ID"),
+    "webhook_delivery_queue_url": _Rule("WEBHOOK_DELIVERY_QUEUE_URL"),
+    "webhook_allow_loopback": _Rule("WEBHOOK_ALLOW_LOOPBACK", bool),
+    "webhook_retry_base_seconds": _Rule("WEBHOOK_RETRY_BASE_SECONDS", int, ge=1, le=300),
+    "webhook_retry_horizon_seconds": _Rule(
+        "WEBHOOK_RETRY_HORIZON_SECONDS", int, ge=1, le=7 * 86400
+    ),
+    "webhook_disable_after_seconds": _Rule(
+        "WEBHOOK_DISABLE_AFTER_SECONDS", int, ge=1, le=7 * 86400
+    ),
 }
 
 
@@ -109,6 +121,12 @@ class Settings:
     recording_url_ttl_seconds: int = 900
     recordings_visible_to_attendees: bool = False
     account_id: str = ""
+    webhook_key_id: str = ""
+    webhook_delivery_queue_url: str = ""
+    webhook_allow_loopback: bool = False
+    webhook_retry_base_seconds: int = 5
+    webhook_retry_horizon_seconds: int = 86400
+    webhook_disable_after_seconds: int = 86400
 
     def __post_init__(self) -> None:
         for name, rule in _RULES.items():

@@ -31,11 +31,15 @@ if TYPE_CHECKING:
     from meetings.adapters.artifacts import RecordingsBucket
     from meetings.adapters.bus import EventBusPublisher
     from meetings.adapters.chime import ChimeGateway
+    from meetings.adapters.delivery_queue import SqsDeliveryQueue
+    from meetings.adapters.kms import KmsSecretCipher
     from meetings.adapters.media_pipelines import MediaPipelinesGateway
     from meetings.adapters.table.activity import ActivityTable
     from meetings.adapters.table.cleanup import CleanupTable
     from meetings.adapters.table.recordings import RecordingsTable
+    from meetings.adapters.table.sequences import EventSequenceTable
     from meetings.adapters.table.store import MeetingTable
+    from meetings.adapters.table.webhooks import WebhookTable
     from meetings.service.attending import Attending
     from meetings.service.cleanup import CleanupService
     from meetings.service.creating import CreatingMeetings
@@ -49,6 +53,8 @@ if TYPE_CHECKING:
     from meetings.service.recording_lifecycle import RecordingLifecycle
     from meetings.service.shared import MeetingUseCase
     from meetings.service.transcription import Transcriptions
+    from meetings.service.webhook_delivery import WebhookDelivering, WebhookFanout
+    from meetings.service.webhooks import WebhookAdmin
 
 Clock = Callable[[], int]
 UseCaseT = TypeVar("UseCaseT", bound="MeetingUseCase")
@@ -241,7 +247,80 @@ class Container:
     def publishing(self) -> PublishingService:
         from meetings.service.publishing import PublishingService  # noqa: PLC0415
 
-        return PublishingService(self.bus, self.meeting_store)
+        return PublishingService(self.bus, self.meeting_store, self.event_sequences, self.now)
+
+    # --- webhooks (docs/webhooks.md) -----------------------------------------------------
+
+    @cached_property
+    def event_sequences(self) -> EventSequenceTable:
+        from meetings.adapters.table.sequences import EventSequenceTable  # noqa: PLC0415
+
+        return EventSequenceTable(self.settings.table_name)
+
+    @cached_property
+    def webhook_store(self) -> WebhookTable:
+        from meetings.adapters.table.webhooks import WebhookTable  # noqa: PLC0415
+
+        return WebhookTable(self.settings.table_name)
+
+    @cached_property
+    def secret_cipher(self) -> KmsSecretCipher:
+        from meetings.adapters.kms import KmsSecretCipher  # noqa: PLC0415
+
+        return KmsSecretCipher(self.settings.webhook_key_id)
+
+    @cached_property
+    def delivery_queue(self) -> SqsDeliveryQueue:
+        from meetings.adapters.delivery_queue import SqsDeliveryQueue  # noqa: PLC0415
+
+        return SqsDeliveryQueue(self.settings.webhook_delivery_queue_url)
+
+    @cached_property
+    def webhook_admin(self) -> WebhookAdmin:
+        from meetings.adapters.webhook_http import SystemResolver  # noqa: PLC0415
+        from meetings.service.webhooks import WebhookAdmin  # noqa: PLC0415
+
+        return WebhookAdmin(
+            self.webhook_store,
+            self.secret_cipher,
+            self.delivery_queue,
+            SystemResolver(),
+            clock=self.now,
+            allow_loopback=self.settings.webhook_allow_loopback,
+        )
+
+    @cached_property
+    def webhook_fanout(self) -> WebhookFanout:
+        from meetings.service.webhook_delivery import WebhookFanout  # noqa: PLC0415
+
+        return WebhookFanout(self.webhook_store, self.delivery_queue)
+
+    @cached_property
+    def webhook_delivering(self) -> WebhookDelivering:
+        from meetings.adapters.webhook_http import PinnedHttpSender, SystemResolver  # noqa: PLC0415
+        from meetings.domain.webhook_retries import RetryPolicy  # noqa: PLC0415
+        from meetings.service.webhook_delivery import (  # noqa: PLC0415
+            DeliverySettings,
+            WebhookDelivering,
+        )
+
+        settings = self.settings
+        return WebhookDelivering(
+            self.webhook_store,
+            self.secret_cipher,
+            self.delivery_queue,
+            SystemResolver(),
+            PinnedHttpSender(),
+            clock=self.now,
+            settings=DeliverySettings(
+                policy=RetryPolicy(
+                    base_seconds=settings.webhook_retry_base_seconds,
+                    horizon_seconds=settings.webhook_retry_horizon_seconds,
+                ),
+                disable_after_ms=settings.webhook_disable_after_seconds * 1000,
+                allow_loopback=settings.webhook_allow_loopback,
+            ),
+        )
 
 
 _container: Container | None = None

@@ -8,6 +8,7 @@ function needs. The timeouts and attempts bound one AWS call to well under API G
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,9 @@ if TYPE_CHECKING:
     from mypy_boto3_chime_sdk_media_pipelines import ChimeSDKMediaPipelinesClient
     from mypy_boto3_chime_sdk_meetings import ChimeSDKMeetingsClient
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_kms import KMSClient
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
 
 CONNECT_TIMEOUT_SECONDS = 2
 READ_TIMEOUT_SECONDS = 5
@@ -41,6 +44,11 @@ def _session() -> boto3.session.Session:
     return boto3.session.Session()
 
 
+# The webhook delivery function's attempts run in threads and reach the table, KMS and SQS
+# first from there: a session must not build two clients at once.
+_BUILDING = threading.Lock()
+
+
 @cache
 def chime_client() -> ChimeSDKMeetingsClient:
     return _session().client("chime-sdk-meetings", config=client_config())
@@ -48,7 +56,8 @@ def chime_client() -> ChimeSDKMeetingsClient:
 
 @cache
 def dynamodb_client() -> DynamoDBClient:
-    return _session().client("dynamodb", config=client_config())
+    with _BUILDING:
+        return _session().client("dynamodb", config=client_config())
 
 
 @cache
@@ -67,6 +76,18 @@ def s3_client() -> S3Client:
     return _session().client("s3", config=client_config().merge(Config(signature_version="s3v4")))
 
 
+@cache
+def kms_client() -> KMSClient:
+    with _BUILDING:
+        return _session().client("kms", config=client_config())
+
+
+@cache
+def sqs_client() -> SQSClient:
+    with _BUILDING:
+        return _session().client("sqs", config=client_config())
+
+
 def reset_clients() -> None:
     """Forget every cached client: `wiring.reset()` calls it when a new environment (other
     endpoints, other credentials) must be read again, as a new execution environment would."""
@@ -77,5 +98,7 @@ def reset_clients() -> None:
         events_client,
         media_pipelines_client,
         s3_client,
+        kms_client,
+        sqs_client,
     ):
         cached.cache_clear()

@@ -88,3 +88,8 @@ def readable_recordings(
     if not is_manager(identity, visible) and not attendees_may_read:
         raise ForbiddenError("only the host or an admin may read the recordings")
     return visible
+
+
+def may_manage_webhooks(identity: Identity) -> None:
+    if not identity.is_admin:
+        raise ForbiddenError("only an admin may manage webhooks")

@@ -1,12 +1,13 @@
 """The project's domain events, derived from the old and new image of a changed item.
 
-Only meeting and attendee items speak: a transition of the committed state becomes one event
-(created, started, ended, end settled; joined, left). `meeting.ended` says whether its
-`endReason` is final; when it is not (`unknown` while late Chime events may still complete
-the timeline), exactly one `meeting.end_settled` follows when the cleanup settles it, with the
-final reason and instant — so no subscriber sees a stated reason later replaced. The
-`eventId` is a digest of what the event is about — never of when it was derived — so a stream
-record processed twice yields the same id and consumers can drop the repeat.
+Meeting, attendee and webhook-subscription items speak: a transition of the committed state
+becomes one event (created, started, ended, end settled; joined, left; webhook disabled).
+`meeting.ended` says whether its `endReason` is final; when it is not (`unknown` while late
+Chime events may still complete the timeline), exactly one `meeting.end_settled` follows when
+the cleanup settles it, with the final reason and instant — so no subscriber sees a stated
+reason later replaced. The `eventId` is a digest of what the event is about — never of when
+it was derived — so a stream record processed twice yields the same id and consumers can drop
+the repeat.
 """
 
 from __future__ import annotations
@@ -209,3 +210,19 @@ def transcription_events(old: Image | None, new: Image | None) -> list[DomainEve
     if detail_type == "transcription.failed":
         detail["failure"] = {"message": after.get("failureMessage")}
     return [DomainEvent(detail_type, detail)]
+
+
+def webhook_events(old: Image | None, new: Image | None) -> list[DomainEvent]:
+    """webhook.disabled when a subscription goes from enabled to disabled (by an admin, a
+    410 answer or a day of failures: `reason`)."""
+    if old is None or new is None or not old.get("enabled") or new.get("enabled"):
+        return []
+    webhook_id, disabled_at = str(new["webhookId"]), _int(new.get("disabledAt"))
+    detail = {
+        "eventId": _event_id("webhook.disabled", webhook_id, disabled_at),
+        "occurredAt": rfc3339(disabled_at) if disabled_at is not None else None,
+        "webhookId": webhook_id,
+        "url": new.get("url"),
+        "reason": new.get("disabledReason"),
+    }
+    return [DomainEvent("webhook.disabled", detail)]

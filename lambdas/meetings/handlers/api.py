@@ -19,7 +19,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from meetings import wiring
 from meetings.handlers.api_errors import register_error_handlers
 from meetings.handlers.request_screening import screened
-from meetings.handlers.routes import attendees, health, media_controls, meetings, recordings
+from meetings.handlers.routes import (
+    attendees,
+    health,
+    media_controls,
+    meetings,
+    recordings,
+    webhooks,
+)
 from meetings.observability import logger, metrics, traced
 
 app = APIGatewayHttpResolver(enable_validation=True)
@@ -65,6 +72,7 @@ app.include_router(meetings.router)
 app.include_router(attendees.router)
 app.include_router(recordings.router)
 app.include_router(media_controls.router)
+app.include_router(webhooks.router)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -33,6 +33,8 @@ def item_change(record: DynamoDBRecord) -> ItemChange | None:
         kind = ItemKind.ATTENDEE
     elif sort_key.startswith(codec.RECORDING_SK_PREFIX):
         kind = ItemKind.RECORDING
+    elif sort_key.startswith(codec.WEBHOOK_SK_PREFIX):
+        kind = ItemKind.WEBHOOK
     else:
         kind = ItemKind.OTHER
     # Absent images read as {}.

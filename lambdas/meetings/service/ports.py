@@ -27,8 +27,11 @@ from meetings.domain.records import (
 
 if TYPE_CHECKING:
     from meetings.domain.domain_events import DomainEvent
+    from meetings.domain.event_sequence import Stamp
     from meetings.domain.recording import RecordingOptions, RecordingRecord
     from meetings.domain.transcription import TranscriptionRecord, TranscriptionSettings
+    from meetings.domain.url_safety import IPAddress, Target
+    from meetings.domain.webhooks import Delivery, DeliveryAttempt, WebhookRecord
 
 # The backend's clock: milliseconds since the epoch.
 Clock = Callable[[], int]
@@ -448,3 +451,83 @@ class EventBus(Protocol):
     def max_events_per_call(self) -> int: ...
 
     def publish(self, events: Sequence[DomainEvent]) -> None: ...
+
+
+class EventSequencer(Protocol):
+    """Numbers events per meeting (domain/event_sequence.py): the same numbers every time one
+    event id is asked for; None for an event not about a meeting."""
+
+    def stamp(self, event: DomainEvent, now_ms: int) -> Stamp | None: ...
+
+
+# --- webhooks ------------------------------------------------------------------------------
+
+
+class WebhookStore(Protocol):
+    """Subscriptions and their delivery attempts. `replace` is conditioned on the record's
+    version as read (TransactionRejectedError when it changed or is gone)."""
+
+    def create(self, record: WebhookRecord) -> None: ...
+
+    def get(self, webhook_id: str) -> WebhookRecord | None: ...
+
+    def list_page(self, page: PageRequest) -> tuple[list[WebhookRecord], str | None]: ...
+
+    def list_all(self) -> list[WebhookRecord]: ...
+
+    def replace(self, record: WebhookRecord) -> WebhookRecord: ...
+
+    def delete(self, webhook_id: str) -> bool: ...
+
+    def record_attempt(self, attempt: DeliveryAttempt, expires_at: int) -> None: ...
+
+    def attempts_page(
+        self, webhook_id: str, page: PageRequest
+    ) -> tuple[list[DeliveryAttempt], str | None]: ...
+
+    def get_attempt(self, webhook_id: str, delivery_id: str) -> DeliveryAttempt | None: ...
+
+
+class SecretCipher(Protocol):
+    """Seals webhook secrets at rest (KMS), bound to the webhook they belong to."""
+
+    def seal(self, webhook_id: str, secret: bytes) -> bytes: ...
+
+    def open(self, webhook_id: str, sealed: bytes) -> bytes: ...
+
+
+class DeliveryQueue(Protocol):
+    """The deliveries queue: one message per event per subscription."""
+
+    def enqueue(self, deliveries: Sequence[Delivery]) -> None: ...
+
+    def retry_after(self, receipt_handle: str, seconds: int) -> None:
+        """Make a received message visible again in `seconds` (its next attempt)."""
+        ...
+
+
+class HostResolver(Protocol):
+    """DNS: every address a host name resolves to (empty: none)."""
+
+    def resolve(self, host: str, port: int) -> list[IPAddress]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SendOutcome:
+    """An HTTP attempt: the status code, or the error that prevented one."""
+
+    status_code: int | None
+    latency_ms: int
+    error: str | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+class WebhookSender(Protocol):
+    """POSTs to the checked address of a target, never following redirects."""
+
+    def post(
+        self, target: Target, address: IPAddress, headers: dict[str, str], body: str
+    ) -> SendOutcome: ...

@@ -5,6 +5,10 @@ changed item yields its events (derived one item at a time); then every item's e
 the bus in stream order, 10 per call, until the bus refuses a call: the items from that
 call's first one on are left for a retry, and the events before it are out and stay out.
 A retried item yields the same eventIds, so a consumer that saw it before can drop it.
+
+Each event about a meeting is numbered as it is derived (its per-meeting `sequence`, and on
+attendee events the `connected` count; domain/event_sequence.py): in stream order, and stored
+by event id, so a retried item gets the numbers it got before.
 """
 
 from __future__ import annotations
@@ -21,15 +25,24 @@ from meetings.domain.domain_events import (
     meeting_events,
     recording_events,
     transcription_events,
+    webhook_events,
 )
+from meetings.domain.event_sequence import stamped
 from meetings.observability import logger, metrics
-from meetings.service.ports import EventBus, MeetingQueries, PublishFailedError
+from meetings.service.ports import (
+    Clock,
+    EventBus,
+    EventSequencer,
+    MeetingQueries,
+    PublishFailedError,
+)
 
 
 class ItemKind(Enum):
     MEETING = "meeting"
     ATTENDEE = "attendee"
     RECORDING = "recording"
+    WEBHOOK = "webhook"
     OTHER = "other"  # room, user-pointer and idempotency items are no domain facts
 
 
@@ -46,11 +59,23 @@ class StreamBatch:
     """The events of one batch of changes. Room name and host for attendee events come from
     the batch's own meeting images, else are read once per meeting per batch."""
 
-    def __init__(self, meetings: MeetingQueries) -> None:
+    def __init__(self, meetings: MeetingQueries, sequencer: EventSequencer, clock: Clock) -> None:
         self._meetings = meetings
+        self._sequencer = sequencer
+        self._clock = clock
         self._known: dict[str, Image] = {}
 
     def events_of(self, change: ItemChange) -> list[DomainEvent]:
+        """The change's events, each numbered in its meeting's sequence."""
+        return [self._numbered(event) for event in self._derived(change)]
+
+    def _numbered(self, event: DomainEvent) -> DomainEvent:
+        stamp = self._sequencer.stamp(event, self._clock())
+        return event if stamp is None else stamped(event, stamp)
+
+    def _derived(self, change: ItemChange) -> list[DomainEvent]:
+        if change.kind is ItemKind.WEBHOOK:
+            return webhook_events(change.old, change.new)
         if change.kind is ItemKind.MEETING:
             if change.new:
                 self._known[str(change.new["meetingId"])] = change.new
@@ -77,13 +102,17 @@ class StreamBatch:
 
 
 class PublishingService:
-    def __init__(self, bus: EventBus, meetings: MeetingQueries) -> None:
+    def __init__(
+        self, bus: EventBus, meetings: MeetingQueries, sequencer: EventSequencer, clock: Clock
+    ) -> None:
         self._bus = bus
         self._meetings = meetings
+        self._sequencer = sequencer
+        self._clock = clock
 
     def batch(self) -> StreamBatch:
         """A fresh batch (its meeting images are remembered for this batch only)."""
-        return StreamBatch(self._meetings)
+        return StreamBatch(self._meetings, self._sequencer, self._clock)
 
     def publish_until_failure(self, derived: Sequence[Sequence[DomainEvent]]) -> int:
         """Publish each item's events in order; the index of the first item not fully out."""

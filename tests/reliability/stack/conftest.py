@@ -33,12 +33,14 @@ OWN_GROUPS = {
 
 
 # What must never reach a log line: a JWT, a bearer credential, an Authorization header, a join
-# token by name (the values of the session's tokens are checked too).
+# token by name, a webhook secret (the values of the session's tokens and secrets are checked
+# too).
 SECRETS = [
     re.compile(r"eyJ[\w-]{5,}\.[\w-]{5,}\.[\w-]*"),
     re.compile(r"bearer\s+\S{10,}", re.IGNORECASE),
     re.compile(r"authorization", re.IGNORECASE),
     re.compile(r"join_?token", re.IGNORECASE),
+    re.compile(r"whsec_"),
 ]
 
 

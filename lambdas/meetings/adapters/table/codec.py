@@ -18,6 +18,11 @@ Every key the code writes is built here:
 - open-meeting count: `HOST#<userId>` / `OPEN_MEETINGS`. How many open meetings the user hosts
   (`openMeetings`); the create transaction raises it only below the per-user cap.
 - idempotency: `IDEMPOTENCY#...` / Powertools' key, written by Powertools' persistence layer.
+- webhook subscription: `WEBHOOKS` / `WEBHOOK#<webhookId>` (one partition: admins register a
+  handful, and the fanout reads them all); its delivery attempts: `WEBHOOK#<webhookId>` /
+  `DELIVERY#<deliveryId>`, with a TTL (adapters/table/webhooks.py).
+- event sequence: `SEQUENCE#<meetingId>` / `COUNTER` and `EVENT#<eventId>`
+  (adapters/table/sequences.py).
 
 A meeting's activity, attendee and user items share its partition, so one Query reads a roster.
 
@@ -64,6 +69,9 @@ RECORDING_SK_PREFIX: Final = "RECORDING#"
 RECORDING_DUE_PARTITION: Final = "RECORDING"
 OPEN_PARTITION: Final = "OPEN"
 OPEN_MEETINGS_SK: Final = "OPEN_MEETINGS"
+WEBHOOKS_PK: Final = "WEBHOOKS"
+WEBHOOK_SK_PREFIX: Final = "WEBHOOK#"
+DELIVERY_SK_PREFIX: Final = "DELIVERY#"
 # The per-host count of open meetings. Kept in the same transactions that create and end a
 # meeting, so it never drifts and the per-user cap costs no read.
 OPEN_MEETINGS_ATTRIBUTE: Final = "openMeetings"

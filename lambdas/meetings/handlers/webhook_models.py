@@ -1,0 +1,89 @@
+"""The webhooks routes' request and response bodies (docs/webhooks.md, "Routes").
+
+The URL's shape and the SSRF policy are checked by the use case (it must resolve the host);
+here: types, lengths, unknown fields. Response models exist for the OpenAPI document;
+handlers/webhook_views.py renders the records in exactly these shapes.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from meetings.domain.url_safety import MAX_URL_LENGTH
+from meetings.domain.webhooks import MAX_DESCRIPTION_CHARS, MAX_EVENT_TYPES
+
+Url = Annotated[str, Field(min_length=1, max_length=MAX_URL_LENGTH)]
+EventTypes = Annotated[list[str], Field(min_length=1, max_length=MAX_EVENT_TYPES + 1)]
+Description = Annotated[str, Field(max_length=MAX_DESCRIPTION_CHARS)]
+
+
+class CreateWebhookBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: Url
+    eventTypes: EventTypes  # noqa: N815 - the API's field names
+    description: Description = ""
+
+
+class UpdateWebhookBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: Url | None = None
+    eventTypes: EventTypes | None = None  # noqa: N815
+    description: Description | None = None
+    enabled: bool | None = None
+
+
+class WebhookView(BaseModel):
+    webhookId: str  # noqa: N815
+    url: str
+    eventTypes: list[str]  # noqa: N815
+    description: str
+    enabled: bool
+    disabledAt: str | None  # noqa: N815
+    disabledReason: str | None  # noqa: N815
+    failingSince: str | None  # noqa: N815
+    createdAt: str  # noqa: N815
+    createdBy: str  # noqa: N815
+    updatedAt: str  # noqa: N815
+    secretRotatedOutUntil: str | None  # noqa: N815
+
+
+class WebhookEnvelope(BaseModel):
+    webhook: WebhookView
+
+
+class WebhookWithSecret(BaseModel):
+    webhook: WebhookView
+    secret: str = Field(description="whsec_<base64>: shown this once, never again")
+
+
+class WebhookList(BaseModel):
+    webhooks: list[WebhookView]
+    nextToken: str | None  # noqa: N815
+
+
+class DeliveryAttemptView(BaseModel):
+    deliveryId: str  # noqa: N815
+    eventId: str  # noqa: N815
+    eventType: str  # noqa: N815
+    attempt: int
+    attemptedAt: str  # noqa: N815
+    delivered: bool
+    statusCode: int | None  # noqa: N815
+    latencyMs: int | None  # noqa: N815
+    error: str | None
+    nextRetryAt: str | None  # noqa: N815
+
+
+class DeliveryList(BaseModel):
+    deliveries: list[DeliveryAttemptView]
+    nextToken: str | None  # noqa: N815
+
+
+class QueuedDelivery(BaseModel):
+    webhookId: str  # noqa: N815
+    eventId: str  # noqa: N815
+    eventType: str  # noqa: N815

@@ -1,0 +1,228 @@
+"""The webhook use cases against fakes of their ports: registration (admins only, SSRF at
+registration), rotation, fanout by type, and a delivery's attempt, retry and disabling."""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from typing import Any
+
+import pytest
+from meetings.domain.errors import ForbiddenError, InvalidRequestError
+from meetings.domain.identity import Identity
+from meetings.domain.webhook_retries import RetryPolicy
+from meetings.domain.webhooks import SECRET_OVERLAP_MS, Delivery, DisabledReason
+from meetings.service.webhook_delivery import (
+    DeliverySettings,
+    Outcome,
+    WebhookDelivering,
+    WebhookFanout,
+)
+from meetings.service.webhooks import NewWebhook, WebhookAdmin, WebhookChange
+from standardwebhooks import Webhook
+
+from tests.unit.service.webhook_fakes import (
+    MemoryWebhookStore,
+    RecordingQueue,
+    RecordingSender,
+    ReversibleCipher,
+    StubResolver,
+)
+
+ADMIN = Identity("root", frozenset({"admins"}), is_admin=True)
+USER = Identity("alice", frozenset(), is_admin=False)
+PUBLIC = ipaddress.ip_address("93.184.215.14")
+DAY_MS = 86_400_000
+
+
+class World:
+    def __init__(self) -> None:
+        self.now = int(time.time() * 1000)
+        self.store = MemoryWebhookStore()
+        self.queue = RecordingQueue()
+        self.resolver = StubResolver({"hooks.example.com": [PUBLIC]})
+        self.sender = RecordingSender()
+        self.admin = WebhookAdmin(
+            self.store, ReversibleCipher(), self.queue, self.resolver,
+            clock=lambda: self.now, allow_loopback=False,
+        )  # fmt: skip
+        self.delivering = WebhookDelivering(
+            self.store, ReversibleCipher(), self.queue, self.resolver, self.sender,
+            clock=lambda: self.now,
+            settings=DeliverySettings(RetryPolicy(), disable_after_ms=DAY_MS, allow_loopback=False),
+            draw=lambda: 0.0,
+        )  # fmt: skip
+
+    def register(self, **changes: Any) -> tuple[str, str]:
+        spec = {"url": "https://hooks.example.com/in", "event_types": ["*"]} | changes
+        issued = self.admin.create(ADMIN, NewWebhook(**spec))
+        return issued.webhook.webhookId, issued.secret
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+def test_only_admins_manage_webhooks(world: World) -> None:
+    with pytest.raises(ForbiddenError):
+        world.admin.create(USER, NewWebhook("https://hooks.example.com/in", ["*"]))
+    webhook_id, _ = world.register()
+    for call in (
+        lambda: world.admin.get(USER, webhook_id),
+        lambda: world.admin.delete(USER, webhook_id),
+        lambda: world.admin.rotate_secret(USER, webhook_id),
+        lambda: world.admin.list(USER, limit=5, next_token=None),
+    ):
+        with pytest.raises(ForbiddenError):
+            call()
+
+
+@pytest.mark.parametrize(
+    ("url", "answers"),
+    [
+        ("https://rebind.example.com/", ["127.0.0.1"]),
+        ("https://meta.example.com/", ["169.254.169.254"]),
+        ("https://mixed.example.com/", ["93.184.215.14", "192.168.0.10"]),
+        ("https://nowhere.example.com/", []),
+        ("http://hooks.example.com/in", ["93.184.215.14"]),
+    ],
+)
+def test_registration_refuses_what_resolves_to_refused_addresses(
+    world: World, url: str, answers: list[str]
+) -> None:
+    host = url.split("/")[2]
+    world.resolver.answers[host] = [ipaddress.ip_address(a) for a in answers]
+    with pytest.raises(InvalidRequestError) as refused:
+        world.admin.create(ADMIN, NewWebhook(url, ["*"]))
+    assert refused.value.details == [
+        {"field": "url", "problem": refused.value.details[0]["problem"]}
+    ]
+    assert world.store.records == {}
+
+
+def test_the_secret_is_stored_sealed_and_only_returned_once(world: World) -> None:
+    webhook_id, secret = world.register()
+    record = world.store.records[webhook_id]
+    assert secret.startswith("whsec_")
+    assert secret.encode() not in record.secrets[0].ciphertext
+    rotated = world.admin.rotate_secret(ADMIN, webhook_id).secret
+    assert rotated != secret
+    assert all(secret.encode() not in s.ciphertext for s in world.store.records[webhook_id].secrets)
+
+
+def test_rotation_keeps_the_old_secret_signing_for_a_day(world: World) -> None:
+    webhook_id, old = world.register()
+    new = world.admin.rotate_secret(ADMIN, webhook_id).secret
+    world.delivering.deliver(Delivery(webhook_id, "evt", "meeting.created", "{}"), 1, "r")
+    headers = world.sender.sent[-1][2]
+    for secret in (old, new):
+        Webhook(secret).verify("{}", headers)
+    world.now += SECRET_OVERLAP_MS
+    world.delivering.deliver(Delivery(webhook_id, "evt", "meeting.created", "{}"), 1, "r")
+    assert len(world.sender.sent[-1][2]["webhook-signature"].split(" ")) == 1
+
+
+def test_fanout_queues_one_delivery_per_wanting_enabled_subscription(world: World) -> None:
+    everything, _ = world.register()
+    ended_only, _ = world.register(event_types=["meeting.ended"])
+    off, _ = world.register()
+    world.admin.update(ADMIN, off, WebhookChange(enabled=False))
+    fanout = WebhookFanout(world.store, world.queue)
+    detail = {"eventId": "e1", "meetingId": "m", "occurredAt": "2026-12-02T17:00:00.000Z"}
+    assert fanout.fan_out("meeting.ended", detail, "t", fanout.subscriptions()) == 2
+    assert fanout.fan_out("attendee.joined", detail, "t", fanout.subscriptions()) == 1
+    assert [d.webhookId for d in world.queue.queued] == [everything, ended_only, everything]
+    assert world.queue.queued[0].eventId == "e1"
+    assert '"timestamp":"2026-12-02T17:00:00.000Z"' in world.queue.queued[0].body
+
+
+def test_a_delivery_goes_to_the_address_checked_at_this_attempt(world: World) -> None:
+    webhook_id, secret = world.register()
+    world.resolver.asked.clear()
+    outcome = world.delivering.deliver(Delivery(webhook_id, "e", "meeting.created", "{}"), 1, "r")
+    assert outcome is Outcome.DELIVERED
+    target, address, headers, _ = world.sender.sent[-1]
+    assert (target.host, address, world.resolver.asked) == ("hooks.example.com", PUBLIC,
+                                                            ["hooks.example.com"])  # fmt: skip
+    Webhook(secret).verify("{}", headers)
+    assert world.store.attempts[-1].delivered
+
+
+def test_dns_rebinding_after_registration_is_refused_at_delivery(world: World) -> None:
+    webhook_id, _ = world.register()
+    world.resolver.answers["hooks.example.com"] = [ipaddress.ip_address("10.1.2.3")]
+    outcome = world.delivering.deliver(Delivery(webhook_id, "e", "meeting.created", "{}"), 1, "r")
+    assert outcome is Outcome.RETRY
+    assert world.sender.sent == []  # nothing was sent anywhere
+    assert (world.store.attempts[-1].error or "").startswith("refused:")
+
+
+def test_a_failure_schedules_the_next_attempt_by_visibility(world: World) -> None:
+    webhook_id, _ = world.register()
+    world.sender.status_codes = [503]
+    outcome = world.delivering.deliver(Delivery(webhook_id, "e", "meeting.created", "{}"), 2, "r2")
+    assert outcome is Outcome.RETRY
+    assert world.queue.visibility == [("r2", RetryPolicy().nominal_wait(2))]
+    attempt = world.store.attempts[-1]
+    assert (attempt.statusCode, attempt.attempt, attempt.delivered) == (503, 2, False)
+    assert attempt.nextRetryAt == world.now + RetryPolicy().nominal_wait(2) * 1000
+    assert world.store.records[webhook_id].failingSince == world.now
+
+
+def test_the_last_attempt_gives_up_to_the_dead_letter_queue(world: World) -> None:
+    webhook_id, _ = world.register()
+    world.sender.status_codes = [500]
+    last = RetryPolicy().attempts
+    outcome = world.delivering.deliver(
+        Delivery(webhook_id, "e", "meeting.created", "{}"), last, "r"
+    )
+    assert outcome is Outcome.GIVE_UP
+    assert world.store.attempts[-1].nextRetryAt is None
+
+
+def test_receives_past_the_schedule_send_nothing_and_go_on_to_the_dead_letters(
+    world: World,
+) -> None:
+    webhook_id, _ = world.register()
+    delivery = Delivery(webhook_id, "e", "meeting.created", "{}")
+    outcome = world.delivering.deliver(delivery, RetryPolicy().attempts + 1, "r")
+    assert outcome is Outcome.GIVE_UP and world.sender.sent == []
+    assert world.queue.visibility == [("r", 0)]
+
+
+def test_410_disables_the_subscription_and_stops_retrying(world: World) -> None:
+    webhook_id, _ = world.register()
+    world.sender.status_codes = [410]
+    outcome = world.delivering.deliver(Delivery(webhook_id, "e", "meeting.created", "{}"), 1, "r")
+    assert outcome is Outcome.DROPPED and world.queue.visibility == []
+    record = world.store.records[webhook_id]
+    assert (record.enabled, record.disabledReason) == (False, DisabledReason.GONE)
+    outcome = world.delivering.deliver(Delivery(webhook_id, "f", "meeting.created", "{}"), 1, "r")
+    assert outcome is Outcome.DROPPED and len(world.sender.sent) == 1
+
+
+def test_a_day_of_failures_disables_and_a_success_in_between_resets(world: World) -> None:
+    webhook_id, _ = world.register()
+    world.sender.status_codes = [500]
+    delivery = Delivery(webhook_id, "e", "meeting.created", "{}")
+    world.delivering.deliver(delivery, 1, "r")
+    world.now += DAY_MS - 1
+    world.sender.status_codes = [200]
+    world.delivering.deliver(delivery, 2, "r")
+    assert world.store.records[webhook_id].failingSince is None
+    world.sender.status_codes = [500]
+    world.delivering.deliver(delivery, 1, "r")
+    world.now += DAY_MS
+    assert world.delivering.deliver(delivery, 3, "r") is Outcome.DROPPED
+    assert world.store.records[webhook_id].disabledReason is DisabledReason.FAILING
+
+
+def test_ping_and_redeliver_queue_the_same_event_again(world: World) -> None:
+    webhook_id, _ = world.register()
+    ping = world.admin.ping(ADMIN, webhook_id)
+    assert ping.eventType == "webhook.ping" and world.queue.queued == [ping]
+    world.delivering.deliver(ping, 1, "r")
+    [attempt] = world.admin.deliveries(ADMIN, webhook_id, limit=10, next_token=None).records
+    again = world.admin.redeliver(ADMIN, webhook_id, attempt.deliveryId)
+    assert (again.eventId, again.body) == (ping.eventId, ping.body)
