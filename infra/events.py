@@ -29,7 +29,7 @@ _PATTERN_FIELDS: Final = {
     "resources": "resources",
 }
 # AWS's advice for an SQS event source: visibility timeout at least 6x the function timeout.
-_VISIBILITY_FACTOR: Final = 6
+VISIBILITY_FACTOR: Final = 6
 
 
 def event_pattern(pattern: dict[str, Any]) -> events.EventPattern:
@@ -47,7 +47,7 @@ class ChimeEventIngestion(Construct):
         self.queue = encrypted_queue(
             self,
             "Queue",
-            visibility_timeout=Duration.seconds(consumer.timeout.to_seconds() * _VISIBILITY_FACTOR),
+            visibility_timeout=Duration.seconds(consumer.timeout.to_seconds() * VISIBILITY_FACTOR),
             dead_letter_queue=self.dead_letter_queue,
         )
         self.rule_dead_letter_queue = dead_letter_queue_of(
@@ -56,7 +56,7 @@ class ChimeEventIngestion(Construct):
         self.rule = events.Rule(
             self,
             "ChimeMeetingEvents",
-            description="Amazon Chime SDK meeting state changes to the events queue",
+            description="Chime SDK meeting and media pipeline state changes to the events queue",
             event_pattern=event_pattern(deployment.CHIME_EVENT_PATTERN),
         )
         self.rule.add_target(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from aws_cdk import CfnOutput, Environment, Stack, Tags
 from aws_cdk import aws_lambda as lambda_
@@ -17,10 +17,12 @@ from infra.cleanup import CleanupSchedule
 from infra.config import MeetingsConfig
 from infra.data import MeetingsTable
 from infra.events import ChimeEventIngestion
-from infra.function import MeetingsFunction
+from infra.function import MeetingsFunction, pascal_case
+from infra.media import MediaRecording
 from infra.observability import Monitoring
 from infra.permissions import table_statements
 from infra.publisher import DomainEventBus, StreamPublisher
+from infra.webhooks import WebhookDelivery
 
 # Fixed output names: scripts and the README find the deployment's endpoints by these.
 OUTPUT_API_URL = "ApiUrl"
@@ -31,14 +33,22 @@ OUTPUT_TABLE_NAME = "TableName"
 OUTPUT_EVENT_BUS_NAME = "EventBusName"
 OUTPUT_ALARM_TOPIC_ARN = "AlarmTopicArn"
 OUTPUT_DASHBOARD_NAME = "DashboardName"
+OUTPUT_RECORDINGS_BUCKET = "RecordingsBucketName"
+OUTPUT_WEBHOOK_KEY_ARN = "WebhookKeyArn"
+OUTPUT_WEBHOOK_DELIVERY_QUEUE_URL = "WebhookDeliveryQueueUrl"
+OUTPUT_WEBHOOK_DEAD_LETTER_QUEUE_URL = "WebhookDeadLetterQueueUrl"
+# Settings.account_id's variable: set from CloudFormation's own AWS::AccountId (a token at
+# synth time, which the settings' 12-digit rule cannot check).
+ACCOUNT_ID_VARIABLE: Final = "ACCOUNT_ID"
 
 
 def function_environment(
-    config: MeetingsConfig, *, table_name: str, event_bus_name: str
+    config: MeetingsConfig, *, account_id: str, **resources: str
 ) -> dict[str, str]:
-    """Every variable of the functions' settings model, plus Powertools' own."""
-    settings = config.function_settings(table_name=table_name, event_bus_name=event_bus_name)
-    environment = settings.to_environ()
+    """Every variable of the functions' settings model, plus Powertools' own. `resources` are
+    the deployed resources by Settings field name (table_name, recordings_bucket, ...)."""
+    environment = config.function_settings(**resources).to_environ()
+    environment[ACCOUNT_ID_VARIABLE] = account_id
     environment.update(
         POWERTOOLS_SERVICE_NAME=SERVICE_NAME,
         POWERTOOLS_METRICS_NAMESPACE=METRICS_NAMESPACE,
@@ -65,7 +75,10 @@ class MeetingsStack(Stack):
             scope,
             construct_id,
             env=Environment(account=config.account, region=config.region),
-            description="Amazon Chime SDK meetings backend (API, events, outbox, cleanup)",
+            description=(
+                "Amazon Chime SDK meetings backend (API, events, outbox, cleanup, recordings, "
+                "webhooks)"
+            ),
             **kwargs,
         )
         self.config = config
@@ -75,6 +88,8 @@ class MeetingsStack(Stack):
         self.data = MeetingsTable(self, "Data", config=config)
         self.domain_events = DomainEventBus(self, "DomainEvents")
         self.identity = Identity(self, "Identity", config=config)
+        self.media = MediaRecording(self, "Media", config=config)
+        self.webhooks = WebhookDelivery(self, "Webhooks", config=config, bus=self.domain_events.bus)
         self.functions = self._functions(config, code or function_code())
 
         self.api_alias = self.functions["api"].published_alias()
@@ -98,6 +113,8 @@ class MeetingsStack(Stack):
         self.cleanup = CleanupSchedule(
             self, "Cleanup", config=config, cleanup=self.functions["cleanup"]
         )
+        self.media.connect(self.functions)
+        self.webhooks.connect(self.functions)
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -110,21 +127,27 @@ class MeetingsStack(Stack):
                 "ChimeRule": self.chime_events.rule_dead_letter_queue,
                 "Outbox": self.outbox.dead_letter_queue,
                 "Cleanup": self.cleanup.dead_letter_queue,
+                **self.webhooks.dead_letter_queues,
             },
+            feature_alarms=[*self.media.alarms, *self.webhooks.alarms],
         )
         self._outputs()
 
     def _functions(self, config: MeetingsConfig, code: lambda_.Code) -> dict[str, MeetingsFunction]:
         environment = function_environment(
             config,
+            account_id=self.account,
             table_name=self.data.table.table_name,
             event_bus_name=self.domain_events.bus.event_bus_name,
+            recordings_bucket=self.media.bucket.bucket_name,
+            webhook_key_id=self.webhooks.key.key_arn,
+            webhook_delivery_queue_url=self.webhooks.deliveries_queue.queue_url,
         )
         functions = {}
         for name in deployment.HANDLERS:
             function = MeetingsFunction(
                 self,
-                f"{name.capitalize()}Function",
+                f"{pascal_case(name)}Function",
                 name=name,
                 code=code,
                 environment=environment,
@@ -145,6 +168,16 @@ class MeetingsStack(Stack):
             OUTPUT_DASHBOARD_NAME: (
                 self.monitoring.dashboard.dashboard_name,
                 "CloudWatch dashboard",
+            ),
+            OUTPUT_RECORDINGS_BUCKET: (self.media.bucket.bucket_name, "Recordings bucket"),
+            OUTPUT_WEBHOOK_KEY_ARN: (self.webhooks.key.key_arn, "KMS key of webhook secrets"),
+            OUTPUT_WEBHOOK_DELIVERY_QUEUE_URL: (
+                self.webhooks.deliveries_queue.queue_url,
+                "Webhook deliveries queue",
+            ),
+            OUTPUT_WEBHOOK_DEAD_LETTER_QUEUE_URL: (
+                self.webhooks.deliveries_dead_letter_queue.queue_url,
+                "Webhook deliveries that exhausted their retries",
             ),
         }
         if self.identity.user_pool is not None and self.identity.client is not None:

@@ -90,12 +90,18 @@ def table_definition(table_name: str) -> dict[str, Any]:
 # --- Chime's events --------------------------------------------------------------------------
 CHIME_EVENT_SOURCE: Final = "aws.chime"
 CHIME_EVENT_DETAIL_TYPE: Final = "Chime Meeting State Change"
-# The EventBridge rule pattern on the default bus. Every Chime meeting event type is routed:
-# the events handler decides which ones change state.
+MEDIA_PIPELINE_EVENT_DETAIL_TYPE: Final = "Chime Media Pipeline State Change"
+# The EventBridge rule pattern on the default bus. Every Chime meeting and media pipeline
+# event type is routed to the one events queue: the events handler decides which ones change
+# state.
 CHIME_EVENT_PATTERN: Final[dict[str, list[str]]] = {
     "source": [CHIME_EVENT_SOURCE],
-    "detail-type": [CHIME_EVENT_DETAIL_TYPE],
+    "detail-type": [CHIME_EVENT_DETAIL_TYPE, MEDIA_PIPELINE_EVENT_DETAIL_TYPE],
 }
+
+# --- Recordings ---------------------------------------------------------------------------------
+# Objects live under `<RECORDINGS_PREFIX>/<meetingId>/<recordingId>/` in the stack's bucket.
+RECORDINGS_PREFIX: Final = "recordings"
 
 # --- The scheduled cleanup -------------------------------------------------------------------
 # EventBridge Scheduler expression (cdk.json may override it; the local stack reads the same).
@@ -112,14 +118,35 @@ DOMAIN_EVENT_TYPES: Final = (
     "meeting.end_settled",
     "attendee.joined",
     "attendee.left",
+    "recording.started",
+    "recording.available",
+    "recording.failed",
+    "transcription.started",
+    "transcription.stopped",
+    "transcription.failed",
+    "webhook.disabled",
 )
 
-# --- The Lambda functions: one package, four entry points -------------------------------------
+
+def webhook_event_pattern(source: str) -> dict[str, list[str]]:
+    """The rule on the project's bus that feeds webhook delivery: every domain event type of
+    `source` (the deployment's `domainEventSource`)."""
+    return {"source": [source], "detail-type": list(DOMAIN_EVENT_TYPES)}
+
+
+WEBHOOK_EVENT_PATTERN: Final = webhook_event_pattern(DEFAULT_DOMAIN_EVENT_SOURCE)
+# The KMS encryption context key every webhook secret is encrypted under, valued with the
+# subscription's id: the deployed roles may Encrypt and Decrypt only with it present.
+WEBHOOK_ENCRYPTION_CONTEXT_KEY: Final = "webhookId"
+
+# --- The Lambda functions: one package, one entry point per function ----------------------
 HANDLERS: Final[dict[str, str]] = {
     "api": "meetings.handlers.api.handler",
     "events": "meetings.handlers.events.handler",
     "publisher": "meetings.handlers.publisher.handler",
     "cleanup": "meetings.handlers.cleanup.handler",
+    "webhook_fanout": "meetings.handlers.webhook_fanout.handler",
+    "webhook_delivery": "meetings.handlers.webhook_delivery.handler",
 }
 
 # Chime control regions: Chime delivers a meeting's events only to the control region that

@@ -37,6 +37,8 @@ class _Rule:
         """The value, converted from its environment text if needed; ValueError if invalid."""
         if self.kind is int:
             return self._check_int(value)
+        if self.kind is bool:
+            return self._check_bool(value)
         if not isinstance(value, str):
             raise ValueError("a string is required")
         if self.min_length is not None and len(value) < self.min_length:
@@ -56,6 +58,13 @@ class _Rule:
             raise ValueError(f"{number} is not between {self.ge} and {self.le}")
         return number
 
+    def _check_bool(self, value: Any) -> bool:
+        if isinstance(value, bool):
+            return value
+        if value in ("true", "false"):
+            return bool(value == "true")
+        raise ValueError(f"{value!r} is not true or false")
+
 
 _RULES: Final[dict[str, _Rule]] = {
     "table_name": _Rule("TABLE_NAME", min_length=3),
@@ -72,6 +81,16 @@ _RULES: Final[dict[str, _Rule]] = {
     "end_settle_seconds": _Rule("END_SETTLE_SECONDS", int, ge=0, le=3600),
     # Seconds an Idempotency-Key is remembered.
     "idempotency_ttl_seconds": _Rule("IDEMPOTENCY_TTL_SECONDS", int, ge=60, le=7 * 86400),
+    # The stack's recordings bucket ("" where none is configured).
+    "recordings_bucket": _Rule("RECORDINGS_BUCKET"),
+    # Lifetime of a recording's download link (S3 presigned URLs of a role's credentials).
+    "recording_url_ttl_seconds": _Rule("RECORDING_URL_TTL_SECONDS", int, ge=60, le=43200),
+    "recordings_visible_to_attendees": _Rule("RECORDINGS_VISIBLE_TO_ATTENDEES", bool),
+    # The account of the meeting and sink ARNs Chime's media pipelines take ("" = unknown).
+    "account_id": _Rule("ACCOUNT_ID", pattern=r"(\d{12})?"),
+    # The KMS key (id or ARN) encrypting webhook secrets, and the webhook delivery queue.
+    "webhook_key_id": _Rule("WEBHOOK_KEY_ID"),
+    "webhook_delivery_queue_url": _Rule("WEBHOOK_DELIVERY_QUEUE_URL"),
 }
 
 
@@ -87,6 +106,12 @@ class Settings:
     reconcile_interval_seconds: int = 180
     end_settle_seconds: int = 120
     idempotency_ttl_seconds: int = 86400
+    recordings_bucket: str = ""
+    recording_url_ttl_seconds: int = 900
+    recordings_visible_to_attendees: bool = False
+    account_id: str = ""
+    webhook_key_id: str = ""
+    webhook_delivery_queue_url: str = ""
 
     def __post_init__(self) -> None:
         for name, rule in _RULES.items():
@@ -126,7 +151,14 @@ class Settings:
 
     def to_environ(self) -> dict[str, str]:
         """The environment that yields these settings (what the stack gives each function)."""
-        return {rule.env: str(getattr(self, name)) for name, rule in _RULES.items()}
+        return {rule.env: _environ_text(getattr(self, name)) for name, rule in _RULES.items()}
+
+
+def _environ_text(value: Any) -> str:
+    """A value as its variable's text: booleans as the `true`/`false` the rules read back."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 @lru_cache(maxsize=1)
