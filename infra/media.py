@@ -12,7 +12,7 @@ Change` events through the existing Chime rule (deployment.CHIME_EVENT_PATTERN).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Final
+from typing import Any, Final
 
 from aws_cdk import CfnElement, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -52,30 +52,20 @@ class MediaRecording(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, config: MeetingsConfig) -> None:
         super().__init__(scope, construct_id)
-        self.access_logs = s3.Bucket(
+        self.access_logs = _private_bucket(
             self,
             "AccessLogs",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            enforce_ssl=True,
+            config=config,
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="ExpireAccessLogs", expiration=Duration.days(config.log_retention_days)
                 )
             ],
-            removal_policy=config.stateful_removal_policy,
         )
-        self.bucket = s3.Bucket(
+        self.bucket = _private_bucket(
             self,
             "Bucket",
-            # SSE-S3: Chime's pipelines write and concatenate with no key policy to grant, and
-            # a download link needs only s3:GetObject (SSE-KMS would add kms:Decrypt for the
-            # api role and a key policy naming Chime's principal for every pipeline).
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            enforce_ssl=True,
+            config=config,
             # Unversioned: Chime writes each chunk and each concatenated file under a key of
             # its own, no function may put or delete objects, and expiry must really delete.
             versioned=False,
@@ -92,7 +82,6 @@ class MediaRecording(Construct):
                     abort_incomplete_multipart_upload_after=Duration.days(ABANDONED_UPLOAD_DAYS),
                 ),
             ],
-            removal_policy=config.stateful_removal_policy,
         )
         self._allow_media_pipelines()
         self.service_linked_roles = (
@@ -170,3 +159,24 @@ class MediaRecording(Construct):
             statistic="Sum",
         )
         return [AlarmSpec("RecordingsFailed", failed, 1, "recordings failed in 5 minutes")]
+
+
+def _private_bucket(
+    scope: Construct, construct_id: str, *, config: MeetingsConfig, **options: Any
+) -> s3.Bucket:
+    """A bucket as every bucket of the stack is made: SSE-S3, no public access, ACLs off,
+    TLS only, the config's removal policy.
+
+    SSE-S3: Chime's pipelines write and concatenate with no key policy to grant, and a
+    download link needs only s3:GetObject (SSE-KMS would add kms:Decrypt for every reader and
+    a key policy naming Chime's principal for every pipeline)."""
+    return s3.Bucket(
+        scope,
+        construct_id,
+        encryption=s3.BucketEncryption.S3_MANAGED,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        enforce_ssl=True,
+        removal_policy=config.stateful_removal_policy,
+        **options,
+    )

@@ -206,28 +206,23 @@ def recording_statements(function: str, bucket: s3.IBucket) -> list[iam.PolicySt
 
 
 # --- Webhooks --------------------------------------------------------------------------------
-def _secret_context_present() -> dict[str, dict[str, str]]:
-    """KMS requests must carry the subscription id as encryption context (the ciphertext is
-    bound to its subscription, and decrypts only with it)."""
-    key = f"kms:EncryptionContext:{deployment.WEBHOOK_ENCRYPTION_CONTEXT_KEY}"
-    return {"Null": {key: "false"}}
-
-
 def encrypt_webhook_secrets(key: kms.IKey) -> iam.PolicyStatement:
-    return iam.PolicyStatement(
-        sid="EncryptWebhookSecrets",
-        actions=["kms:Encrypt"],
-        resources=[key.key_arn],
-        conditions=_secret_context_present(),
-    )
+    return _webhook_secrets("EncryptWebhookSecrets", "kms:Encrypt", key)
 
 
 def decrypt_webhook_secrets(key: kms.IKey) -> iam.PolicyStatement:
+    return _webhook_secrets("DecryptWebhookSecrets", "kms:Decrypt", key)
+
+
+def _webhook_secrets(sid: str, action: str, key: kms.IKey) -> iam.PolicyStatement:
+    """`action` on the key, only with the subscription id as encryption context: a ciphertext
+    is bound to its subscription, and decrypts only with it."""
+    context_key = f"kms:EncryptionContext:{deployment.WEBHOOK_ENCRYPTION_CONTEXT_KEY}"
     return iam.PolicyStatement(
-        sid="DecryptWebhookSecrets",
-        actions=["kms:Decrypt"],
+        sid=sid,
+        actions=[action],
         resources=[key.key_arn],
-        conditions=_secret_context_present(),
+        conditions={"Null": {context_key: "false"}},
     )
 
 

@@ -19,7 +19,6 @@ from typing import Final
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
@@ -28,7 +27,7 @@ from meetings import deployment
 from meetings.observability import METRICS_NAMESPACE, SERVICE_NAME
 
 from infra.config import MeetingsConfig
-from infra.events import VISIBILITY_FACTOR, event_pattern
+from infra.events import VISIBILITY_FACTOR, event_pattern, queue_target
 from infra.function import FUNCTION_SIZES, MeetingsFunction
 from infra.observability import AlarmSpec
 from infra.permissions import decrypt_webhook_secrets, encrypt_webhook_secrets, send_deliveries
@@ -101,14 +100,7 @@ class WebhookDelivery(Construct):
                 deployment.webhook_event_pattern(config.domain_event_source)
             ),
         )
-        self.rule.add_target(
-            targets.SqsQueue(
-                self.events_queue,
-                dead_letter_queue=self.rule_dead_letter_queue,
-                retry_attempts=185,
-                max_event_age=Duration.hours(24),
-            )
-        )
+        self.rule.add_target(queue_target(self.events_queue, self.rule_dead_letter_queue))
 
     def connect(self, functions: Mapping[str, MeetingsFunction]) -> None:
         fanout = functions["webhook_fanout"]
