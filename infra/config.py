@@ -279,12 +279,10 @@ class MeetingsConfig(BaseModel):
     def stack_name(self) -> str:
         return f"ChimeMeetings-{self.stage}"
 
-    def function_settings(self, **resources: str) -> Settings:
-        """The functions' settings for this deployment: the knobs, plus the deployed resources
-        (`table_name`, `event_bus_name`, ... by Settings field name; values may be CDK tokens)."""
-        values: dict[str, Any] = {name: getattr(self, name) for name in _SETTINGS_FIELDS}
-        values.update(resources)
-        return Settings(**values)
+    def function_settings(self, *, table_name: str, event_bus_name: str) -> Settings:
+        """The functions' settings for this deployment (resource names may be CDK tokens)."""
+        values = {name: getattr(self, name) for name in _SETTINGS_FIELDS}
+        return Settings(table_name=table_name, event_bus_name=event_bus_name, **values)
 
 
 def context_keys() -> list[str]:

@@ -163,10 +163,13 @@ def table_statements(function: str, table: dynamodb.ITable) -> list[iam.PolicySt
 
 
 # --- Recordings ------------------------------------------------------------------------------
-# Who reads what under the recordings prefix. Creating a media pipeline makes Chime read the
-# sink bucket's policy with the caller's credentials (s3:GetBucketPolicy, Chime SDK developer
+# Who does what under the recordings prefix: every function that follows a recording lists
+# its output (a concatenation is done when its files are there); only the api reads objects
+# (download links, the transcript). Creating a media pipeline makes Chime read the sink
+# bucket's policy with the caller's credentials (s3:GetBucketPolicy, Chime SDK developer
 # guide, "media pipeline creation"), so every function that creates one may read it.
-RECORDING_READERS: Final = frozenset({"api", "cleanup"})  # download links, HeadObject, listing
+RECORDING_LISTERS: Final = frozenset({"api", "events", "cleanup"})
+RECORDING_READERS: Final = frozenset({"api"})
 PIPELINE_CREATORS: Final = frozenset(
     name
     for name, actions in CHIME_ACTIONS.items()
@@ -179,23 +182,26 @@ def recordings_objects(bucket: s3.IBucket) -> str:
 
 
 def recording_statements(function: str, bucket: s3.IBucket) -> list[iam.PolicyStatement]:
-    """S3 on the recordings bucket and prefix only. HeadObject is authorized as s3:GetObject;
-    a presigned download link carries the api role's s3:GetObject."""
+    """S3 on the recordings bucket and prefix only (a presigned download link carries the api
+    role's s3:GetObject)."""
     statements = []
     if function in RECORDING_READERS:
-        statements += [
+        statements.append(
             iam.PolicyStatement(
                 sid="ReadRecordings",
                 actions=["s3:GetObject"],
                 resources=[recordings_objects(bucket)],
-            ),
+            )
+        )
+    if function in RECORDING_LISTERS:
+        statements.append(
             iam.PolicyStatement(
                 sid="ListRecordings",
                 actions=["s3:ListBucket"],
                 resources=[bucket.bucket_arn],
                 conditions={"StringLike": {"s3:prefix": [f"{deployment.RECORDINGS_PREFIX}/*"]}},
-            ),
-        ]
+            )
+        )
     if function in PIPELINE_CREATORS:
         statements.append(
             iam.PolicyStatement(

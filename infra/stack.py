@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Final
 
 from aws_cdk import CfnOutput, Environment, Stack, Tags
@@ -37,18 +38,28 @@ OUTPUT_RECORDINGS_BUCKET = "RecordingsBucketName"
 OUTPUT_WEBHOOK_KEY_ARN = "WebhookKeyArn"
 OUTPUT_WEBHOOK_DELIVERY_QUEUE_URL = "WebhookDeliveryQueueUrl"
 OUTPUT_WEBHOOK_DEAD_LETTER_QUEUE_URL = "WebhookDeadLetterQueueUrl"
-# Settings.account_id's variable: set from CloudFormation's own AWS::AccountId (a token at
-# synth time, which the settings' 12-digit rule cannot check).
+# The variables of the settings the stack fills with deployed resources (Settings'
+# recordings_bucket, account_id, webhook_key_id, webhook_delivery_queue_url). Their values
+# are CloudFormation's (tokens at synth time), set as they are: the settings' own rules
+# (a bucket name's pattern, 12 digits) hold for what CloudFormation resolves, not for tokens.
+RECORDINGS_BUCKET_VARIABLE: Final = "RECORDINGS_BUCKET"
 ACCOUNT_ID_VARIABLE: Final = "ACCOUNT_ID"
+WEBHOOK_KEY_ID_VARIABLE: Final = "WEBHOOK_KEY_ID"
+WEBHOOK_DELIVERY_QUEUE_URL_VARIABLE: Final = "WEBHOOK_DELIVERY_QUEUE_URL"
 
 
 def function_environment(
-    config: MeetingsConfig, *, account_id: str, **resources: str
+    config: MeetingsConfig,
+    *,
+    table_name: str,
+    event_bus_name: str,
+    deployed: Mapping[str, str],
 ) -> dict[str, str]:
-    """Every variable of the functions' settings model, plus Powertools' own. `resources` are
-    the deployed resources by Settings field name (table_name, recordings_bucket, ...)."""
-    environment = config.function_settings(**resources).to_environ()
-    environment[ACCOUNT_ID_VARIABLE] = account_id
+    """Every variable of the functions' settings model, the deployed resources' variables
+    (`deployed`, by variable name), plus Powertools' own."""
+    settings = config.function_settings(table_name=table_name, event_bus_name=event_bus_name)
+    environment = settings.to_environ()
+    environment.update(deployed)
     environment.update(
         POWERTOOLS_SERVICE_NAME=SERVICE_NAME,
         POWERTOOLS_METRICS_NAMESPACE=METRICS_NAMESPACE,
@@ -136,12 +147,14 @@ class MeetingsStack(Stack):
     def _functions(self, config: MeetingsConfig, code: lambda_.Code) -> dict[str, MeetingsFunction]:
         environment = function_environment(
             config,
-            account_id=self.account,
             table_name=self.data.table.table_name,
             event_bus_name=self.domain_events.bus.event_bus_name,
-            recordings_bucket=self.media.bucket.bucket_name,
-            webhook_key_id=self.webhooks.key.key_arn,
-            webhook_delivery_queue_url=self.webhooks.deliveries_queue.queue_url,
+            deployed={
+                RECORDINGS_BUCKET_VARIABLE: self.media.bucket.bucket_name,
+                ACCOUNT_ID_VARIABLE: self.account,
+                WEBHOOK_KEY_ID_VARIABLE: self.webhooks.key.key_arn,
+                WEBHOOK_DELIVERY_QUEUE_URL_VARIABLE: self.webhooks.deliveries_queue.queue_url,
+            },
         )
         functions = {}
         for name in deployment.HANDLERS:

@@ -44,9 +44,9 @@ MIN_RETRY_SPAN: Final = Duration.hours(24)
 # Both batch sizes: the fan-out reads one subscription query per event, the deliverer POSTs a
 # batch concurrently (FUNCTION_SIZES explains the timeout).
 BATCH_SIZE: Final = 10
-# The code counts these (Count, dimension `service`) after each delivery attempt.
-DELIVERIES_FAILED_METRIC: Final = "WebhookDeliveriesFailed"
-DELIVERIES_SUCCEEDED_METRIC: Final = "WebhookDeliveriesSucceeded"
+# The deliverer counts one of these (Count, dimension `service`) per attempt.
+DELIVERIES_FAILED_METRIC: Final = "WebhookDeliveryFailed"
+DELIVERIES_SUCCEEDED_METRIC: Final = "WebhookDelivered"
 FAILURE_RATE_PERIOD: Final = Duration.minutes(15)
 FAILURE_RATE_PERCENT: Final = 50
 # Fewer attempts than this in a period say nothing about a rate (one failure of one attempt).

@@ -174,7 +174,7 @@ def test_recording_knobs_read_from_cli_text() -> None:
     assert config.recording_url_ttl_seconds == 43200
     assert config.recordings_visible_to_attendees is True
     assert config.create_service_linked_roles is True
-    settings = config.function_settings(table_name="table")
+    settings = config.function_settings(table_name="table", event_bus_name="bus")
     assert settings.to_environ()["RECORDINGS_VISIBLE_TO_ATTENDEES"] == "true"
 
 

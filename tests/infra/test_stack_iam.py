@@ -48,10 +48,8 @@ def expected_statements(stack: Deployment, name: str) -> set[Statement]:
     meetings = f"arn:<AWS::Partition>:chime:{stack.stack.region}:{account}:meeting/*"
     pipelines = f"arn:<AWS::Partition>:chime:{stack.stack.region}:{account}:media-pipeline/*"
     bucket = f"{ids['bucket']}.Arn"
-    read_recordings = {
-        (("s3:GetObject",), (f"{bucket}/recordings/*",)),
-        (("s3:ListBucket",), (bucket,)),
-    }
+    list_recordings = (("s3:ListBucket",), (bucket,))
+    read_recordings = (("s3:GetObject",), (f"{bucket}/recordings/*",))
     read_sink_policy = (("s3:GetBucketPolicy",), (bucket,))
     send_deliveries = (("sqs:SendMessage",), (f"{ids['deliveries']}.Arn",))
     consume = (
@@ -81,8 +79,9 @@ def expected_statements(stack: Deployment, name: str) -> set[Statement]:
     )
     table_access = {(read_write, (table,)), (("dynamodb:Query",), indexes)}
     by_function = {
-        "api": read_recordings
-        | {
+        "api": {
+            list_recordings,
+            read_recordings,
             (tuple(sorted((*read_write, "dynamodb:DeleteItem"))), (table,)),
             (("dynamodb:Query",), indexes),
             (
@@ -120,11 +119,12 @@ def expected_statements(stack: Deployment, name: str) -> set[Statement]:
             (consume, (f"{ids['queue']}.Arn",)),
             (("chime:CreateMediaConcatenationPipeline",), ("*",)),
             (("chime:DeleteMediaPipeline", "chime:GetMediaPipeline"), (pipelines,)),
+            list_recordings,
             read_sink_policy,
         },
         "cleanup": table_access
-        | read_recordings
         | {
+            list_recordings,
             (("chime:DeleteMeeting", "chime:GetMeeting"), (meetings,)),
             (("chime:CreateMediaConcatenationPipeline", "chime:ListMediaPipelines"), ("*",)),
             (("chime:GetMediaPipeline",), (pipelines,)),
@@ -219,7 +219,7 @@ def actions_of(statement: dict[str, Any]) -> list[str]:
 
 
 def test_listing_recordings_is_limited_to_the_prefix(default: Deployment) -> None:
-    for name in ("api", "cleanup"):
+    for name in ("api", "events", "cleanup"):
         role = default.stack.functions[name].role
         assert conditions_of(default, role, "s3:ListBucket") == [
             {"StringLike": {"s3:prefix": ["recordings/*"]}}

@@ -11,6 +11,7 @@ from meetings import deployment
 from meetings.settings import Settings
 from synth_support import Deployment
 
+from infra import stack as stack_module
 from infra.function import FUNCTION_SIZES
 
 API_GATEWAY_TIMEOUT_SECONDS = 30
@@ -138,8 +139,8 @@ def test_the_environment_is_the_settings_model(default: Deployment) -> None:
         assert render(env["WEBHOOK_DELIVERY_QUEUE_URL"]) == deliveries  # Ref: the URL
         assert env["RECORDING_URL_TTL_SECONDS"] == "900"
         assert env["RECORDINGS_VISIBLE_TO_ATTENDEES"] == "false"
-        # Loopback deliveries are for the local stack only: never a deployed variable.
-        assert "WEBHOOK_ALLOW_LOOPBACK" not in env
+        # Loopback deliveries are for the local stack only: never allowed deployed.
+        assert env.get("WEBHOOK_ALLOW_LOOPBACK", "false") == "false"
         assert env["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"
         assert env["POWERTOOLS_LOGGER_LOG_EVENT"] == "false"
         assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
@@ -151,6 +152,18 @@ def test_the_environment_is_the_settings_model(default: Deployment) -> None:
             for key, value in env.items()
         }
         Settings.from_environ(resolved)
+
+
+def test_the_deployed_resources_variables_are_settings_variables() -> None:
+    """The stack sets these from CloudFormation values, past the settings model: a renamed
+    setting must not leave the code reading a variable nobody sets."""
+    deployed = {
+        stack_module.RECORDINGS_BUCKET_VARIABLE,
+        stack_module.ACCOUNT_ID_VARIABLE,
+        stack_module.WEBHOOK_KEY_ID_VARIABLE,
+        stack_module.WEBHOOK_DELIVERY_QUEUE_URL_VARIABLE,
+    }
+    assert deployed <= set(Settings.env_names())
 
 
 def test_configured_values_reach_the_environment(custom: Deployment) -> None:
