@@ -6,9 +6,9 @@ the message's visibility (SQS allows at most 12 hours per receive) and reporting
 batch item failure, so each attempt is one receive. The queue must not cut that schedule
 short: it keeps a message for RETENTION (14 days) and parks it in the dead-letter queue only
 after DELIVERY_MAX_RECEIVES receives. Even at the 12 hour ceiling on every attempt those
-receives span 20 x 12 h = 10 days, inside the retention, and the deliverer's own schedule
-(at least 24 hours, at least 12 attempts) fits in them with room for receives lost to a
-throttled or timed-out invocation.
+receives span 20 x 12 h = 10 days, inside the retention; 24 hours of retries need only 3 of
+them, an exponential schedule of MIN_ATTEMPTS or more fits, and the rest absorbs receives lost
+to a throttled or timed-out invocation.
 """
 
 from __future__ import annotations
