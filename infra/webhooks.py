@@ -38,15 +38,15 @@ MAX_VISIBILITY: Final = Duration.hours(12)
 RETENTION: Final = QUEUE_RETENTION
 # Receives of one delivery before the dead-letter queue: the deliverer's schedule makes at
 # least MIN_ATTEMPTS attempts over at least MIN_RETRY_SPAN; the rest is headroom.
-DELIVERY_MAX_RECEIVES: Final = 20
+DELIVERY_MAX_RECEIVES: Final = deployment.WEBHOOK_DELIVERY_MAX_RECEIVE_COUNT
 MIN_ATTEMPTS: Final = 12
 MIN_RETRY_SPAN: Final = Duration.hours(24)
 # Both batch sizes: the fan-out reads one subscription query per event, the deliverer POSTs a
 # batch concurrently (FUNCTION_SIZES explains the timeout).
 BATCH_SIZE: Final = 10
 # The deliverer counts one of these (Count, dimension `service`) per attempt.
-DELIVERIES_FAILED_METRIC: Final = "WebhookDeliveryFailed"
-DELIVERIES_SUCCEEDED_METRIC: Final = "WebhookDelivered"
+DELIVERIES_FAILED_METRIC: Final = "WebhookDeliveriesFailed"
+DELIVERIES_SUCCEEDED_METRIC: Final = "WebhookDeliveriesSucceeded"
 FAILURE_RATE_PERIOD: Final = Duration.minutes(15)
 FAILURE_RATE_PERCENT: Final = 50
 # Fewer attempts than this in a period say nothing about a rate (one failure of one attempt).

@@ -138,6 +138,10 @@ WEBHOOK_EVENT_PATTERN: Final = webhook_event_pattern(DEFAULT_DOMAIN_EVENT_SOURCE
 # The KMS encryption context key every webhook secret is encrypted under, valued with the
 # subscription's id: the deployed roles may Encrypt and Decrypt only with it present.
 WEBHOOK_ENCRYPTION_CONTEXT_KEY: Final = "webhookId"
+# A delivery's retries come back through the deliveries queue by visibility timeout, one
+# receive per attempt: the queue's maxReceiveCount bounds the deliverer's schedule, with
+# headroom for receives lost to a crashed or timed-out invocation.
+WEBHOOK_DELIVERY_MAX_RECEIVE_COUNT: Final = 20
 
 # --- The Lambda functions: one package, one entry point per function ----------------------
 HANDLERS: Final[dict[str, str]] = {
