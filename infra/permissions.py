@@ -105,8 +105,10 @@ TABLE_ACTIONS: Final[dict[str, tuple[str, ...]]] = {
     "api": (*_READ_WRITE, "dynamodb:DeleteItem"),
     "events": _READ_WRITE,
     "cleanup": _READ_WRITE,
-    # Attendee events carry the meeting's room name and host: one GetItem per meeting.
-    "publisher": ("dynamodb:GetItem",),
+    # Attendee events carry the meeting's room name and host: one GetItem per meeting. Each
+    # event's per-meeting sequence number is read, then written in one transaction of Puts
+    # (the counter and the event's number, each conditioned).
+    "publisher": ("dynamodb:GetItem", "dynamodb:PutItem"),
     # Reads the subscriptions an event matches.
     "webhook_fanout": ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"),
     # Reads the subscription and its secret; records each attempt, disables a subscription.

@@ -131,7 +131,7 @@ def expected_statements(stack: Deployment, name: str) -> set[Statement]:
             read_sink_policy,
         },
         "publisher": {
-            (("dynamodb:GetItem",), (table,)),
+            (("dynamodb:GetItem", "dynamodb:PutItem"), (table,)),
             (("dynamodb:ListStreams",), ("*",)),
             (
                 ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"),
