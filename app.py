@@ -23,6 +23,10 @@ from infra.config import ConfigError, load_config
 from infra.stack import MeetingsStack
 
 PROJECT_ROOT = Path(__file__).resolve().parent
+# CDK feature flags the stack relies on (fixed, not knobs, so they live here, not in cdk.json):
+# S3 server access logs reach their bucket through its bucket policy, not a legacy ACL (the
+# log bucket keeps ACLs disabled, as every bucket of the stack does).
+FEATURE_FLAGS: dict[str, Any] = {"@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True}
 
 
 def cdk_json_context() -> dict[str, Any]:
@@ -41,7 +45,7 @@ def build_app(
     app = App(
         outdir=outdir or environ.get("CDK_OUTDIR") or str(PROJECT_ROOT / "cdk.out"),
         # The CLI's context (cdk.json and -c, via CDK_CONTEXT_JSON) still wins over this.
-        context={**cdk_json_context(), **(context or {})},
+        context={**FEATURE_FLAGS, **cdk_json_context(), **(context or {})},
     )
     config = load_config(app.node.get_all_context(), environ)
     MeetingsStack(app, config.stack_name, config=config)

@@ -67,7 +67,11 @@ _SETTINGS_FIELDS: Final = (
     "reconcile_interval_seconds",
     "end_settle_seconds",
     "idempotency_ttl_seconds",
+    "recording_url_ttl_seconds",
+    "recordings_visible_to_attendees",
 )
+# S3 lifecycle expirations are whole days; ten years bounds a typo such as 36500.
+MAX_RECORDING_RETENTION_DAYS: Final = 3650
 
 
 class ConfigError(ValueError):
@@ -158,6 +162,18 @@ class MeetingsConfig(BaseModel):
     api_throttle_burst_limit: Annotated[
         int, Field(alias="apiThrottleBurstLimit", ge=1, le=5_000)
     ] = 200
+    # One day more than the records' default: a recording's files count from their writing,
+    # its record from the meeting's end, and Chime ends every meeting within 24 hours.
+    recording_retention_days: Annotated[
+        int, Field(alias="recordingRetentionDays", ge=1, le=MAX_RECORDING_RETENTION_DAYS)
+    ] = 31
+    recording_url_ttl_seconds: Annotated[int, Field(alias="recordingUrlTtlSeconds")] = (
+        _setting_default("recording_url_ttl_seconds")
+    )
+    recordings_visible_to_attendees: Annotated[
+        bool, Field(alias="recordingsVisibleToAttendees")
+    ] = _setting_default("recordings_visible_to_attendees")
+    create_service_linked_roles: Annotated[bool, Field(alias="createServiceLinkedRoles")] = False
 
     @field_validator(*_SETTINGS_FIELDS)
     @classmethod
@@ -251,7 +267,8 @@ class MeetingsConfig(BaseModel):
 
     @property
     def stateful_removal_policy(self) -> RemovalPolicy:
-        """What `cdk destroy` does to what holds data: the table, the user pool, the logs."""
+        """What `cdk destroy` does to what holds data: the table, the user pool, the logs, the
+        recordings and their access logs, and the webhook key."""
         return RemovalPolicy.RETAIN if self.removal_policy == "retain" else RemovalPolicy.DESTROY
 
     @property

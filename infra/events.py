@@ -13,6 +13,7 @@ from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from meetings import deployment
 
@@ -29,7 +30,7 @@ _PATTERN_FIELDS: Final = {
     "resources": "resources",
 }
 # AWS's advice for an SQS event source: visibility timeout at least 6x the function timeout.
-_VISIBILITY_FACTOR: Final = 6
+VISIBILITY_FACTOR: Final = 6
 
 
 def event_pattern(pattern: dict[str, Any]) -> events.EventPattern:
@@ -40,6 +41,17 @@ def event_pattern(pattern: dict[str, Any]) -> events.EventPattern:
     return events.EventPattern(**{_PATTERN_FIELDS[key]: value for key, value in pattern.items()})
 
 
+def queue_target(queue: sqs.IQueue, dead_letter_queue: sqs.IQueue) -> targets.SqsQueue:
+    """A rule's queue target: EventBridge retries a failed put for a day (its maximum), then
+    parks the event in the rule's own dead-letter queue."""
+    return targets.SqsQueue(
+        queue,
+        dead_letter_queue=dead_letter_queue,
+        retry_attempts=185,
+        max_event_age=Duration.hours(24),
+    )
+
+
 class ChimeEventIngestion(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, consumer: MeetingsFunction) -> None:
         super().__init__(scope, construct_id)
@@ -47,7 +59,7 @@ class ChimeEventIngestion(Construct):
         self.queue = encrypted_queue(
             self,
             "Queue",
-            visibility_timeout=Duration.seconds(consumer.timeout.to_seconds() * _VISIBILITY_FACTOR),
+            visibility_timeout=Duration.seconds(consumer.timeout.to_seconds() * VISIBILITY_FACTOR),
             dead_letter_queue=self.dead_letter_queue,
         )
         self.rule_dead_letter_queue = dead_letter_queue_of(
@@ -56,17 +68,10 @@ class ChimeEventIngestion(Construct):
         self.rule = events.Rule(
             self,
             "ChimeMeetingEvents",
-            description="Amazon Chime SDK meeting state changes to the events queue",
+            description="Chime SDK meeting and media pipeline state changes to the events queue",
             event_pattern=event_pattern(deployment.CHIME_EVENT_PATTERN),
         )
-        self.rule.add_target(
-            targets.SqsQueue(
-                self.queue,
-                dead_letter_queue=self.rule_dead_letter_queue,
-                retry_attempts=185,
-                max_event_age=Duration.hours(24),
-            )
-        )
+        self.rule.add_target(queue_target(self.queue, self.rule_dead_letter_queue))
         consumer.function.add_event_source(
             sources.SqsEventSource(self.queue, batch_size=10, report_batch_item_failures=True)
         )

@@ -8,6 +8,10 @@ Sizes are chosen per function (see docs/deploy.md for the reasoning):
   calls each; 60 s covers a full batch with the adapters' bounded retries.
 - cleanup: 512 MB, 60 s. It pages through due meetings and stops early when its time runs
   short; with the default one-minute schedule a longer timeout would only overlap runs.
+- webhook_fanout: 512 MB, 60 s. A batch of domain events, one table query each, then one
+  SendMessage batch per event onto the delivery queue.
+- webhook_delivery: 512 MB, 60 s. A batch of up to 10 deliveries, POSTed concurrently with a
+  10 s timeout each: the batch takes about one slow endpoint's time, not the sum.
 """
 
 from __future__ import annotations
@@ -24,7 +28,13 @@ from meetings import deployment
 
 from infra.acknowledgments import acknowledge
 from infra.config import MeetingsConfig
-from infra.permissions import CHIME_ACTIONS, CHIME_ACTIONS_WITHOUT_RESOURCE, chime_statements
+from infra.permissions import (
+    CHIME_ACTIONS,
+    MEDIA_PIPELINE,
+    MEETING,
+    chime_statements,
+    resource_types_of,
+)
 
 
 @dataclass(frozen=True)
@@ -43,6 +53,12 @@ FUNCTION_SIZES: Final[dict[str, FunctionSize]] = {
     "cleanup": FunctionSize(
         512, Duration.seconds(60), "Ends over-long meetings and reconciles with Chime"
     ),
+    "webhook_fanout": FunctionSize(
+        512, Duration.seconds(60), "Turns domain events into webhook deliveries (SQS)"
+    ),
+    "webhook_delivery": FunctionSize(
+        512, Duration.seconds(60), "Signs and POSTs webhook deliveries, with backoff (SQS)"
+    ),
 }
 API_ALIAS_NAME: Final = "live"
 # Lambda's application log levels spell WARNING as WARN.
@@ -53,6 +69,7 @@ _LAMBDA_LOG_LEVELS: Final = {
     "ERROR": lambda_.ApplicationLogLevel.ERROR,
 }
 _UNSCOPED = "AwsSolutions-IAM5[Resource::*]"
+_MEETING_CREATES: Final = frozenset({"CreateMeeting", "CreateMeetingWithAttendees"})
 XRAY_REASON: Final = (
     "X-Ray active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no "
     "resource-level permissions, so Lambda's tracing statement must use '*'."
@@ -60,17 +77,34 @@ XRAY_REASON: Final = (
 CREATE_MEETING_REASON: Final = (
     "chime:CreateMeeting and chime:CreateMeetingWithAttendees define no resource type in the "
     "Service Authorization Reference (the meeting does not exist before the call), so they "
-    "can only be granted on '*'; every other Chime action is scoped to meeting ARNs."
+    "can only be granted on '*'; the other meeting actions are scoped to meeting ARNs."
+)
+MEDIA_WITHOUT_RESOURCE_REASON: Final = (
+    "chime:CreateMediaCapturePipeline, chime:CreateMediaConcatenationPipeline, "
+    "chime:ListMediaPipelines, chime:StartMeetingTranscription and "
+    "chime:StopMeetingTranscription define no resource type in the Service Authorization "
+    "Reference (the pipeline does not exist before the call, a list names none, transcription "
+    "is authorized without the meeting's ARN), so a role that calls them can only be granted "
+    "them on '*'; reading and deleting pipelines is scoped to media-pipeline ARNs."
 )
 MEETING_ARNS_REASON: Final = (
     "Chime meeting ids are assigned by Chime at creation, so the policy can name meetings "
     "only by pattern: meeting/* of this account in this control region, nothing else."
+)
+MEDIA_PIPELINE_ARNS_REASON: Final = (
+    "Chime media pipeline ids are assigned by Chime at creation, so the policy can name "
+    "pipelines only by pattern: media-pipeline/* of this account in this region, nothing else."
 )
 LATEST_RUNTIME_REASON: Final = (
     "Python 3.13 is deliberate: the asset's wheels and bytecode are built and verified for "
     "3.13 (infra/bundling.py LAMBDA_PYTHON), and the code is tested on it. Moving to a newer "
     "runtime is a tested upgrade, not a synth-time default."
 )
+
+
+def pascal_case(name: str) -> str:
+    """`webhook_delivery` → `WebhookDelivery`: a function's name in construct ids and alarms."""
+    return "".join(part.capitalize() for part in name.split("_"))
 
 
 class MeetingsFunction(Construct):
@@ -142,19 +176,26 @@ class MeetingsFunction(Construct):
             self.role.add_to_principal_policy(statement)
 
     def grant_chime(self) -> None:
-        """The Chime actions this function calls, scoped to meetings wherever IAM allows."""
+        """The Chime actions this function calls, scoped to meetings and media pipelines
+        wherever IAM allows."""
         stack = Stack.of(self)
         self.grant(*chime_statements(self.name, stack))
-        actions = set(CHIME_ACTIONS[self.name])
-        if actions & CHIME_ACTIONS_WITHOUT_RESOURCE:
+        actions = CHIME_ACTIONS[self.name]
+        unscoped = {a for a in actions if not resource_types_of(a)}
+        if unscoped & _MEETING_CREATES:
             self.accept_unscoped(CREATE_MEETING_REASON)
-        if actions - CHIME_ACTIONS_WITHOUT_RESOURCE:
-            # cdk-nag prints the ARN as the template has it: pseudo parameters in <>.
-            account = "<AWS::AccountId>" if Token.is_unresolved(stack.account) else stack.account
-            meeting_arn = f"arn:<AWS::Partition>:chime:{stack.region}:{account}:meeting/*"
-            acknowledge(
-                self.role, f"AwsSolutions-IAM5[Resource::{meeting_arn}]", MEETING_ARNS_REASON
-            )
+        if unscoped - _MEETING_CREATES:
+            self.accept_unscoped(MEDIA_WITHOUT_RESOURCE_REASON)
+        # cdk-nag prints the ARN as the template has it: pseudo parameters in <>.
+        account = "<AWS::AccountId>" if Token.is_unresolved(stack.account) else stack.account
+        types = {t for a in actions for t in resource_types_of(a)}
+        for resource_type, reason in (
+            (MEETING, MEETING_ARNS_REASON),
+            (MEDIA_PIPELINE, MEDIA_PIPELINE_ARNS_REASON),
+        ):
+            if resource_type in types:
+                arn = f"arn:<AWS::Partition>:chime:{stack.region}:{account}:{resource_type}/*"
+                acknowledge(self.role, f"AwsSolutions-IAM5[Resource::{arn}]", reason)
 
     def accept_unscoped(self, reason: str) -> None:
         """A statement of this role that must name `*`, and why: the role's one

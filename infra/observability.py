@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Final
 
 from aws_cdk import Duration
@@ -15,7 +16,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import MeetingsConfig
-from infra.function import MeetingsFunction
+from infra.function import MeetingsFunction, pascal_case
 
 PERIOD: Final = Duration.minutes(5)
 API_5XX_PERCENT_THRESHOLD: Final = 1.0
@@ -23,6 +24,16 @@ API_5XX_PERCENT_THRESHOLD: Final = 1.0
 EVENT_AGE_THRESHOLD: Final = Duration.minutes(5)
 # The stream's iterator age: how far domain events lag behind committed state.
 STREAM_AGE_THRESHOLD: Final = Duration.minutes(5)
+
+
+@dataclass(frozen=True)
+class AlarmSpec:
+    """An alarm a feature's construct asks for: fires at `threshold` or more of `metric`."""
+
+    construct_id: str
+    metric: cloudwatch.IMetric
+    threshold: float
+    what: str
 
 
 class Monitoring(Construct):
@@ -36,6 +47,7 @@ class Monitoring(Construct):
         functions: Mapping[str, MeetingsFunction],
         event_queue: sqs.IQueue,
         dead_letter_queues: Mapping[str, sqs.IQueue],
+        feature_alarms: Sequence[AlarmSpec] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         self.topic = sns.Topic(
@@ -48,13 +60,13 @@ class Monitoring(Construct):
         self._alarm("Api5xxRate", api_5xx, API_5XX_PERCENT_THRESHOLD, "API 5xx responses (%)")
         for name, function in functions.items():
             self._alarm(
-                f"{name.capitalize()}Errors",
+                f"{pascal_case(name)}Errors",
                 function.function.metric_errors(period=PERIOD, statistic="Sum"),
                 1,
                 f"{name} function errors",
             )
             self._alarm(
-                f"{name.capitalize()}Throttles",
+                f"{pascal_case(name)}Throttles",
                 function.function.metric_throttles(period=PERIOD, statistic="Sum"),
                 1,
                 f"{name} function throttles",
@@ -81,6 +93,8 @@ class Monitoring(Construct):
             STREAM_AGE_THRESHOLD.to_milliseconds(),
             "domain event lag (ms)",
         )
+        for spec in feature_alarms:
+            self._alarm(spec.construct_id, spec.metric, spec.threshold, spec.what)
         self.dashboard = self._dashboard(
             config=config,
             http_api=http_api,
@@ -89,6 +103,7 @@ class Monitoring(Construct):
             event_age=event_age,
             stream_age=stream_age,
             dead_letter_queues=dead_letter_queues,
+            feature_alarms=feature_alarms,
         )
 
     def _api_5xx_rate(self, http_api: apigwv2.HttpApi) -> cloudwatch.MathExpression:
@@ -129,6 +144,7 @@ class Monitoring(Construct):
         event_age: cloudwatch.IMetric,
         stream_age: cloudwatch.IMetric,
         dead_letter_queues: Mapping[str, sqs.IQueue],
+        feature_alarms: Sequence[AlarmSpec],
     ) -> cloudwatch.Dashboard:
         dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=config.stack_name)
         dashboard.add_widgets(
@@ -172,6 +188,8 @@ class Monitoring(Construct):
                 ],
             ),
         )
+        if feature_alarms:
+            dashboard.add_widgets(*(_graph(spec.what, [spec.metric]) for spec in feature_alarms))
         return dashboard
 
 

@@ -10,6 +10,8 @@ from constructs import Construct
 
 from infra.acknowledgments import acknowledge
 
+# The longest SQS keeps a message: time to look at a dead letter, and to retry a webhook.
+QUEUE_RETENTION: Final = Duration.days(14)
 DEAD_LETTER_QUEUE_REASON: Final = (
     "This queue is itself a dead-letter queue (of {owner}); it is watched by an alarm on its "
     "depth, and a dead-letter queue of a dead-letter queue would only hide failures."
@@ -31,7 +33,7 @@ def encrypted_queue(
         construct_id,
         encryption=sqs.QueueEncryption.SQS_MANAGED,
         enforce_ssl=True,
-        retention_period=Duration.days(14),
+        retention_period=QUEUE_RETENTION,
         visibility_timeout=visibility_timeout,
         dead_letter_queue=(
             sqs.DeadLetterQueue(queue=dead_letter_queue, max_receive_count=max_receive_count)

@@ -141,7 +141,8 @@ def webhook_event_pattern(source: str) -> dict[str, list[str]]:
 
 
 WEBHOOK_EVENT_PATTERN: Final = webhook_event_pattern(DEFAULT_DOMAIN_EVENT_SOURCE)
-# The KMS encryption context key of every webhook secret, valued with the subscription's id.
+# The KMS encryption context key every webhook secret is encrypted under, valued with the
+# subscription's id: the deployed roles may Encrypt and Decrypt only with it present.
 WEBHOOK_ENCRYPTION_CONTEXT_KEY: Final = "webhookId"
 # A delivery's retries come back through the deliveries queue by visibility timeout, one
 # receive per attempt (domain/webhook_retries.py: 12 attempts by default). The queue's
@@ -152,7 +153,8 @@ WEBHOOK_DELIVERY_MAX_RECEIVE_COUNT: Final = 20
 # Every HTTP attempt is bounded by this (connect and the whole answer).
 WEBHOOK_DELIVERY_TIMEOUT_SECONDS: Final = 10
 
-# --- The Lambda functions: one package, four entry points -------------------------------------
+
+# --- The Lambda functions: one package, one entry point per function ----------------------
 HANDLERS: Final[dict[str, str]] = {
     "api": "meetings.handlers.api.handler",
     "events": "meetings.handlers.events.handler",

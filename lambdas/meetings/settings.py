@@ -66,6 +66,13 @@ class _Rule:
             raise ValueError(f"{number} is not between {self.ge} and {self.le}")
         return number
 
+    def _check_bool(self, value: Any) -> bool:
+        if isinstance(value, bool):
+            return value
+        if value in ("true", "false"):
+            return bool(value == "true")
+        raise ValueError(f"{value!r} is not true or false")
+
 
 _RULES: Final[dict[str, _Rule]] = {
     "table_name": _Rule("TABLE_NAME", min_length=3),
@@ -170,6 +177,7 @@ class Settings:
 
 
 def _environ_text(value: Any) -> str:
+    """A value as its variable's text: booleans as the `true`/`false` the rules read back."""
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)

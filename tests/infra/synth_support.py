@@ -27,12 +27,17 @@ CUSTOM_CONTEXT: dict[str, Any] = {
     "logRetentionDays": 90,
     "cleanupSchedule": "rate(5 minutes)",
     "maxOpenMeetingsPerUser": 3,
+    "domainEventSource": "acme.meetings",
     "logLevel": "DEBUG",
     "removalPolicy": "destroy",
     "snapStart": False,
     "alarmEmail": "oncall@example.com",
     "apiThrottleRateLimit": 25,
     "apiThrottleBurstLimit": 50,
+    "recordingRetentionDays": 400,
+    "recordingUrlTtlSeconds": 300,
+    "recordingsVisibleToAttendees": True,
+    "createServiceLinkedRoles": True,
 }
 
 

@@ -35,7 +35,13 @@ def test_cdk_json_values_equal_the_model_defaults() -> None:
 def test_shared_knobs_default_to_the_functions_own_defaults() -> None:
     config = load_config({"region": "us-east-1"}, {})
     settings = config.function_settings(table_name="table", event_bus_name="bus")
-    for name in ("admin_group", "max_open_meetings_per_user", "retention_days"):
+    for name in (
+        "admin_group",
+        "max_open_meetings_per_user",
+        "retention_days",
+        "recording_url_ttl_seconds",
+        "recordings_visible_to_attendees",
+    ):
         assert getattr(settings, name) == Settings.default_of(name)
     assert config.cleanup_schedule == deployment.DEFAULT_CLEANUP_SCHEDULE
 
@@ -125,6 +131,10 @@ def test_unrelated_context_keys_of_the_cdk_are_ignored() -> None:
         ({"account": "12345"}, "account:"),
         ({"apiThrottleRateLimit": 0}, "apiThrottleRateLimit:"),
         ({"apiThrottleBurstLimit": 10_000}, "apiThrottleBurstLimit:"),
+        ({"recordingRetentionDays": 0}, "recordingRetentionDays:"),
+        ({"recordingRetentionDays": 36500}, "recordingRetentionDays:"),
+        ({"recordingsVisibleToAttendees": "sometimes"}, "recordingsVisibleToAttendees:"),
+        ({"createServiceLinkedRoles": "maybe"}, "createServiceLinkedRoles:"),
     ],
 )
 def test_bad_values_are_refused_by_key(context: dict[str, Any], expected: str) -> None:
@@ -140,11 +150,32 @@ def test_bad_values_are_refused_by_key(context: dict[str, Any], expected: str) -
         ("idempotencyTtlSeconds", 10),
         ("adminGroup", ""),
         ("domainEventSource", ""),
+        ("recordingUrlTtlSeconds", 59),
+        ("recordingUrlTtlSeconds", 43201),
     ],
 )
 def test_shared_knobs_are_checked_with_the_functions_own_rules(key: str, value: Any) -> None:
     """A value the functions' settings model would refuse at cold start fails the synth."""
     assert f"{key}: " in problems_for({key: value})
+
+
+def test_recording_knobs_read_from_cli_text() -> None:
+    config = load_config(
+        {
+            "region": "us-east-1",
+            "recordingRetentionDays": "365",
+            "recordingUrlTtlSeconds": "43200",
+            "recordingsVisibleToAttendees": "true",
+            "createServiceLinkedRoles": "true",
+        },
+        {},
+    )
+    assert config.recording_retention_days == 365
+    assert config.recording_url_ttl_seconds == 43200
+    assert config.recordings_visible_to_attendees is True
+    assert config.create_service_linked_roles is True
+    settings = config.function_settings(table_name="table", event_bus_name="bus")
+    assert settings.to_environ()["RECORDINGS_VISIBLE_TO_ATTENDEES"] == "true"
 
 
 def test_every_problem_is_reported_at_once() -> None:

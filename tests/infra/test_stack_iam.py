@@ -25,8 +25,7 @@ def statements_of(stack: Deployment, role: Any) -> set[Statement]:
             assert statement["Effect"] == "Allow"
             assert "NotAction" not in statement
             assert "NotResource" not in statement
-            actions = statement["Action"]
-            actions = [actions] if isinstance(actions, str) else actions
+            actions = actions_of(statement)
             found.add((tuple(sorted(actions)), tuple(render_all(statement["Resource"]))))
     return found
 
@@ -40,9 +39,26 @@ def expected_statements(stack: Deployment, name: str) -> set[Statement]:
         "queue": stack.logical_id(s.chime_events.queue),
         "outbox_dlq": stack.logical_id(s.outbox.dead_letter_queue),
         "bus": stack.logical_id(s.domain_events.bus),
+        "bucket": stack.logical_id(s.media.bucket),
+        "key": stack.logical_id(s.webhooks.key),
+        "events_queue": stack.logical_id(s.webhooks.events_queue),
+        "deliveries": stack.logical_id(s.webhooks.deliveries_queue),
     }
     account = "<AWS::AccountId>" if Token.is_unresolved(s.account) else s.account
     meetings = f"arn:<AWS::Partition>:chime:{stack.stack.region}:{account}:meeting/*"
+    pipelines = f"arn:<AWS::Partition>:chime:{stack.stack.region}:{account}:media-pipeline/*"
+    bucket = f"{ids['bucket']}.Arn"
+    list_recordings = (("s3:ListBucket",), (bucket,))
+    read_recordings = (("s3:GetObject",), (f"{bucket}/recordings/*",))
+    read_sink_policy = (("s3:GetBucketPolicy",), (bucket,))
+    send_deliveries = (("sqs:SendMessage",), (f"{ids['deliveries']}.Arn",))
+    consume = (
+        "sqs:ChangeMessageVisibility",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
+        "sqs:ReceiveMessage",
+    )
     table = f"{ids['table']}.Arn"
     indexes = tuple(
         sorted(
@@ -64,38 +80,58 @@ def expected_statements(stack: Deployment, name: str) -> set[Statement]:
     table_access = {(read_write, (table,)), (("dynamodb:Query",), indexes)}
     by_function = {
         "api": {
+            list_recordings,
+            read_recordings,
             (tuple(sorted((*read_write, "dynamodb:DeleteItem"))), (table,)),
             (("dynamodb:Query",), indexes),
-            (("chime:CreateMeeting", "chime:CreateMeetingWithAttendees"), ("*",)),
+            (
+                (
+                    "chime:CreateMediaCapturePipeline",
+                    "chime:CreateMediaConcatenationPipeline",
+                    "chime:CreateMeeting",
+                    "chime:CreateMeetingWithAttendees",
+                    "chime:ListMediaPipelines",
+                    "chime:StartMeetingTranscription",
+                    "chime:StopMeetingTranscription",
+                ),
+                ("*",),
+            ),
             (
                 (
                     "chime:BatchCreateAttendee",
+                    "chime:BatchUpdateAttendeeCapabilitiesExcept",
                     "chime:CreateAttendee",
                     "chime:DeleteAttendee",
                     "chime:DeleteMeeting",
                     "chime:GetMeeting",
-                    "chime:TagResource",
                     "chime:UpdateAttendeeCapabilities",
                 ),
                 (meetings,),
             ),
+            (("chime:DeleteMediaPipeline", "chime:GetMediaPipeline"), (pipelines,)),
+            (("chime:TagResource",), tuple(sorted((meetings, pipelines)))),
+            read_sink_policy,
+            (("kms:Encrypt",), (f"{ids['key']}.Arn",)),
+            send_deliveries,
         },
         "events": table_access
         | {
-            (
-                (
-                    "sqs:ChangeMessageVisibility",
-                    "sqs:DeleteMessage",
-                    "sqs:GetQueueAttributes",
-                    "sqs:GetQueueUrl",
-                    "sqs:ReceiveMessage",
-                ),
-                (f"{ids['queue']}.Arn",),
-            ),
+            (consume, (f"{ids['queue']}.Arn",)),
+            (("chime:CreateMediaConcatenationPipeline",), ("*",)),
+            (("chime:DeleteMediaPipeline", "chime:GetMediaPipeline"), (pipelines,)),
+            list_recordings,
+            read_sink_policy,
         },
-        "cleanup": table_access | {(("chime:DeleteMeeting", "chime:GetMeeting"), (meetings,))},
+        "cleanup": table_access
+        | {
+            list_recordings,
+            (("chime:DeleteMeeting", "chime:GetMeeting"), (meetings,)),
+            (("chime:CreateMediaConcatenationPipeline", "chime:ListMediaPipelines"), ("*",)),
+            (("chime:GetMediaPipeline",), (pipelines,)),
+            read_sink_policy,
+        },
         "publisher": {
-            (("dynamodb:GetItem",), (table,)),
+            (("dynamodb:GetItem", "dynamodb:PutItem"), (table,)),
             (("dynamodb:ListStreams",), ("*",)),
             (
                 ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"),
@@ -106,6 +142,17 @@ def expected_statements(stack: Deployment, name: str) -> set[Statement]:
                 (f"{ids['outbox_dlq']}.Arn",),
             ),
             (("events:PutEvents",), (f"{ids['bus']}.Arn",)),
+        },
+        "webhook_fanout": {
+            (("dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:Query"), (table,)),
+            (consume, (f"{ids['events_queue']}.Arn",)),
+            send_deliveries,
+        },
+        "webhook_delivery": {
+            (read_write, (table,)),
+            (consume, (f"{ids['deliveries']}.Arn",)),
+            send_deliveries,
+            (("kms:Decrypt",), (f"{ids['key']}.Arn",)),
         },
     }
     return common | by_function[name]
@@ -130,23 +177,69 @@ def test_the_chime_actions_per_function_are_the_declared_ones(default: Deploymen
             if action.startswith("chime:")
         }
         assert granted == set(CHIME_ACTIONS[name])
-    assert CHIME_ACTIONS["events"] == CHIME_ACTIONS["publisher"] == ()
+    assert CHIME_ACTIONS["publisher"] == CHIME_ACTIONS["webhook_fanout"] == ()
+    assert CHIME_ACTIONS["webhook_delivery"] == ()
 
 
-def test_only_create_meeting_is_granted_on_any_chime_resource(default: Deployment) -> None:
+def test_only_actions_without_a_resource_type_are_granted_on_any_chime_resource(
+    default: Deployment,
+) -> None:
+    """The Service Authorization Reference defines no resource type for exactly these."""
+    without_resource = {
+        "chime:CreateMeeting",
+        "chime:CreateMeetingWithAttendees",
+        "chime:CreateMediaCapturePipeline",
+        "chime:CreateMediaConcatenationPipeline",
+        "chime:ListMediaPipelines",
+        "chime:StartMeetingTranscription",
+        "chime:StopMeetingTranscription",
+    }
     for function in default.stack.functions.values():
         for actions, resources in statements_of(default, function.role):
-            chime = [a for a in actions if a.startswith("chime:")]
+            chime = {a for a in actions if a.startswith("chime:")}
             if chime and "*" in resources:
-                assert set(chime) == {"chime:CreateMeeting", "chime:CreateMeetingWithAttendees"}
+                assert chime <= without_resource, chime
+
+
+def conditions_of(stack: Deployment, role: Any, action: str) -> list[Any]:
+    """The Condition of each statement of `role` that grants `action`."""
+    role_id = stack.logical_id(role)
+    return [
+        statement.get("Condition")
+        for policy in stack.of_type("AWS::IAM::Policy").values()
+        if render_all(policy["Properties"]["Roles"]) == [role_id]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if action in actions_of(statement)
+    ]
+
+
+def actions_of(statement: dict[str, Any]) -> list[str]:
+    actions = statement["Action"]
+    return [actions] if isinstance(actions, str) else list(actions)
+
+
+def test_listing_recordings_is_limited_to_the_prefix(default: Deployment) -> None:
+    for name in ("api", "events", "cleanup"):
+        role = default.stack.functions[name].role
+        assert conditions_of(default, role, "s3:ListBucket") == [
+            {"StringLike": {"s3:prefix": ["recordings/*"]}}
+        ]
+
+
+def test_webhook_secrets_are_bound_to_their_subscription(default: Deployment) -> None:
+    """Encrypt and Decrypt only with the subscription id as encryption context."""
+    key = f"kms:EncryptionContext:{deployment.WEBHOOK_ENCRYPTION_CONTEXT_KEY}"
+    expected = [{"Null": {key: "false"}}]
+    functions = default.stack.functions
+    assert conditions_of(default, functions["api"].role, "kms:Encrypt") == expected
+    assert conditions_of(default, functions["webhook_delivery"].role, "kms:Decrypt") == expected
 
 
 def test_no_statement_grants_a_wildcard_action(default: Deployment, custom: Deployment) -> None:
     for stack in (default, custom):
         for policy in stack.of_type("AWS::IAM::Policy").values():
             for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-                actions = statement["Action"]
-                for action in [actions] if isinstance(actions, str) else actions:
+                for action in actions_of(statement):
                     assert "*" not in action, action
 
 

@@ -11,6 +11,7 @@ from meetings import deployment
 from meetings.settings import Settings
 from synth_support import Deployment
 
+from infra import stack as stack_module
 from infra.function import FUNCTION_SIZES
 
 API_GATEWAY_TIMEOUT_SECONDS = 30
@@ -123,23 +124,46 @@ def test_all_functions_share_one_code_asset(default: Deployment) -> None:
 
 
 def test_the_environment_is_the_settings_model(default: Deployment) -> None:
-    table = default.logical_id(default.stack.data.table)
-    bus = default.logical_id(default.stack.domain_events.bus)
+    stack = default.stack
+    table = default.logical_id(stack.data.table)
+    bus = default.logical_id(stack.domain_events.bus)
     for name in deployment.HANDLERS:
         env = function_props(default, name)["Environment"]["Variables"]
         assert set(Settings.env_names()) <= set(env)
         assert render(env["TABLE_NAME"]) == table
         assert render(env["EVENT_BUS_NAME"]) == bus
+        assert render(env["RECORDINGS_BUCKET"]) == default.logical_id(stack.media.bucket)
+        assert render(env["ACCOUNT_ID"]) == "<AWS::AccountId>"
+        assert render(env["WEBHOOK_KEY_ID"]) == f"{default.logical_id(stack.webhooks.key)}.Arn"
+        deliveries = default.logical_id(stack.webhooks.deliveries_queue)
+        assert render(env["WEBHOOK_DELIVERY_QUEUE_URL"]) == deliveries  # Ref: the URL
+        assert env["RECORDING_URL_TTL_SECONDS"] == "900"
+        assert env["RECORDINGS_VISIBLE_TO_ATTENDEES"] == "false"
+        # Loopback deliveries are for the local stack only: never allowed deployed.
+        assert env.get("WEBHOOK_ALLOW_LOOPBACK", "false") == "false"
         assert env["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"
         assert env["POWERTOOLS_LOGGER_LOG_EVENT"] == "false"
         assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
         assert env["POWERTOOLS_SERVICE_NAME"]
         # What the functions will read at cold start must pass their own model.
+        at_deploy = {"ACCOUNT_ID": "123456789012"}
         resolved = {
-            key: value if isinstance(value, str) else "resolved-at-deploy"
+            key: value if isinstance(value, str) else at_deploy.get(key, "resolved-at-deploy")
             for key, value in env.items()
         }
         Settings.from_environ(resolved)
+
+
+def test_the_deployed_resources_variables_are_settings_variables() -> None:
+    """The stack sets these from CloudFormation values, past the settings model: a renamed
+    setting must not leave the code reading a variable nobody sets."""
+    deployed = {
+        stack_module.RECORDINGS_BUCKET_VARIABLE,
+        stack_module.ACCOUNT_ID_VARIABLE,
+        stack_module.WEBHOOK_KEY_ID_VARIABLE,
+        stack_module.WEBHOOK_DELIVERY_QUEUE_URL_VARIABLE,
+    }
+    assert deployed <= set(Settings.env_names())
 
 
 def test_configured_values_reach_the_environment(custom: Deployment) -> None:
@@ -148,13 +172,16 @@ def test_configured_values_reach_the_environment(custom: Deployment) -> None:
     assert env["ADMIN_GROUP"] == "operators"
     assert env["MAX_OPEN_MEETINGS_PER_USER"] == "3"
     assert env["RETENTION_DAYS"] == "7"
+    assert env["RECORDING_URL_TTL_SECONDS"] == "300"
+    assert env["RECORDINGS_VISIBLE_TO_ATTENDEES"] == "true"
+    assert env["ACCOUNT_ID"] == "123456789012"
     assert env["POWERTOOLS_LOG_LEVEL"] == "DEBUG"
     assert function_props(custom, "api")["LoggingConfig"]["ApplicationLogLevel"] == "DEBUG"
 
 
 def test_snap_start_on_a_published_version_behind_an_alias(default: Deployment) -> None:
     assert function_props(default, "api")["SnapStart"] == {"ApplyOn": "PublishedVersions"}
-    for name in ("events", "publisher", "cleanup"):
+    for name in set(deployment.HANDLERS) - {"api"}:
         assert "SnapStart" not in function_props(default, name)
     api_function = default.logical_id(default.stack.functions["api"].function)
     version_id, version = next(iter(default.of_type("AWS::Lambda::Version").items()))
@@ -172,8 +199,13 @@ def test_snap_start_can_be_switched_off(custom: Deployment) -> None:
 # --- Chime's events ------------------------------------------------------------------------
 
 
+def chime_rule(stack: Deployment) -> dict[str, Any]:
+    props: dict[str, Any] = stack.resources[stack.logical_id(stack.stack.chime_events.rule)]
+    return props
+
+
 def test_the_chime_rule_pattern_is_the_shared_constant(default: Deployment) -> None:
-    rule = only(default.of_type("AWS::Events::Rule"))["Properties"]
+    rule = chime_rule(default)["Properties"]
     assert rule["EventPattern"] == deployment.CHIME_EVENT_PATTERN
     assert "EventBusName" not in rule  # Chime publishes to the default bus
     assert rule["State"] == "ENABLED"
@@ -183,7 +215,7 @@ def test_the_rule_delivers_to_the_queue_with_its_own_dead_letter_queue(
     default: Deployment,
 ) -> None:
     events = default.stack.chime_events
-    (target,) = only(default.of_type("AWS::Events::Rule"))["Properties"]["Targets"]
+    (target,) = chime_rule(default)["Properties"]["Targets"]
     assert render(target["Arn"]) == f"{default.logical_id(events.queue)}.Arn"
     dead_letters = target["DeadLetterConfig"]["Arn"]
     assert render(dead_letters) == f"{default.logical_id(events.rule_dead_letter_queue)}.Arn"
@@ -192,7 +224,7 @@ def test_the_rule_delivers_to_the_queue_with_its_own_dead_letter_queue(
 
 def test_every_queue_uses_sse_sqs_and_refuses_plain_http(default: Deployment) -> None:
     queues = default.of_type("AWS::SQS::Queue")
-    assert len(queues) == 5
+    assert len(queues) == 10  # 5 of meetings, 5 of webhooks
     for queue in queues.values():
         assert queue["Properties"]["SqsManagedSseEnabled"] is True
         assert "KmsMasterKeyId" not in queue["Properties"]
@@ -314,8 +346,9 @@ def test_alarms_cover_errors_throttles_dead_letters_and_lag(default: Deployment)
         ["expression"]  # the API's 5xx rate
         + ["Errors"] * functions
         + ["Throttles"] * functions
-        + ["ApproximateNumberOfMessagesVisible"] * 4
+        + ["ApproximateNumberOfMessagesVisible"] * 7
         + ["ApproximateAgeOfOldestMessage", "IteratorAge"]
+        + ["RecordingsFailed", "expression"]  # and the webhook failure rate
     )
 
 
@@ -354,7 +387,18 @@ def test_there_is_a_dashboard(default: Deployment) -> None:
 
 
 def test_outputs_have_fixed_names(default: Deployment, custom: Deployment) -> None:
-    common = {"ApiUrl", "JwtIssuer", "TableName", "EventBusName", "AlarmTopicArn", "DashboardName"}
+    common = {
+        "ApiUrl",
+        "JwtIssuer",
+        "TableName",
+        "EventBusName",
+        "AlarmTopicArn",
+        "DashboardName",
+        "RecordingsBucketName",
+        "WebhookKeyArn",
+        "WebhookDeliveryQueueUrl",
+        "WebhookDeadLetterQueueUrl",
+    }
     assert set(default.json["Outputs"]) == common | {"UserPoolId", "UserPoolClientId"}
     custom_outputs = custom.json["Outputs"]
     assert set(custom_outputs) == common
