@@ -81,11 +81,11 @@ CREATE_MEETING_REASON: Final = (
 )
 MEDIA_WITHOUT_RESOURCE_REASON: Final = (
     "chime:CreateMediaCapturePipeline, chime:CreateMediaConcatenationPipeline, "
-    "chime:ListMediaPipelines, chime:StartMeetingTranscription and "
-    "chime:StopMeetingTranscription define no resource type in the Service Authorization "
-    "Reference (the pipeline does not exist before the call, a list names none, transcription "
-    "is authorized without the meeting's ARN), so a role that calls them can only be granted "
-    "them on '*'; reading and deleting pipelines is scoped to media-pipeline ARNs."
+    "chime:StartMeetingTranscription and chime:StopMeetingTranscription define no resource "
+    "type in the Service Authorization Reference (the pipeline does not exist before the "
+    "call, transcription is authorized without the meeting's ARN), so a role that calls them "
+    "can only be granted them on '*'; reading and deleting pipelines is scoped to "
+    "media-pipeline ARNs."
 )
 MEETING_ARNS_REASON: Final = (
     "Chime meeting ids are assigned by Chime at creation, so the policy can name meetings "

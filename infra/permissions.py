@@ -34,23 +34,28 @@ CHIME_ACTIONS: Final[dict[str, tuple[str, ...]]] = {
         "BatchUpdateAttendeeCapabilitiesExcept",
         "StartMeetingTranscription",
         "StopMeetingTranscription",
+        # Start a recording; stop it (and on the host's end) and concatenate its capture.
         "CreateMediaCapturePipeline",
-        "CreateMediaConcatenationPipeline",
-        "GetMediaPipeline",
         "DeleteMediaPipeline",
-        "ListMediaPipelines",
-        # Tags a new meeting (CreateMeeting with Tags authorizes tagging it too) and a new
-        # capture pipeline.
+        "CreateMediaConcatenationPipeline",
+        # Tags a new meeting (CreateMeeting with Tags authorizes tagging it too).
         "TagResource",
     ),
-    # On a meeting's end and on pipeline events: stop the capture, concatenate, follow it.
-    "events": ("DeleteMediaPipeline", "CreateMediaConcatenationPipeline", "GetMediaPipeline"),
-    # Reconciles meetings and the pipelines whose events were lost.
+    # What the meeting's creator asked to start with the first attendee (recording,
+    # transcription); on a meeting's end and on pipeline events: stop the capture, concatenate.
+    "events": (
+        "CreateMediaCapturePipeline",
+        "StartMeetingTranscription",
+        "DeleteMediaPipeline",
+        "CreateMediaConcatenationPipeline",
+    ),
+    # Reconciles meetings, and the recordings whose pipeline events were lost (GetMediaPipeline),
+    # stopping the captures of the meetings it ends.
     "cleanup": (
         "GetMeeting",
         "DeleteMeeting",
         "GetMediaPipeline",
-        "ListMediaPipelines",
+        "DeleteMediaPipeline",
         "CreateMediaConcatenationPipeline",
     ),
     "publisher": (),
@@ -68,10 +73,9 @@ _RESOURCE_TYPES: Final[dict[str, tuple[str, ...]]] = {
     "StopMeetingTranscription": (),
     "CreateMediaCapturePipeline": (),
     "CreateMediaConcatenationPipeline": (),
-    "ListMediaPipelines": (),
     "GetMediaPipeline": (MEDIA_PIPELINE,),
     "DeleteMediaPipeline": (MEDIA_PIPELINE,),
-    "TagResource": (MEETING, MEDIA_PIPELINE),
+    "TagResource": (MEETING,),
 }
 CHIME_ACTIONS_WITHOUT_RESOURCE: Final = frozenset(
     action for action, types in _RESOURCE_TYPES.items() if not types
@@ -80,7 +84,6 @@ _STATEMENT_IDS: Final = {
     (): "ChimeWithoutResourceType",
     (MEETING,): "ChimeOnMeetings",
     (MEDIA_PIPELINE,): "ChimeOnMediaPipelines",
-    (MEETING, MEDIA_PIPELINE): "ChimeTagging",
 }
 
 

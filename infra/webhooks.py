@@ -118,7 +118,7 @@ class WebhookDelivery(Construct):
                 self.deliveries_queue, batch_size=BATCH_SIZE, report_batch_item_failures=True
             )
         )
-        delivery.grant(decrypt_webhook_secrets(self.key), send_deliveries(self.deliveries_queue))
+        delivery.grant(decrypt_webhook_secrets(self.key))
 
         # The admin API encrypts a new secret and queues pings and redeliveries.
         functions["api"].grant(

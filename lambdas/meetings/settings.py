@@ -66,13 +66,6 @@ class _Rule:
             raise ValueError(f"{number} is not between {self.ge} and {self.le}")
         return number
 
-    def _check_bool(self, value: Any) -> bool:
-        if isinstance(value, bool):
-            return value
-        if value in ("true", "false"):
-            return bool(value == "true")
-        raise ValueError(f"{value!r} is not true or false")
-
 
 _RULES: Final[dict[str, _Rule]] = {
     "table_name": _Rule("TABLE_NAME", min_length=3),

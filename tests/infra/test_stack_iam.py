@@ -90,7 +90,6 @@ def expected_statements(stack: Deployment, name: str) -> set[Statement]:
                     "chime:CreateMediaConcatenationPipeline",
                     "chime:CreateMeeting",
                     "chime:CreateMeetingWithAttendees",
-                    "chime:ListMediaPipelines",
                     "chime:StartMeetingTranscription",
                     "chime:StopMeetingTranscription",
                 ),
@@ -104,12 +103,12 @@ def expected_statements(stack: Deployment, name: str) -> set[Statement]:
                     "chime:DeleteAttendee",
                     "chime:DeleteMeeting",
                     "chime:GetMeeting",
+                    "chime:TagResource",
                     "chime:UpdateAttendeeCapabilities",
                 ),
                 (meetings,),
             ),
-            (("chime:DeleteMediaPipeline", "chime:GetMediaPipeline"), (pipelines,)),
-            (("chime:TagResource",), tuple(sorted((meetings, pipelines)))),
+            (("chime:DeleteMediaPipeline",), (pipelines,)),
             read_sink_policy,
             (("kms:Encrypt",), (f"{ids['key']}.Arn",)),
             send_deliveries,
@@ -117,8 +116,15 @@ def expected_statements(stack: Deployment, name: str) -> set[Statement]:
         "events": table_access
         | {
             (consume, (f"{ids['queue']}.Arn",)),
-            (("chime:CreateMediaConcatenationPipeline",), ("*",)),
-            (("chime:DeleteMediaPipeline", "chime:GetMediaPipeline"), (pipelines,)),
+            (
+                (
+                    "chime:CreateMediaCapturePipeline",
+                    "chime:CreateMediaConcatenationPipeline",
+                    "chime:StartMeetingTranscription",
+                ),
+                ("*",),
+            ),
+            (("chime:DeleteMediaPipeline",), (pipelines,)),
             list_recordings,
             read_sink_policy,
         },
@@ -126,8 +132,8 @@ def expected_statements(stack: Deployment, name: str) -> set[Statement]:
         | {
             list_recordings,
             (("chime:DeleteMeeting", "chime:GetMeeting"), (meetings,)),
-            (("chime:CreateMediaConcatenationPipeline", "chime:ListMediaPipelines"), ("*",)),
-            (("chime:GetMediaPipeline",), (pipelines,)),
+            (("chime:CreateMediaConcatenationPipeline",), ("*",)),
+            (("chime:DeleteMediaPipeline", "chime:GetMediaPipeline"), (pipelines,)),
             read_sink_policy,
         },
         "publisher": {
@@ -151,7 +157,6 @@ def expected_statements(stack: Deployment, name: str) -> set[Statement]:
         "webhook_delivery": {
             (read_write, (table,)),
             (consume, (f"{ids['deliveries']}.Arn",)),
-            send_deliveries,
             (("kms:Decrypt",), (f"{ids['key']}.Arn",)),
         },
     }
@@ -190,7 +195,6 @@ def test_only_actions_without_a_resource_type_are_granted_on_any_chime_resource(
         "chime:CreateMeetingWithAttendees",
         "chime:CreateMediaCapturePipeline",
         "chime:CreateMediaConcatenationPipeline",
-        "chime:ListMediaPipelines",
         "chime:StartMeetingTranscription",
         "chime:StopMeetingTranscription",
     }
