@@ -95,6 +95,17 @@ class ConflictError(DomainError):
     default_message = "the request conflicts with another one"
 
 
+class NoAttendeeExcludedError(DomainError):
+    """Mute-all leaves the caller's attendee (and those named) alone; Chime needs at least one
+    such attendee, and the meeting has none: a state of the meeting, not a malformed request."""
+
+    status = 409
+    code = "NO_ATTENDEE_EXCLUDED"
+    default_message = (
+        "you have no attendee in this meeting: name who keeps their capabilities in exceptUserIds"
+    )
+
+
 class MeetingEndedError(DomainError):
     status = 410
     code = "MEETING_ENDED"

@@ -7,6 +7,7 @@ docs/webhooks.md is the contract. Timestamps are epoch milliseconds, like every 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final
@@ -137,6 +138,11 @@ def delivery_body(event_type: str, occurred_at: str, data: dict[str, Any]) -> st
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
 
 
+# A description: any text but control characters (C0, DEL, C1) — the rule the API document
+# states too, as this pattern.
+DESCRIPTION_PATTERN: Final = "^[^\u0000-\u001f\u007f-\u009f]*$"
+
+
 def ping_body(webhook_id: str, now_ms: int) -> str:
     data = {"webhookId": webhook_id, "message": "ping from the meetings backend"}
     return delivery_body(WEBHOOK_PING_EVENT_TYPE, rfc3339(now_ms), data)
@@ -167,7 +173,7 @@ def checked_event_types(event_types: list[str]) -> tuple[str, ...]:
 def checked_description(description: str) -> str:
     if len(description) > MAX_DESCRIPTION_CHARS:
         raise _invalid("description", f"is longer than {MAX_DESCRIPTION_CHARS} characters")
-    if any(not ch.isprintable() for ch in description):
+    if not re.fullmatch(DESCRIPTION_PATTERN, description):
         raise _invalid("description", "may not hold control characters")
     return description
 

@@ -6,7 +6,7 @@ OpenAPI document."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -88,8 +88,72 @@ LanguageModelName = Annotated[
 ]
 
 
+def _absent(*names: str) -> dict[str, Any]:
+    """A schema clause: these fields are absent or null."""
+    return {"properties": {name: {"type": "null"} for name in names}}
+
+
+def _given(name: str) -> dict[str, Any]:
+    return {"required": [name], "properties": {name: {"not": {"type": "null"}}}}
+
+
+# The document states the cross-field rules of transcription_settings_problem that JSON Schema
+# can: a languageCode XOR identifyLanguage with two or more distinct options, and what goes
+# with each; PII only with en-US, one kind at a time, entity types only with one; a filter
+# method only with a filter. One cannot be stated: preferredLanguage must be one of
+# languageOptions (the fuzzing lists it as a rule no schema states).
+_TRANSCRIPTION_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {
+            "allOf": [
+                _given("languageCode"),
+                {"properties": {"identifyLanguage": {"const": False}}},
+                _absent("languageOptions", "preferredLanguage"),
+                {
+                    "anyOf": [
+                        _absent("contentIdentificationType", "contentRedactionType"),
+                        {"properties": {"languageCode": {"const": "en-US"}}},
+                    ]
+                },
+            ]
+        },
+        {
+            "allOf": [
+                {
+                    "required": ["identifyLanguage"],
+                    "properties": {"identifyLanguage": {"const": True}},
+                },
+                _given("languageOptions"),
+                {"properties": {"languageOptions": {"minItems": 2, "uniqueItems": True}}},
+                _absent(
+                    "languageCode",
+                    "languageModelName",
+                    "vocabularyName",
+                    "vocabularyFilterName",
+                    "contentIdentificationType",
+                    "contentRedactionType",
+                ),
+            ]
+        },
+    ],
+    "not": {"allOf": [_given("contentIdentificationType"), _given("contentRedactionType")]},
+    "allOf": [
+        {
+            "anyOf": [
+                _absent("piiEntityTypes"),
+                _given("contentIdentificationType"),
+                _given("contentRedactionType"),
+            ]
+        },
+        {"anyOf": [_absent("vocabularyFilterMethod"), _given("vocabularyFilterName")]},
+    ],
+}
+
+
 class TranscriptionBody(_Strict):
     """Chime's EngineTranscribeSettings: a languageCode, or identifyLanguage with options."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_TRANSCRIPTION_SCHEMA)
 
     languageCode: LanguageCode | None = None  # noqa: N815
     identifyLanguage: bool = False  # noqa: N815

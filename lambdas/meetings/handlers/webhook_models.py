@@ -7,16 +7,35 @@ handlers/webhook_views.py renders the records in exactly these shapes.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from meetings.deployment import DOMAIN_EVENT_TYPES
 from meetings.domain.url_safety import MAX_URL_LENGTH
-from meetings.domain.webhooks import MAX_DESCRIPTION_CHARS, MAX_EVENT_TYPES
+from meetings.domain.webhooks import (
+    ALL_EVENTS,
+    DESCRIPTION_PATTERN,
+    MAX_DESCRIPTION_CHARS,
+    MAX_EVENT_TYPES,
+)
 
 Url = Annotated[str, Field(min_length=1, max_length=MAX_URL_LENGTH)]
-EventTypes = Annotated[list[str], Field(min_length=1, max_length=MAX_EVENT_TYPES + 1)]
-Description = Annotated[str, Field(max_length=MAX_DESCRIPTION_CHARS)]
+# The document states the event-type rules of domain/webhooks.checked_event_types (which
+# enforces them): known types, or "*" alone.
+_EVENT_TYPES_SCHEMA: Final = {
+    "anyOf": [
+        {"items": {"enum": list(DOMAIN_EVENT_TYPES)}},
+        {"maxItems": 1, "items": {"const": ALL_EVENTS}},
+    ]
+}
+EventTypes = Annotated[
+    list[str],
+    Field(min_length=1, max_length=MAX_EVENT_TYPES + 1, json_schema_extra=_EVENT_TYPES_SCHEMA),
+]
+Description = Annotated[
+    str, Field(max_length=MAX_DESCRIPTION_CHARS, json_schema_extra={"pattern": DESCRIPTION_PATTERN})
+]
 
 
 class CreateWebhookBody(BaseModel):

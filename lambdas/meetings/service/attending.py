@@ -15,6 +15,7 @@ from meetings.domain.errors import (
     InvalidRequestError,
     MeetingEndedError,
     MeetingNotFoundError,
+    NoAttendeeExcludedError,
 )
 from meetings.domain.identity import Identity, external_user_id_for
 from meetings.domain.records import (
@@ -197,11 +198,7 @@ class Attending(MeetingUseCase):
         excluded = sorted({p.attendeeId for p in pointers.values()})
         if not excluded:
             # Chime needs at least one attendee to leave alone.
-            raise InvalidRequestError(
-                "you have no attendee in this meeting: name who keeps their capabilities in "
-                "exceptUserIds",
-                details=[{"field": "exceptUserIds", "problem": "no attendee to leave alone"}],
-            )
+            raise NoAttendeeExcludedError()
         try:
             self.chime.update_capabilities_except(meeting_id, excluded, capabilities)
         except ChimeResourceGoneError as gone:

@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 from meetings import deployment
 from schemathesis import GenerationMode
 from schemathesis.core import NOT_SET
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from local.stack import LocalStack
 from tests.localstack_support import Api
@@ -129,10 +130,39 @@ def _fuzz(world: FuzzWorld, method: str, path: str, mode: GenerationMode, exampl
         token = tokens.get(caller)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         calls += 1
-        case.call_and_validate(base_url=world.base_url, headers=headers, timeout=30)
+        if mode is not GenerationMode.POSITIVE or (method, path) not in UNSTATED_RULES:
+            case.call_and_validate(base_url=world.base_url, headers=headers, timeout=30)
+            return
+        response = case.call(base_url=world.base_url, headers=headers, timeout=30)
+        case.validate_response(response, excluded_checks=[positive_data_acceptance])
+        if response.status_code == 400:
+            assert _refused_by_an_unstated_rule(method, path, response.json()), response.text
 
     run()
     return calls
+
+
+# Rules no JSON Schema can state, by route: schema-valid data they refuse is a 400 naming the
+# rule (docs/api.md, docs/webhooks.md). Every other 400 for schema-valid data fails the run.
+_URL_TARGET = ("url", "is refused: ")  # the URL's target, judged by the SSRF policy
+_PREFERRED_LANGUAGE = ("", "preferredLanguage must be one of languageOptions")
+UNSTATED_RULES: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
+    ("POST", "/webhooks"): (_URL_TARGET,),
+    ("PATCH", "/webhooks/{webhookId}"): (_URL_TARGET,),
+    ("POST", "/meetings/{meetingId}/transcription"): (_PREFERRED_LANGUAGE,),
+    ("POST", "/meetings"): (("transcription", _PREFERRED_LANGUAGE[1]),),
+}
+
+
+def _refused_by_an_unstated_rule(method: str, path: str, answer: dict[str, Any]) -> bool:
+    details = answer.get("error", {}).get("details") or []
+    return bool(details) and all(
+        any(
+            detail.get("field") == field and problem in str(detail.get("problem"))
+            for field, problem in UNSTATED_RULES[(method, path)]
+        )
+        for detail in details
+    )
 
 
 def test_every_route_is_documented(fuzz_world: FuzzWorld) -> None:
@@ -197,12 +227,17 @@ def _concrete(path: str, meeting_id: str, attendee_id: str) -> str:
     return path.replace("{meetingId}", meeting_id).replace("{attendeeId}", attendee_id)
 
 
+VALID_BODIES = {
+    "/batch": {"attendees": [{"userId": "someone"}]},
+    "/capabilities": {"audio": "SendReceive", "video": "SendReceive"},
+    "/transcription": {"languageCode": "en-US"},
+    "/mute-all": {"exceptUserIds": ["fuzz-guest"]},  # the guest of every fresh meeting
+}
+
+
 def _valid_body(path: str) -> bytes:
-    if path.endswith("/batch"):
-        return json.dumps({"attendees": [{"userId": "someone"}]}).encode()
-    if path.endswith("/capabilities"):
-        return json.dumps({"audio": "SendReceive", "video": "SendReceive"}).encode()
-    return b"{}"
+    ending = "/" + path.rsplit("/", 1)[-1]
+    return json.dumps(VALID_BODIES.get(ending, {})).encode()
 
 
 @pytest.mark.parametrize("content_type", JSON_TYPES + NOT_JSON_TYPES)
@@ -222,8 +257,11 @@ def test_content_types_on_every_body_route(
     assert status < 500, body
     if content_type in NOT_JSON_TYPES:
         assert (status, body["error"]["code"]) == (415, "UNSUPPORTED_MEDIA_TYPE")
+    elif path.startswith("/webhooks"):
+        # Admin routes with ids no meeting provides: the body was read past the media type.
+        assert status != 415, body
     else:
-        assert status in {200, 201}, body
+        assert status in {200, 201, 202}, body
 
 
 @pytest.mark.parametrize("method", ALL_METHODS)

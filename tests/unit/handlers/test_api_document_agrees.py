@@ -15,6 +15,7 @@ from typing import Any
 import jsonschema_rs
 import pytest
 from meetings.handlers.api_models import CapabilitiesBody, CreateMeetingBody, ProvisionBody
+from meetings.handlers.media_models import TranscriptionBody
 from pydantic import BaseModel, ValidationError
 
 # Every Latin-1 and Latin Extended character, then the whitespace and format characters on
@@ -118,4 +119,36 @@ def test_attendee_limit_and_resolutions_agree() -> None:
     assert _disagreements(CreateMeetingBody, bodies) == []
     assert not _accepted_by_validator(
         CreateMeetingBody, {"maxAttendees": 26, "features": {"contentMaxResolution": "UHD"}}
+    )
+
+
+def _transcription_bodies() -> list[dict[str, Any]]:
+    """Every combination of the fields the cross-field rules read (None: absent)."""
+    choices: dict[str, list[Any]] = {
+        "languageCode": [None, "en-US", "fr-FR"],
+        "identifyLanguage": [None, True, False],
+        "languageOptions": [None, ["en-US"], ["en-US", "fr-FR"], ["en-US", "en-US"]],
+        "contentIdentificationType": [None, "PII"],
+        "contentRedactionType": [None, "PII"],
+        "piiEntityTypes": [None, "NAME"],
+        "vocabularyFilterMethod": [None, "mask"],
+        "vocabularyFilterName": [None, "filter"],
+        "vocabularyName": [None, "words"],
+    }
+    return [
+        {name: value for name, value in zip(choices, values, strict=True) if value is not None}
+        for values in itertools.product(*choices.values())
+    ]
+
+
+def test_transcription_settings_agree() -> None:
+    """preferredLanguage ∈ languageOptions is the one rule the document cannot state."""
+    bodies = _transcription_bodies()
+    assert _disagreements(TranscriptionBody, bodies) == []
+    accepted = [body for body in bodies if _accepted_by_validator(TranscriptionBody, body)]
+    assert {"languageCode": "en-US", "contentRedactionType": "PII"} in accepted
+    assert {"identifyLanguage": True, "languageOptions": ["en-US", "fr-FR"]} in accepted
+    assert not _accepted_by_document(TranscriptionBody, {})
+    assert not _accepted_by_document(
+        TranscriptionBody, {"languageCode": "fr-FR", "contentRedactionType": "PII"}
     )
