@@ -1,6 +1,7 @@
 """A recorded meeting over the local stack: created with recording and transcription that start
 with the first attendee, two simulated attendees, a sentence said, the meeting ended — then the
-concatenated audio downloaded from its link and the transcript read, as a client app would."""
+concatenated audio and transcription messages downloaded from their links and the transcript
+read, as a client app would."""
 
 from __future__ import annotations
 
@@ -11,6 +12,13 @@ from typing import Any
 def _connect(api: Any, meeting_id: str, attendee_id: str) -> None:
     path = f"/_local/meetings/{meeting_id}/attendees/{attendee_id}/connect"
     assert api.request("POST", path, body={"audio": True}).status == 200
+
+
+def _download(artifact: dict[str, Any]) -> bytes:
+    with urllib.request.urlopen(artifact["url"]) as download:
+        data: bytes = download.read()
+    assert len(data) == artifact["bytes"]
+    return data
 
 
 def test_record_end_download_and_read_the_transcript(api: Any, unique: Any, wait: Any) -> None:
@@ -50,10 +58,10 @@ def test_record_end_download_and_read_the_transcript(api: Any, unique: Any, wait
     recording_id = listed[0]["recordingId"]
     one = api.request("GET", f"{path}/recordings/{recording_id}", token=alice)
     assert one.headers["cache-control"] == "no-store"
-    audio = next(a for a in one.json["recording"]["artifacts"] if a["kind"] == "audio")
-    with urllib.request.urlopen(audio["url"]) as download:
-        data = download.read()
-    assert len(data) == audio["bytes"] and data[:4] == b"RIFF"
+    artifacts = {a["kind"]: a for a in one.json["recording"]["artifacts"]}
+    downloaded = {kind: _download(artifacts[kind]) for kind in ("audio", "transcript")}
+    assert downloaded["audio"][:4] == b"RIFF"
+    assert b"Bob was here." in downloaded["transcript"]  # the raw transcription messages
     transcript = api.request("GET", f"{path}/transcript", token=alice).json["lines"]
     assert [(line["attendeeId"], line["text"]) for line in transcript] == [
         (attendees[1], "Bob was here.")

@@ -25,6 +25,7 @@ from tests.localstack_support import (  # the shared fixtures: api, unique
 )
 
 GROUP = "reliability-stack"
+LOG_HYGIENE_MODULE = "test_log_hygiene.py"
 # Modules long enough to run beside the rest, each in a group (and so a stack) of its own.
 OWN_GROUPS = {
     "test_end_reason_accuracy.py": "reliability-accuracy",
@@ -148,3 +149,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if here in item.path.parents:
             group = OWN_GROUPS.get(item.path.name, GROUP)
             item.add_marker(pytest.mark.xdist_group(group))
+    _log_hygiene_last(items, here)
+
+
+def _log_hygiene_last(items: list[pytest.Item], here: Path) -> None:
+    """The log-hygiene module reads the lines of the package's tests before it: it goes after
+    the package's last test (modules named after it, like test_media_*, sort later), within
+    the package so that it still shares the package's stack."""
+    ours = [index for index, item in enumerate(items) if here in item.path.parents]
+    if not ours:
+        return
+    hygiene = [item for item in items if item.path.name == LOG_HYGIENE_MODULE]
+    rest = [item for item in items[ours[0] : ours[-1] + 1] if item.path.name != LOG_HYGIENE_MODULE]
+    items[ours[0] : ours[-1] + 1] = rest + hygiene
