@@ -23,7 +23,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Final
 
-from meetings.domain.errors import ConflictError, InvalidRequestError
+from meetings.domain.errors import (
+    ConflictError,
+    InvalidRequestError,
+    ThrottledError,
+    UpstreamError,
+    UpstreamUnavailableError,
+)
 from meetings.domain.recording import (
     FailureCode,
     NextStep,
@@ -42,7 +48,7 @@ from meetings.domain.recording import (
     output_found,
     recording_prefix,
 )
-from meetings.observability import count
+from meetings.observability import count, logger
 from meetings.service.ports import (
     ArtifactStore,
     Clock,
@@ -135,9 +141,24 @@ class RecordingLifecycle:
     # --- driving ----------------------------------------------------------------------------
 
     def stop(self, record: RecordingRecord) -> RecordingRecord:
-        """Stop the capture (gone already is fine) and start its concatenation."""
+        """Stop the capture (gone already is fine) and start its concatenation.
+
+        Once the capture is stopped the recording is PROCESSING, whatever happens next: a
+        concatenation Chime refuses for now (throttled, unavailable) is left to the capture's
+        Deleted event and the cleanup's check, and the stop still answers with the record —
+        a client retrying an error would find nothing running (404)."""
         self._pipelines.delete(record.capturePipelineId)
-        return self.advance(record, lambda current: capture_stopped(current, self._clock()))
+        try:
+            return self.advance(record, lambda current: capture_stopped(current, self._clock()))
+        except (ThrottledError, UpstreamError, UpstreamUnavailableError) as later:
+            stopped = self.recordings.get_recording(record.meetingId, record.recordingId)
+            if stopped is None or stopped.status is not RecordingStatus.PROCESSING:
+                raise
+            logger.warning(
+                "concatenation deferred to the events and the cleanup",
+                extra={"recordingId": record.recordingId, "error": type(later).__name__},
+            )
+            return stopped
 
     def apply_events(self, meeting_id: str, events: Sequence[PipelineEvent]) -> int:
         """Apply pipeline events of one meeting; how many changed a recording."""

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from meetings import deployment
+from meetings.domain.errors import ThrottledError
 from meetings.domain.recording import (
     ArtifactKind,
     PipelineEvent,
@@ -224,3 +225,23 @@ def test_a_capture_whose_record_cannot_be_written_is_deleted() -> None:
     with pytest.raises(Exception, match="changed meanwhile"):
         world.start()
     assert world.pipelines.calls == ["create_capture", "delete"]
+
+
+def test_a_stop_whose_concatenation_chime_refuses_for_now_still_answers_processing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The capture is stopped: a retried stop would find nothing running, so the stop answers
+    with the PROCESSING record and the cleanup's check concatenates later."""
+    world = World()
+    record = world.start()
+
+    def throttled(**_: Any) -> str:
+        raise ThrottledError("slow down")
+
+    monkeypatch.setattr(world.pipelines, "create_concatenation", throttled)
+    stopped = world.lifecycle.stop(record)
+    assert (stopped.status, stopped.concatenationPipelineId) == (RecordingStatus.PROCESSING, None)
+    assert world.current(record) == stopped
+    monkeypatch.undo()
+    checked = world.lifecycle.check(world.current(record))
+    assert checked.concatenationPipelineId is not None
