@@ -11,9 +11,11 @@ import boto3
 import pytest
 from meetings import wiring
 from meetings.adapters import aws_clients
+from meetings.domain.identity import Identity
 from meetings.handlers.cleanup import handler as cleanup_handler
 
 from local.chime import ChimeEmulator, EmulatorServer
+from local.chime.config import DEFAULT_ACCOUNT_ID
 from local.chime.pipelines.store import S3ArtifactStore
 from tests.integration.conftest import REGION, ApiAnswer, Caller, invoke_api, lambda_context
 from tests.integration.test_events_lifecycle import apply_events
@@ -21,7 +23,7 @@ from tests.integration.test_events_lifecycle import apply_events
 HOST, BOB, CAROL = Caller("alice"), Caller("bob"), Caller("carol")
 ADMIN = Caller("root", groups=["admins"])
 BUCKET = "meetings-recordings-test"
-EMULATOR_ACCOUNT = "111122223333"
+EMULATOR_ACCOUNT = DEFAULT_ACCOUNT_ID  # the account the tests' emulator runs as
 Api = Callable[..., ApiAnswer]
 
 
@@ -223,3 +225,31 @@ def test_the_media_routes_validate_their_bodies(api: Api, media: list[dict[str, 
     assert api("DELETE", f"{path}/recording", caller=HOST).error_code == "RECORDING_NOT_FOUND"
     assert api("GET", f"{path}/transcript", caller=HOST).error_code == "TRANSCRIPT_NOT_FOUND"
     assert invoke_api("GET", f"{path}/recordings", caller=ADMIN).status == 200
+
+
+@pytest.mark.parametrize(
+    ("route", "write"), [("recording", "add_recording"), ("transcription", "save_transcription")]
+)
+def test_a_start_that_races_the_end_answers_410(
+    api: Api, chime: ChimeEmulator, media: list[dict[str, Any]], route: str, write: str
+) -> None:
+    meeting_id, (alice,) = meeting_with(api, HOST)
+    chime.connect(meeting_id, alice, audio=True)
+    container = wiring.container()
+    store = container.recordings_store
+    original = getattr(store, write)
+
+    def end_first(*args: Any, **kwargs: Any) -> Any:
+        """Chime started it; the host ends the meeting before the start's conditional write."""
+        host = Identity(user_id=HOST.sub or "", groups=frozenset(), is_admin=False)
+        container.ending.end_meeting(host, meeting_id)
+        return original(*args, **kwargs)
+
+    setattr(store, write, end_first)
+    try:
+        body = {"languageCode": "en-US"} if route == "transcription" else None
+        answer = api("POST", f"/meetings/{meeting_id}/{route}", caller=HOST, body=body)
+    finally:
+        delattr(store, write)
+    assert (answer.status, answer.error_code) == (410, "MEETING_ENDED"), answer.body
+    assert api("GET", f"/meetings/{meeting_id}/recordings", caller=HOST).body["recordings"] == []

@@ -19,7 +19,12 @@ from typing import Final
 
 from meetings.domain.chime_events import ChimeEvent
 from meetings.domain.errors import DomainError
-from meetings.domain.recording import PipelineEvent, RecordingOptions, RecordingStatus
+from meetings.domain.recording import (
+    PipelineEvent,
+    RecordingOptions,
+    RecordingRecord,
+    RecordingStatus,
+)
 from meetings.domain.transcription import TranscriptionSettings
 from meetings.observability import count, logger
 from meetings.service.ports import Clock, RecordingRepository
@@ -101,6 +106,18 @@ class MediaEvents:
             extra={"meetingId": meeting_id, "recordingId": recording_id, "error": repr(error)},
         )
 
+    def _put_off(self, record: RecordingRecord, error: DomainError) -> None:
+        """Chime or S3 busy: this recording's next check moves later (backoff), so the next
+        page of due recordings holds the others."""
+        logger.warning(
+            "recording check failed; put off",
+            extra={"recordingId": record.recordingId, "error": repr(error)},
+        )
+        try:
+            self._lifecycle.defer(record)
+        except DomainError:
+            count("RecordingChecksNotPutOff")  # the table failing too: due again as it was
+
     def check_due(self, time_left_ms: Callable[[], int]) -> MediaChecks:
         """The cleanup's pass over recordings that are not final and due a look."""
         summary = MediaChecks()
@@ -120,7 +137,8 @@ class MediaEvents:
                 seen.add(record.recordingId)
                 try:
                     self._lifecycle.check(record)
-                except DomainError:
-                    summary.skipped += 1  # Chime or S3 busy: due again at its checkAt
+                except DomainError as error:
+                    summary.skipped += 1
+                    self._put_off(record, error)
                     continue
                 summary.checked += 1

@@ -432,10 +432,16 @@ class RecordingRepository(Protocol):
         ...
 
     def save_transcription(
-        self, meeting_id: str, record: TranscriptionRecord, *, seen: TranscriptionRecord | None
+        self,
+        meeting_id: str,
+        record: TranscriptionRecord,
+        *,
+        seen: TranscriptionRecord | None,
+        while_open: bool = False,
     ) -> None:
         """Write the meeting's transcription record if it is still as `seen` (its run, status
-        and last event; None: no run yet)."""
+        and last event; None: no run yet) — and, with `while_open` (a start), only while the
+        meeting has not ended. Else TransactionRejectedError."""
         ...
 
     def clear_media_on_start(self, meeting_id: str) -> None:

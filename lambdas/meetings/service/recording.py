@@ -9,6 +9,7 @@ from typing import Any, Final
 from meetings.domain import authorization
 from meetings.domain.errors import (
     ChimeResourceGoneError,
+    ConflictError,
     MeetingEndedError,
     RecordingNotFoundError,
     TranscriptNotFoundError,
@@ -63,6 +64,11 @@ class Recordings(MeetingUseCase):
         except ChimeResourceGoneError as gone:
             self._mark_gone(meeting)
             raise MeetingEndedError() from gone
+        except ConflictError:
+            # The write is conditioned on the meeting not having ended: when the meeting ended
+            # between the read above and it, the answer is 410, not "retry".
+            self._raise_if_ended(meeting_id)
+            raise
         return Started(record, created)
 
     def stop(self, identity: Identity, meeting_id: str) -> RecordingRecord:
@@ -105,6 +111,11 @@ class Recordings(MeetingUseCase):
             for document in parse_messages(self.artifacts.read_text(key, MAX_TRANSCRIPT_BYTES))
         ]
         return assemble(documents)
+
+    def _raise_if_ended(self, meeting_id: str) -> None:
+        fresh = self.store.get_meeting(meeting_id)
+        if fresh is None or not fresh.status.is_open:
+            raise MeetingEndedError()
 
     def _managed_open(self, identity: Identity, meeting_id: str) -> MeetingRecord:
         meeting, pointer = self.store.get_meeting_and_pointer(meeting_id, identity.user_id)

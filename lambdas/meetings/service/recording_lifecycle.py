@@ -54,6 +54,11 @@ from meetings.service.ports import (
 # How often the cleanup looks at a recording that is not final.
 CAPTURING_CHECK_MS: Final = 180_000
 PROCESSING_CHECK_MS: Final = 60_000
+# A check that failed (Chime or S3 unavailable) is tried again this long later, doubling with
+# each failure in a row up to the cap, so a recording that keeps failing does not stay first in
+# the cleanup's due order and hold up the ones behind it.
+CHECK_BACKOFF_MS: Final = 60_000
+MAX_CHECK_BACKOFF_MS: Final = 3_600_000
 # A finished concatenation whose files are still missing this long after the capture stopped
 # failed; one that has not finished after PROCESSING_DEADLINE_MS failed too.
 OUTPUT_GRACE_MS: Final = 15 * 60_000
@@ -187,6 +192,19 @@ class RecordingLifecycle:
             return self._reschedule(record)
         return self.look_for_output(record)
 
+    def defer(self, record: RecordingRecord) -> RecordingRecord:
+        """After a check of `record` failed: its next check, later with each failure in a row.
+        A record changed meanwhile (the check got partway, or an event moved it) keeps the
+        schedule that change gave it."""
+        failures = record.checkFailures + 1
+        delay = min(CHECK_BACKOFF_MS * 2 ** (failures - 1), MAX_CHECK_BACKOFF_MS)
+        deferred = replace(record, checkAt=self._clock() + delay, checkFailures=failures)
+        try:
+            self.recordings.save_recording(deferred, seen=record)
+        except TransactionRejectedError:
+            return self.recordings.get_recording(record.meetingId, record.recordingId) or record
+        return deferred
+
     def advance(
         self, record: RecordingRecord, step: Callable[[RecordingRecord], Transition]
     ) -> RecordingRecord:
@@ -262,13 +280,18 @@ class RecordingLifecycle:
         """The record with its next check (or, once final, none and its expiry)."""
         now = self._clock()
         if record.status.is_final:
-            return replace(record, checkAt=None, expiresAt=now // 1000 + RECORD_RETENTION_SECONDS)
+            return replace(
+                record,
+                checkAt=None,
+                checkFailures=0,
+                expiresAt=now // 1000 + RECORD_RETENTION_SECONDS,
+            )
         interval = (
             CAPTURING_CHECK_MS
             if record.status is RecordingStatus.CAPTURING
             else PROCESSING_CHECK_MS
         )
-        return replace(record, checkAt=now + interval)
+        return replace(record, checkAt=now + interval, checkFailures=0)
 
 
 def _applying(event: PipelineEvent) -> Callable[[RecordingRecord], Transition]:

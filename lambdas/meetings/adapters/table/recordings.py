@@ -155,7 +155,12 @@ class RecordingsTable(TableBase):
         return [recording_from_item(item) for item in answer.get("Items", [])]
 
     def save_transcription(
-        self, meeting_id: str, record: TranscriptionRecord, *, seen: TranscriptionRecord | None
+        self,
+        meeting_id: str,
+        record: TranscriptionRecord,
+        *,
+        seen: TranscriptionRecord | None,
+        while_open: bool = False,
     ) -> None:
         names = {"#pk": deployment.PARTITION_KEY, "#t": TRANSCRIPTION_ATTRIBUTE}
         values: Item = {":t": serialize(_without_nones(record.as_dict()))}
@@ -170,6 +175,10 @@ class RecordingsTable(TableBase):
             else:
                 condition += " AND #t.#e = :e"
                 values[":e"] = serialize(seen.eventAt)
+        if while_open:
+            names["#status"] = "status"
+            values[":ended"] = {"S": str(MeetingStatus.ENDED)}
+            condition += " AND #status <> :ended"
         self._update(
             TableName=self.table_name,
             Key=meeting_key(meeting_id),
