@@ -6,6 +6,8 @@ events function's and the cleanup's media use case.
 - a meeting whose first attendee connected starts what its creator asked for
   (`mediaOnStart`), once: the options are removed only after everything started, so a failure
   is tried again with the next join event (the SQS message is retried too);
+- a meeting whose last person with audio left stops every capture too (a pipeline never
+  keeps a meeting alive: Chime counts it as an attendee);
 - a meeting that ended stops every capture and concatenates it. Chime stops captures with the
   meeting anyway; this makes the concatenation start at once, and the cleanup's checks repair
   a stop that failed here.
@@ -28,7 +30,7 @@ from meetings.domain.recording import (
 from meetings.domain.transcription import TranscriptionSettings
 from meetings.observability import count, logger
 from meetings.service.ports import Clock, RecordingRepository
-from meetings.service.recording_lifecycle import RecordingLifecycle
+from meetings.service.recording_lifecycle import PipelinesApplied, RecordingLifecycle
 from meetings.service.transcription import Transcriptions
 
 DUE_PAGE: Final = 25
@@ -56,7 +58,9 @@ class MediaEvents:
         self._transcriptions = transcriptions
         self._clock = clock
 
-    def apply_pipeline_events(self, meeting_id: str, events: Sequence[PipelineEvent]) -> int:
+    def apply_pipeline_events(
+        self, meeting_id: str, events: Sequence[PipelineEvent]
+    ) -> PipelinesApplied:
         return self._lifecycle.apply_events(meeting_id, events)
 
     def apply_transcription_events(self, meeting_id: str, events: Sequence[ChimeEvent]) -> bool:
@@ -77,6 +81,13 @@ class MediaEvents:
             settings = TranscriptionSettings.from_dict(wanted["transcription"])
             self._transcriptions.start_for(meeting, settings)
         self._recordings.clear_media_on_start(meeting_id)
+
+    def after_last_left(self, meeting_id: str) -> int:
+        """The meeting's last person with audio left: a capture must not keep the meeting
+        alive (Chime counts it as an attendee), so it stops and is concatenated as on the
+        meeting's end; the meeting then ends by Chime's no-audio rule unless someone returns.
+        A returning person gets a new recording only by starting one (docs/recording.md)."""
+        return self.after_end(meeting_id)
 
     def after_end(self, meeting_id: str) -> int:
         """Stop and concatenate every capture of an ended meeting; how many. A failure is

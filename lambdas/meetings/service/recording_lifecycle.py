@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Final
 
 from meetings.domain.errors import ConflictError, InvalidRequestError
@@ -71,6 +71,15 @@ _SAVE_ATTEMPTS: Final = 3
 _STOPPED: Final = frozenset({"Stopped"})
 _FAILED: Final = frozenset({"Failed"})
 _NAMESPACE: Final = uuid.UUID("6f1d7c2e-3b0a-4c55-9d8e-0a7b1c2d3e4f")
+
+
+@dataclass(frozen=True, slots=True)
+class PipelinesApplied:
+    changed: int  # recordings changed
+    captures: frozenset[str]  # pipelines of the events that are a recording's capture
+    # Pipelines no recording names: not ours, or their record is not written yet (a capture's
+    # or concatenation's events may overtake the write that follows its creation).
+    unknown: frozenset[str]
 
 
 def recording_id_for(meeting_id: str, sequence: int) -> str:
@@ -144,10 +153,11 @@ class RecordingLifecycle:
         self._pipelines.delete(record.capturePipelineId)
         return self.advance(record, lambda current: capture_stopped(current, self._clock()))
 
-    def apply_events(self, meeting_id: str, events: Sequence[PipelineEvent]) -> int:
-        """Apply pipeline events of one meeting; how many changed a recording."""
+    def apply_events(self, meeting_id: str, events: Sequence[PipelineEvent]) -> PipelinesApplied:
+        """Apply pipeline events of one meeting: how many changed a recording, and which of
+        the events' pipelines the recordings name as captures, and which they do not name."""
         if not events:
-            return 0
+            return PipelinesApplied(0, frozenset(), frozenset())
         by_pipeline: dict[str, RecordingRecord] = {}
         for record in self.recordings.list_recordings(meeting_id):
             by_pipeline[record.capturePipelineId] = record
@@ -165,7 +175,10 @@ class RecordingLifecycle:
             by_pipeline[after.capturePipelineId] = after
             if after.concatenationPipelineId:
                 by_pipeline[after.concatenationPipelineId] = after
-        return changed
+        named = {e.pipeline_id for e in events if e.pipeline_id in by_pipeline}
+        captures = {p for p in named if by_pipeline[p].capturePipelineId == p}
+        unknown = {e.pipeline_id for e in events} - named
+        return PipelinesApplied(changed, frozenset(captures), frozenset(unknown))
 
     def check(self, record: RecordingRecord) -> RecordingRecord:  # noqa: PLR0911
         """The cleanup's look at a recording that is not final: ask Chime and the bucket what
