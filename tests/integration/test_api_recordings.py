@@ -350,3 +350,39 @@ def test_an_event_of_a_pipeline_no_recording_names_yet_is_delivered_again(
         if failed:
             (failure,) = answer["batchItemFailures"]
             assert failure["itemIdentifier"] == event["Records"][1]["messageId"]
+
+
+def test_the_recordings_list_pages_newest_first(
+    api: Api, chime: ChimeEmulator, media: list[dict[str, Any]]
+) -> None:
+    meeting_id, (alice,) = meeting_with(api, HOST)
+    chime.connect(meeting_id, alice, audio=True)
+    path = f"/meetings/{meeting_id}/recording"
+    started = []
+    for _ in range(3):
+        started.append(api("POST", path, caller=HOST).body["recording"]["recordingId"])
+        assert api("DELETE", path, caller=HOST).status == 200
+    listing = f"/meetings/{meeting_id}/recordings"
+    first = api("GET", listing, caller=HOST, query={"limit": "2"}).body
+    assert [r["recordingId"] for r in first["recordings"]] == started[:0:-1]
+    token = first["nextToken"]
+    second = api("GET", listing, caller=HOST, query={"limit": "2", "nextToken": token}).body
+    assert ([r["recordingId"] for r in second["recordings"]], second["nextToken"]) == (
+        [started[0]],
+        None,
+    )
+    whole = api("GET", listing, caller=HOST).body
+    assert len(whole["recordings"]) == 3 and whole["nextToken"] is None
+    bad = [
+        {"limit": "0"},
+        {"limit": "101"},
+        {"nextToken": "not-a-token"},
+        {"nextToken": token[:-2]},
+    ]
+    answers = [api("GET", listing, caller=HOST, query=query) for query in bad]
+    assert [answer.status for answer in answers] == [400] * len(bad)
+    # A token is bound to its caller and its query.
+    other, _ = meeting_with(api, HOST)
+    elsewhere = api("GET", f"/meetings/{other}/recordings", caller=HOST, query={"nextToken": token})
+    assert elsewhere.status == 400
+    assert api("GET", listing, caller=ADMIN, query={"nextToken": token}).status == 400

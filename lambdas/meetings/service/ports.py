@@ -419,6 +419,12 @@ class RecordingRepository(Protocol):
 
     def get_recording(self, meeting_id: str, recording_id: str) -> RecordingRecord | None: ...
 
+    def list_recordings_page(
+        self, meeting_id: str, *, page: PageRequest
+    ) -> tuple[list[RecordingRecord], str | None]:
+        """One page of a meeting's recordings, newest first, and the token of the next."""
+        ...
+
     def add_recording(self, record: RecordingRecord) -> None:
         """Write a new recording (refused if it exists) and show it on its meeting."""
         ...

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from meetings.domain import authorization
+from meetings.domain import authorization, pagination
 from meetings.domain.errors import (
     ChimeResourceGoneError,
     ConflictError,
@@ -23,7 +23,8 @@ from meetings.domain.recording import (
 )
 from meetings.domain.records import MeetingRecord
 from meetings.domain.transcript import TranscriptLine, assemble, parse_messages
-from meetings.service.ports import ArtifactStore
+from meetings.service.ports import ArtifactStore, PageRequest
+from meetings.service.querying import Page
 from meetings.service.recording_lifecycle import RecordingLifecycle, running
 from meetings.service.shared import MeetingUseCase
 
@@ -78,9 +79,15 @@ class Recordings(MeetingUseCase):
             raise RecordingNotFoundError("no recording is running")
         return self.lifecycle.stop(current)
 
-    def list_all(self, identity: Identity, meeting_id: str) -> list[RecordingRecord]:
+    def list_page(
+        self, identity: Identity, meeting_id: str, *, limit: int, next_token: str | None
+    ) -> Page[RecordingRecord]:
+        """One page of the meeting's recordings, newest first."""
         self._readable(identity, meeting_id)
-        return self.lifecycle.recordings.list_recordings(meeting_id)
+        binding = pagination.query_binding(identity.user_id, recordings=meeting_id)
+        page = PageRequest(limit=limit, token=next_token, binding=binding, now=self.clock())
+        records, token = self.lifecycle.recordings.list_recordings_page(meeting_id, page=page)
+        return Page(records, token)
 
     def get(self, identity: Identity, meeting_id: str, recording_id: str) -> ReadableRecording:
         self._readable(identity, meeting_id)
