@@ -156,6 +156,7 @@ def test_a_meeting_lifecycle_reaches_every_receiver_signed_and_in_sequence(
     assert wait(lambda: _disabled(state.at("/ok"), gone_id), timeout=30)
     gone = api.request("GET", f"/webhooks/{gone_id}", token=admin).json["webhook"]
     assert (gone["enabled"], gone["disabledReason"]) == (False, "gone")
+
     # The flaky receiver got this meeting's meeting.ended on its third attempt, with one
     # webhook-id (the stack is shared: other tests' meetings end too, and reach it as well).
     def flaky_ours() -> list[Received]:

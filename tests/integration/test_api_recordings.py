@@ -4,6 +4,8 @@ moto's bucket: every route, its errors and roles, and the events that finish a r
 
 from __future__ import annotations
 
+import copy
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -11,12 +13,15 @@ import boto3
 import pytest
 from meetings import wiring
 from meetings.adapters import aws_clients
+from meetings.domain.identity import Identity
+from meetings.domain.instants import rfc3339
 from meetings.handlers.cleanup import handler as cleanup_handler
+from meetings.handlers.event_batches import UNRECORDED_MEETING_DELIVERIES
 
 from local.chime import ChimeEmulator, EmulatorServer
 from local.chime.pipelines.store import S3ArtifactStore
 from tests.integration.conftest import REGION, ApiAnswer, Caller, invoke_api, lambda_context
-from tests.integration.test_events_lifecycle import apply_events
+from tests.integration.test_events_lifecycle import apply_events, settle_ends, sqs_event
 
 HOST, BOB, CAROL = Caller("alice"), Caller("bob"), Caller("carol")
 ADMIN = Caller("root", groups=["admins"])
@@ -222,3 +227,160 @@ def test_the_media_routes_validate_their_bodies(api: Api, media: list[dict[str, 
     assert api("DELETE", f"{path}/recording", caller=HOST).error_code == "RECORDING_NOT_FOUND"
     assert api("GET", f"{path}/transcript", caller=HOST).error_code == "TRANSCRIPT_NOT_FOUND"
     assert invoke_api("GET", f"{path}/recordings", caller=ADMIN).status == 200
+
+
+@pytest.mark.parametrize(
+    ("route", "write"), [("recording", "add_recording"), ("transcription", "save_transcription")]
+)
+def test_a_start_that_races_the_end_answers_410(
+    api: Api, chime: ChimeEmulator, media: list[dict[str, Any]], route: str, write: str
+) -> None:
+    meeting_id, (alice,) = meeting_with(api, HOST)
+    chime.connect(meeting_id, alice, audio=True)
+    container = wiring.container()
+    store = container.recordings_store
+    original = getattr(store, write)
+
+    def end_first(*args: Any, **kwargs: Any) -> Any:
+        """Chime started it; the host ends the meeting before the start's conditional write."""
+        host = Identity(user_id=HOST.sub or "", groups=frozenset(), is_admin=False)
+        container.ending.end_meeting(host, meeting_id)
+        return original(*args, **kwargs)
+
+    setattr(store, write, end_first)
+    try:
+        body = {"languageCode": "en-US"} if route == "transcription" else None
+        answer = api("POST", f"/meetings/{meeting_id}/{route}", caller=HOST, body=body)
+    finally:
+        delattr(store, write)
+    assert (answer.status, answer.error_code) == (410, "MEETING_ENDED"), answer.body
+    assert api("GET", f"/meetings/{meeting_id}/recordings", caller=HOST).body["recordings"] == []
+
+
+def test_a_capture_counts_as_an_attendee_when_the_end_reason_is_inferred(
+    api: Api, chime: ChimeEmulator, media: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    meeting_id, (alice, bob) = meeting_with(api, HOST, BOB)
+    chime.connect(meeting_id, alice, audio=True)
+    chime.connect(meeting_id, bob, audio=True)
+    assert api("POST", f"/meetings/{meeting_id}/recording", caller=HOST).status == 202
+    chime.advance(1)  # the capture joins: MediaPipelineInProgress
+    deliver(media)
+    chime.advance(60)
+    chime.leave(meeting_id, bob)
+    chime.advance(60)
+    chime.leave(meeting_id, alice)
+    # Their Left events are late, so nothing stops the capture: Chime hears one audio
+    # connection (the capture) and ends the meeting by its single-attendee rule, not 5 min on.
+    chime.advance(1801)
+    truth = chime.truth(meeting_id)
+    assert truth.end_reason == "single_attendee_30min"
+    deliver(media)
+    assert settle_ends(monkeypatch)["settled"] == 1
+    view = api("GET", f"/meetings/{meeting_id}", caller=HOST).body["meeting"]
+    assert (view["endReason"], view["endedAt"]) == (truth.end_reason, rfc3339(truth.ended_ms or 0))
+
+
+def test_the_last_person_leaving_stops_the_capture_and_the_meeting_ends_without_audio(
+    api: Api, chime: ChimeEmulator, media: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    meeting_id, (alice,) = meeting_with(api, HOST)
+    path = f"/meetings/{meeting_id}"
+    chime.connect(meeting_id, alice, audio=True)
+    assert api("POST", f"{path}/recording", caller=HOST).status == 202
+    chime.advance(6)
+    chime.leave(meeting_id, alice)
+    deliver(media)  # AttendeeLeft: nobody with audio is left, the capture stops
+    (recording,) = api("GET", f"{path}/recordings", caller=HOST).body["recordings"]
+    assert recording["status"] == "PROCESSING"
+    (capture,) = chime.pipeline_ids(meeting_id)[:1]
+    assert chime.pipeline(capture).status != "InProgress"
+    deliver(media)  # the capture's Deleted, and again the Left: a duplicate stops nothing twice
+    chime.advance(301)
+    truth = chime.truth(meeting_id)
+    assert truth.end_reason == "no_audio_5min"
+    deliver(media)
+    assert settle_ends(monkeypatch)["settled"] == 1
+    view = api("GET", path, caller=HOST).body["meeting"]
+    assert (view["endReason"], view["endedAt"]) == (truth.end_reason, rfc3339(truth.ended_ms or 0))
+    recordings = api("GET", f"{path}/recordings", caller=HOST).body["recordings"]
+    assert [r["status"] for r in recordings] == ["AVAILABLE"]
+
+
+def test_a_person_who_returns_gets_a_new_recording_only_by_starting_one(
+    api: Api, chime: ChimeEmulator, media: list[dict[str, Any]]
+) -> None:
+    meeting_id, (alice,) = meeting_with(api, HOST, recording={"auto": True})
+    path = f"/meetings/{meeting_id}"
+    chime.connect(meeting_id, alice, audio=True)
+    deliver(media)  # the first join starts the recording the meeting asked for
+    chime.advance(6)
+    chime.leave(meeting_id, alice)
+    deliver(media)
+    chime.advance(10)
+    chime.connect(meeting_id, alice, audio=True)
+    deliver(media)
+    statuses = [
+        r["status"] for r in api("GET", f"{path}/recordings", caller=HOST).body["recordings"]
+    ]
+    assert statuses == ["PROCESSING"] or statuses == ["AVAILABLE"]
+    assert api("POST", f"{path}/recording", caller=HOST).status == 202
+    assert len(api("GET", f"{path}/recordings", caller=HOST).body["recordings"]) == 2
+
+
+def test_an_event_of_a_pipeline_no_recording_names_yet_is_delivered_again(
+    api: Api, chime: ChimeEmulator, media: list[dict[str, Any]]
+) -> None:
+    from meetings.handlers.events import handler  # noqa: PLC0415 - after the environment is set
+
+    meeting_id, (alice,) = meeting_with(api, HOST)
+    chime.connect(meeting_id, alice, audio=True)
+    assert api("POST", f"/meetings/{meeting_id}/recording", caller=HOST).status == 202
+    chime.advance(1)
+    (in_progress,) = [e for e in media if e["detail"].get("mediaPipelineId")]
+    media.clear()
+    lagging = copy.deepcopy(in_progress)  # a pipeline whose record is not written yet
+    lagging["detail"]["mediaPipelineId"] = str(uuid.uuid4())
+    for receive_count, failed in ((1, 1), (UNRECORDED_MEETING_DELIVERIES, 0)):
+        event = sqs_event([in_progress, lagging], receive_count)
+        answer = handler(event, lambda_context())
+        assert len(answer["batchItemFailures"]) == failed
+        if failed:
+            (failure,) = answer["batchItemFailures"]
+            assert failure["itemIdentifier"] == event["Records"][1]["messageId"]
+
+
+def test_the_recordings_list_pages_newest_first(
+    api: Api, chime: ChimeEmulator, media: list[dict[str, Any]]
+) -> None:
+    meeting_id, (alice,) = meeting_with(api, HOST)
+    chime.connect(meeting_id, alice, audio=True)
+    path = f"/meetings/{meeting_id}/recording"
+    started = []
+    for _ in range(3):
+        started.append(api("POST", path, caller=HOST).body["recording"]["recordingId"])
+        assert api("DELETE", path, caller=HOST).status == 200
+    listing = f"/meetings/{meeting_id}/recordings"
+    first = api("GET", listing, caller=HOST, query={"limit": "2"}).body
+    assert [r["recordingId"] for r in first["recordings"]] == started[:0:-1]
+    token = first["nextToken"]
+    second = api("GET", listing, caller=HOST, query={"limit": "2", "nextToken": token}).body
+    assert ([r["recordingId"] for r in second["recordings"]], second["nextToken"]) == (
+        [started[0]],
+        None,
+    )
+    whole = api("GET", listing, caller=HOST).body
+    assert len(whole["recordings"]) == 3 and whole["nextToken"] is None
+    bad = [
+        {"limit": "0"},
+        {"limit": "101"},
+        {"nextToken": "not-a-token"},
+        {"nextToken": token[:-2]},
+    ]
+    answers = [api("GET", listing, caller=HOST, query=query) for query in bad]
+    assert [answer.status for answer in answers] == [400] * len(bad)
+    # A token is bound to its caller and its query.
+    other, _ = meeting_with(api, HOST)
+    elsewhere = api("GET", f"/meetings/{other}/recordings", caller=HOST, query={"nextToken": token})
+    assert elsewhere.status == 400
+    assert api("GET", listing, caller=ADMIN, query={"nextToken": token}).status == 400

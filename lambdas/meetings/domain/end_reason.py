@@ -6,7 +6,9 @@
 continuously for at least its threshold before E; rules are tried in the order no_audio_5min,
 single_attendee_30min, chime_24h_limit, and the first whose answer is not a clear "no"
 decides — "yes" gives its reason, "cannot tell" gives `unknown`. Screen-share viewers raise
-no event, so that rule is never inferred.
+no event, so that rule is never inferred. A running capture pipeline counts as an audio
+connection, as Chime counts it (from its MediaPipelineInProgress to its Deleted or
+PermanentFailure): while one runs, the no-audio clock does not start.
 
 Precision guard: a rule explains an end at E only if, by the log, it would have fired within
 END_TOLERANCE_MS before E (threshold <= elapsed <= threshold + tolerance). A log saying the

@@ -36,7 +36,7 @@ def encode_token(last_key: Mapping[str, str] | None, binding: str, now_ms: int) 
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
-def _invalid() -> InvalidRequestError:
+def invalid_token() -> InvalidRequestError:
     return InvalidRequestError(
         "nextToken is not valid for this query",
         details=[{"field": "nextToken", "problem": "forged, foreign or expired"}],
@@ -58,24 +58,24 @@ def decode_token(
     if token is None:
         return None
     if not token or len(token) > MAX_TOKEN_CHARS:
-        raise _invalid()
+        raise invalid_token()
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         payload = json.loads(raw)
     except (binascii.Error, ValueError, UnicodeDecodeError) as error:
-        raise _invalid() from error
+        raise invalid_token() from error
     if not isinstance(payload, dict) or payload.get("v") != TOKEN_VERSION:
-        raise _invalid()
+        raise invalid_token()
     if payload.get("b") != binding:
-        raise _invalid()
+        raise invalid_token()
     issued = payload.get("t")
     if not isinstance(issued, int) or not 0 <= now_ms - issued <= TOKEN_LIFETIME_MS:
-        raise _invalid()
+        raise invalid_token()
     key = payload.get("k")
     if not isinstance(key, dict) or set(key) != key_names:
-        raise _invalid()
+        raise invalid_token()
     if not all(isinstance(value, str) and value for value in key.values()):
-        raise _invalid()
+        raise invalid_token()
     if any(key.get(name) != value for name, value in fixed.items()):
-        raise _invalid()
+        raise invalid_token()
     return {str(name): str(value) for name, value in key.items()}

@@ -7,6 +7,12 @@ idempotent and commutative — and derives presence, video, content share, the c
 the peak and the start from that set alone. The same set of entries therefore gives the same
 state whatever order they arrived in.
 
+A running capture pipeline is an audio connection to Chime's auto-end rules (it counts as an
+attendee): its `MediaPipelineInProgress` and its `MediaPipelineDeleted` or
+`MediaPipelinePermanentFailure` are entries too (CAPTURE_ON / CAPTURE_OFF, under a ref of
+its own). They count in the audio timeline the end-reason inference reads, never in the
+meeting's `connected` or peak, which count people.
+
 Entries sort by (timestamp, rank): at equal timestamps a disconnect ranks after a join, so
 ties break the same way every time and never leave a ghost connection.
 
@@ -29,6 +35,7 @@ from enum import StrEnum
 from typing import Final
 
 from meetings.domain.chime_events import ChimeEvent, ChimeEventType
+from meetings.domain.recording import PipelineEvent, PipelineEventType
 from meetings.domain.records import Presence
 
 TIMESTAMP_DIGITS: Final = 13  # epoch ms, zero-padded so an entry is fixed-width up front
@@ -37,6 +44,7 @@ TIMESTAMP_DIGITS: Final = 13  # epoch ms, zero-padded so an entry is fixed-width
 class EntryKind(StrEnum):
     MEETING_STARTED = "S"  # Chime created the meeting: the start of the auto-end clocks
     JOINED = "J"  # audio connected
+    CAPTURE_ON = "P"  # a capture pipeline joined (before a disconnect at the same instant)
     VIDEO_ON = "V"
     VIDEO_OFF = "v"
     CONTENT_ON = "C"  # this attendee shares content
@@ -44,20 +52,35 @@ class EntryKind(StrEnum):
     LEFT = "L"
     DROPPED = "D"
     DELETED = "X"
+    CAPTURE_OFF = "p"  # the capture pipeline left (after people leaving at the same instant)
 
 
 _RANK: Final = {kind: rank for rank, kind in enumerate(EntryKind)}
 _KIND_OF_RANK: Final = tuple(EntryKind)
+_CONNECTS: Final = frozenset({EntryKind.JOINED, EntryKind.CAPTURE_ON})
 AUDIO_KINDS: Final = frozenset(
-    {EntryKind.JOINED, EntryKind.LEFT, EntryKind.DROPPED, EntryKind.DELETED}
+    {
+        EntryKind.JOINED,
+        EntryKind.LEFT,
+        EntryKind.DROPPED,
+        EntryKind.DELETED,
+        EntryKind.CAPTURE_ON,
+        EntryKind.CAPTURE_OFF,
+    }
 )
 _DISCONNECTED: Final = {
     EntryKind.LEFT: Presence.LEFT,
     EntryKind.DROPPED: Presence.DROPPED,
     EntryKind.DELETED: Presence.LEFT,
+    EntryKind.CAPTURE_OFF: Presence.LEFT,
 }
-# Disconnects that only ever follow a join of the same attendee.
-_ENDS_A_CONNECTION: Final = frozenset({EntryKind.LEFT, EntryKind.DROPPED})
+# Disconnects that only ever follow a join of the same attendee (or pipeline).
+_ENDS_A_CONNECTION: Final = frozenset({EntryKind.LEFT, EntryKind.DROPPED, EntryKind.CAPTURE_OFF})
+_CAPTURE_KINDS: Final = {
+    PipelineEventType.IN_PROGRESS: EntryKind.CAPTURE_ON,
+    PipelineEventType.DELETED: EntryKind.CAPTURE_OFF,
+    PipelineEventType.PERMANENT_FAILURE: EntryKind.CAPTURE_OFF,
+}
 
 
 def attendee_ref(attendee_id: str) -> str:
@@ -115,6 +138,21 @@ _CONTENT_KINDS: Final = {
 _CONTENT_ONLY: Final = frozenset(
     {ChimeEventType.CONTENT_JOINED, ChimeEventType.CONTENT_LEFT, ChimeEventType.CONTENT_DROPPED}
 )
+
+
+def capture_ref(pipeline_id: str) -> str:
+    """The ref of a capture pipeline (its own namespace: never an attendee's)."""
+    return attendee_ref(f"capture/{pipeline_id}")
+
+
+def capture_entry(event: PipelineEvent) -> LogEntry | None:
+    """The entry a capture pipeline's event contributes: it joins with InProgress and leaves
+    with Deleted or PermanentFailure (a TemporaryFailure keeps it in the meeting; Resumed
+    follows an InProgress). Only for events of a pipeline known to be a capture."""
+    kind = _CAPTURE_KINDS.get(event.event_type)
+    if kind is None:
+        return None
+    return LogEntry.of(event.timestamp, kind, capture_ref(event.pipeline_id))
 
 
 def subject_of(event: ChimeEvent) -> str | None:
@@ -175,6 +213,7 @@ class RefState:
     left_at: int | None = None  # the last disconnect (None while connected)
     video: bool = False  # the latest of join / camera on / camera off was camera on
     content: bool = False  # the latest content entry was CONTENT_ON
+    capture: bool = False  # the ref is a capture pipeline's
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +232,7 @@ class Checkpoint:
     earliest: int | None = None  # the earliest entry of any kind
     latest: int | None = None  # the latest folded entry
     peak: int = 0  # the most simultaneous audio connections
+    # The audio count: people and capture pipelines connected.
     below_one_since: int | None = None  # the last drop of the audio count from >= 1 to 0
     below_two_since: int | None = None  # the last drop from >= 2 to < 2
     incomplete: bool = False
@@ -200,7 +240,15 @@ class Checkpoint:
 
     @property
     def connected(self) -> int:
-        return sum(1 for state in self.refs.values() if state.presence is Presence.CONNECTED)
+        """People connected with audio."""
+        return sum(
+            1 for s in self.refs.values() if s.presence is Presence.CONNECTED and not s.capture
+        )
+
+    @property
+    def captures(self) -> int:
+        """Capture pipelines connected."""
+        return sum(1 for s in self.refs.values() if s.presence is Presence.CONNECTED and s.capture)
 
 
 class Fold:
@@ -219,7 +267,8 @@ class Fold:
             1: checkpoint.below_one_since if checkpoint else None,
             2: checkpoint.below_two_since if checkpoint else None,
         }
-        self.count = checkpoint.connected if checkpoint else 0
+        self.count = checkpoint.connected if checkpoint else 0  # people
+        self.captures = checkpoint.captures if checkpoint else 0
         # A Left or Dropped of a connection the log never saw start: its AttendeeJoined was
         # lost, so the audio timeline misses a stretch (AttendeeDeleted may follow no join).
         self.lost_join = checkpoint.lost_join if checkpoint else False
@@ -234,13 +283,18 @@ class Fold:
             return
         state = self.refs.get(entry.ref, RefState())
         was_connected = state.presence is Presence.CONNECTED
-        if kind is EntryKind.JOINED:
-            state = RefState(Presence.CONNECTED, at, None, False, state.content)
-            self.started_at = at if self.started_at is None else min(self.started_at, at)
+        was_capture = state.capture
+        if kind in _CONNECTS:
+            capture = kind is EntryKind.CAPTURE_ON
+            state = RefState(Presence.CONNECTED, at, None, False, state.content, capture)
+            if not capture:
+                self.started_at = at if self.started_at is None else min(self.started_at, at)
         elif kind in _DISCONNECTED:
             if kind in _ENDS_A_CONNECTION and not was_connected:
                 self.lost_join = True
-            state = replace(state, presence=_DISCONNECTED[kind], left_at=at)
+            # A disconnect leaves the ref what its connection was (a capture's, or a person's).
+            capture = state.capture if was_connected else kind is EntryKind.CAPTURE_OFF
+            state = replace(state, presence=_DISCONNECTED[kind], left_at=at, capture=capture)
         elif kind in (EntryKind.VIDEO_ON, EntryKind.VIDEO_OFF):
             state = replace(state, video=kind is EntryKind.VIDEO_ON)
         else:
@@ -248,12 +302,21 @@ class Fold:
         self.refs[entry.ref] = state
         connected = state.presence is Presence.CONNECTED
         if connected != was_connected:
-            before = self.count
-            self.count += 1 if connected else -1
-            self.peak = max(self.peak, self.count)
+            before = self.audio
+            # A connection counts where it started (a ref is a person's or a capture's).
+            if state.capture if connected else was_capture:
+                self.captures += 1 if connected else -1
+            else:
+                self.count += 1 if connected else -1
+                self.peak = max(self.peak, self.count)
             for bound in self.below:
-                if before >= bound > self.count:
+                if before >= bound > self.audio:
                     self.below[bound] = at
+
+    @property
+    def audio(self) -> int:
+        """Audio connections as Chime's auto-end rules count them: people and captures."""
+        return self.count + self.captures
 
     def checkpoint(self, horizon: int, *, incomplete: bool) -> Checkpoint:
         return Checkpoint(
@@ -356,7 +419,7 @@ def _folded_already(checkpoint: Checkpoint, entry: LogEntry) -> bool:
     state = checkpoint.refs.get(entry.ref)
     if state is None:
         return False
-    if kind is EntryKind.JOINED:
+    if kind in _CONNECTS:
         return state.joined_at == entry.timestamp
     # A disconnect at the instant of the last one, leaving the same presence: either the same
     # entry, or one that sorts before it at that instant (the last disconnect still decides).

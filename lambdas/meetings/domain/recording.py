@@ -158,6 +158,8 @@ class RecordingRecord:
     artifacts: tuple[Artifact, ...] = ()
     # Epoch ms at which the cleanup looks at this recording again (absent once final).
     checkAt: int | None = None  # noqa: N815
+    # Checks in a row that failed (Chime or S3 unavailable): how far the next one is put off.
+    checkFailures: int = 0  # noqa: N815
     expiresAt: int | None = None  # noqa: N815 - TTL (epoch seconds), set once final
 
     @property

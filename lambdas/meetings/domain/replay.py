@@ -93,10 +93,12 @@ class Replay:
     # The end-reason inference's view (domain/end_reason.py).
     @property
     def audio_count(self) -> int:
-        return self._fold.count
+        """Audio connections at the end of the log: people and capture pipelines."""
+        return self._fold.audio
 
     def last_drop_below(self, bound: int) -> int | None:
-        """The last instant the audio count fell from at least `bound` to below it (1 or 2)."""
+        """The last instant the audio count (people and captures) fell from at least `bound`
+        to below it (1 or 2)."""
         return self._fold.below[bound]
 
     @property
@@ -127,7 +129,7 @@ def audio_steps(entries: Iterable[LogEntry], ended_at: int | None) -> list[tuple
     steps: list[tuple[int, int]] = []
     for entry in entries_until((e for e in entries if e.kind in AUDIO_KINDS), ended_at):
         before = len(connected)
-        if entry.kind is EntryKind.JOINED:
+        if entry.kind in (EntryKind.JOINED, EntryKind.CAPTURE_ON):
             connected.add(entry.ref)
         else:
             connected.discard(entry.ref)

@@ -20,7 +20,7 @@ from meetings.domain.chime_events import (
     MalformedChimeEventError,
     parse_chime_event,
 )
-from meetings.domain.presence import subject_of
+from meetings.domain.presence import capture_entry, subject_of
 from meetings.domain.recording import (
     MalformedPipelineEventError,
     PipelineEvent,
@@ -42,6 +42,19 @@ _TRANSCRIPTION_TYPES: Final = frozenset(
         ChimeEventType.TRANSCRIPTION_FAILED,
     }
 )
+
+_DISCONNECTS: Final = frozenset(
+    {
+        ChimeEventType.ATTENDEE_LEFT,
+        ChimeEventType.ATTENDEE_DROPPED,
+        ChimeEventType.ATTENDEE_DELETED,
+    }
+)
+
+
+class UnnamedPipelineError(Exception):
+    """A pipeline event no recording names (yet): retried by SQS for a while."""
+
 
 # A meeting's first events may overtake the API's write of its record (CreateMeeting comes
 # first): such events are retried this many deliveries before they are dropped as foreign.
@@ -105,15 +118,21 @@ class EventBatch:
             if isinstance(event := self._parsed[d.message_id], PipelineEvent)
             and event.meeting_id == meeting_id
         ]
-        events = [self._parsed[d.message_id] for d in group]
+        events: list[PipelineEvent] = [self._parsed[d.message_id] for d in group]  # type: ignore[misc]
         outcome: Exception | None = None
+        unknown: frozenset[str] = frozenset()
         try:
             if self.media is None:
                 raise MalformedPipelineEventError("this batch applies no media pipeline events")
-            self.media.apply_pipeline_events(meeting_id, events)  # type: ignore[arg-type]
+            applied = self.media.apply_pipeline_events(meeting_id, events)
+            # A capture counts as an attendee for Chime's auto-end rules: into the activity log.
+            entries = [capture_entry(e) for e in events if e.pipeline_id in applied.captures]
+            self.service.apply_capture_entries(meeting_id, [e for e in entries if e])
+            unknown = applied.unknown
         except Exception as error:  # reported per record: SQS delivers it again
             outcome = error
-        self._outcomes |= {delivery.message_id: outcome for delivery in group}
+        for delivery, event in zip(group, events, strict=True):
+            self._outcomes[delivery.message_id] = outcome or _unnamed(event, delivery, unknown)
 
     def _follow_up(
         self, meeting_id: str, events: Sequence[ChimeEvent], applied: AppliedEvents
@@ -127,6 +146,8 @@ class EventBatch:
             self.media.after_join(meeting_id)
         if applied.ended is not None:
             self.media.after_end(meeting_id)
+        elif applied.connected == 0 and any(e.event_type in _DISCONNECTS for e in events):
+            self.media.after_last_left(meeting_id)
 
     def _apply_chunk(self, meeting_id: str, chunk: Sequence[Delivery]) -> Exception | None:
         events: list[ChimeEvent] = [self._parsed[d.message_id] for d in chunk]  # type: ignore[misc]
@@ -142,6 +163,16 @@ class EventBatch:
         except Exception as error:  # reported per record: SQS delivers it again
             return error
         return None
+
+
+def _unnamed(event: PipelineEvent, delivery: Delivery, unknown: frozenset[str]) -> Exception | None:
+    """An event of a pipeline no recording names yet: whether it is a capture (an attendee
+    to Chime's auto-end rules) or a concatenation is not known until the write that follows
+    its creation lands, so it is delivered again (after the queue's visibility timeout) a
+    few times before it is taken for a pipeline that is not ours."""
+    if event.pipeline_id in unknown and delivery.receive_count < UNRECORDED_MEETING_DELIVERIES:
+        return UnnamedPipelineError(event.pipeline_id)
+    return None
 
 
 def _chunks(group: Sequence[Delivery], parsed: Mapping[str, Parsed]) -> list[list[Delivery]]:

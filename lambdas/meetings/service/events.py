@@ -61,6 +61,8 @@ class AppliedEvents:
     meeting_id: str
     changed: bool
     ended: MeetingRecord | None = None  # set when these events ended the meeting
+    # People connected with audio once the events were applied (None: nothing was derived).
+    connected: int | None = None
 
 
 # --- the pure part: what the table should hold after the new entries ----------------------------
@@ -120,7 +122,8 @@ class ChimeEventService:
             meeting_id, entries, subjects_of(events), seen, from_memory=not endings
         )
         if not endings or not _may_end(snapshot.meeting):
-            return AppliedEvents(meeting_id, not change.is_empty)
+            connected = snapshot_after(snapshot, change).meeting.connected
+            return AppliedEvents(meeting_id, not change.is_empty, connected=connected)
         self._remembered.forget(meeting_id)  # end_meeting changes the items below
         ended_at = min(e.timestamp for e in endings)
         ended = self._end(snapshot.meeting, ended_at)
@@ -129,6 +132,14 @@ class ChimeEventService:
         # reason that a concurrent batch's entries explain.
         self._apply_entries(meeting_id, [], [], seen, every_attendee=True)
         return AppliedEvents(meeting_id, True, ended)
+
+    def apply_capture_entries(self, meeting_id: str, entries: Sequence[LogEntry]) -> bool:
+        """Add capture pipelines' entries (presence.capture_entry) to the meeting's log, as
+        meeting events add theirs: any order, duplicates welcome. True if the log changed."""
+        if not entries:
+            return False
+        _, change = self._apply_entries(meeting_id, entries, [], {}, from_memory=True)
+        return change.changes_log
 
     def _apply_entries(
         self,

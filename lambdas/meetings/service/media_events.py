@@ -6,6 +6,8 @@ events function's and the cleanup's media use case.
 - a meeting whose first attendee connected starts what its creator asked for
   (`mediaOnStart`), once: the options are removed only after everything started, so a failure
   is tried again with the next join event (the SQS message is retried too);
+- a meeting whose last person with audio left stops every capture too (a pipeline never
+  keeps a meeting alive: Chime counts it as an attendee);
 - a meeting that ended stops every capture and concatenates it. Chime stops captures with the
   meeting anyway; this makes the concatenation start at once, and the cleanup's checks repair
   a stop that failed here.
@@ -19,11 +21,16 @@ from typing import Final
 
 from meetings.domain.chime_events import ChimeEvent
 from meetings.domain.errors import DomainError
-from meetings.domain.recording import PipelineEvent, RecordingOptions, RecordingStatus
+from meetings.domain.recording import (
+    PipelineEvent,
+    RecordingOptions,
+    RecordingRecord,
+    RecordingStatus,
+)
 from meetings.domain.transcription import TranscriptionSettings
 from meetings.observability import count, logger
 from meetings.service.ports import Clock, RecordingRepository
-from meetings.service.recording_lifecycle import RecordingLifecycle
+from meetings.service.recording_lifecycle import PipelinesApplied, RecordingLifecycle
 from meetings.service.transcription import Transcriptions
 
 DUE_PAGE: Final = 25
@@ -51,7 +58,9 @@ class MediaEvents:
         self._transcriptions = transcriptions
         self._clock = clock
 
-    def apply_pipeline_events(self, meeting_id: str, events: Sequence[PipelineEvent]) -> int:
+    def apply_pipeline_events(
+        self, meeting_id: str, events: Sequence[PipelineEvent]
+    ) -> PipelinesApplied:
         return self._lifecycle.apply_events(meeting_id, events)
 
     def apply_transcription_events(self, meeting_id: str, events: Sequence[ChimeEvent]) -> bool:
@@ -72,6 +81,13 @@ class MediaEvents:
             settings = TranscriptionSettings.from_dict(wanted["transcription"])
             self._transcriptions.start_for(meeting, settings)
         self._recordings.clear_media_on_start(meeting_id)
+
+    def after_last_left(self, meeting_id: str) -> int:
+        """The meeting's last person with audio left: a capture must not keep the meeting
+        alive (Chime counts it as an attendee), so it stops and is concatenated as on the
+        meeting's end; the meeting then ends by Chime's no-audio rule unless someone returns.
+        A returning person gets a new recording only by starting one (docs/recording.md)."""
+        return self.after_end(meeting_id)
 
     def after_end(self, meeting_id: str) -> int:
         """Stop and concatenate every capture of an ended meeting; how many. A failure is
@@ -101,6 +117,18 @@ class MediaEvents:
             extra={"meetingId": meeting_id, "recordingId": recording_id, "error": repr(error)},
         )
 
+    def _put_off(self, record: RecordingRecord, error: DomainError) -> None:
+        """Chime or S3 busy: this recording's next check moves later (backoff), so the next
+        page of due recordings holds the others."""
+        logger.warning(
+            "recording check failed; put off",
+            extra={"recordingId": record.recordingId, "error": repr(error)},
+        )
+        try:
+            self._lifecycle.defer(record)
+        except DomainError:
+            count("RecordingChecksNotPutOff")  # the table failing too: due again as it was
+
     def check_due(self, time_left_ms: Callable[[], int]) -> MediaChecks:
         """The cleanup's pass over recordings that are not final and due a look."""
         summary = MediaChecks()
@@ -120,7 +148,8 @@ class MediaEvents:
                 seen.add(record.recordingId)
                 try:
                     self._lifecycle.check(record)
-                except DomainError:
-                    summary.skipped += 1  # Chime or S3 busy: due again at its checkAt
+                except DomainError as error:
+                    summary.skipped += 1
+                    self._put_off(record, error)
                     continue
                 summary.checked += 1

@@ -419,6 +419,12 @@ class RecordingRepository(Protocol):
 
     def get_recording(self, meeting_id: str, recording_id: str) -> RecordingRecord | None: ...
 
+    def list_recordings_page(
+        self, meeting_id: str, *, page: PageRequest
+    ) -> tuple[list[RecordingRecord], str | None]:
+        """One page of a meeting's recordings, newest first, and the token of the next."""
+        ...
+
     def add_recording(self, record: RecordingRecord) -> None:
         """Write a new recording (refused if it exists) and show it on its meeting."""
         ...
@@ -432,10 +438,16 @@ class RecordingRepository(Protocol):
         ...
 
     def save_transcription(
-        self, meeting_id: str, record: TranscriptionRecord, *, seen: TranscriptionRecord | None
+        self,
+        meeting_id: str,
+        record: TranscriptionRecord,
+        *,
+        seen: TranscriptionRecord | None,
+        while_open: bool = False,
     ) -> None:
         """Write the meeting's transcription record if it is still as `seen` (its run, status
-        and last event; None: no run yet)."""
+        and last event; None: no run yet) — and, with `while_open` (a start), only while the
+        meeting has not ended. Else TransactionRejectedError."""
         ...
 
     def clear_media_on_start(self, meeting_id: str) -> None:

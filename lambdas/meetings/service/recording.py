@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from meetings.domain import authorization
+from meetings.domain import authorization, pagination
 from meetings.domain.errors import (
     ChimeResourceGoneError,
+    ConflictError,
     MeetingEndedError,
     RecordingNotFoundError,
     TranscriptNotFoundError,
@@ -22,7 +23,8 @@ from meetings.domain.recording import (
 )
 from meetings.domain.records import MeetingRecord
 from meetings.domain.transcript import TranscriptLine, assemble, parse_messages
-from meetings.service.ports import ArtifactStore
+from meetings.service.ports import ArtifactStore, PageRequest
+from meetings.service.querying import Page
 from meetings.service.recording_lifecycle import RecordingLifecycle, running
 from meetings.service.shared import MeetingUseCase
 
@@ -63,6 +65,11 @@ class Recordings(MeetingUseCase):
         except ChimeResourceGoneError as gone:
             self._mark_gone(meeting)
             raise MeetingEndedError() from gone
+        except ConflictError:
+            # The write is conditioned on the meeting not having ended: when the meeting ended
+            # between the read above and it, the answer is 410, not "retry".
+            self._raise_if_ended(meeting_id)
+            raise
         return Started(record, created)
 
     def stop(self, identity: Identity, meeting_id: str) -> RecordingRecord:
@@ -72,9 +79,15 @@ class Recordings(MeetingUseCase):
             raise RecordingNotFoundError("no recording is running")
         return self.lifecycle.stop(current)
 
-    def list_all(self, identity: Identity, meeting_id: str) -> list[RecordingRecord]:
+    def list_page(
+        self, identity: Identity, meeting_id: str, *, limit: int, next_token: str | None
+    ) -> Page[RecordingRecord]:
+        """One page of the meeting's recordings, newest first."""
         self._readable(identity, meeting_id)
-        return self.lifecycle.recordings.list_recordings(meeting_id)
+        binding = pagination.query_binding(identity.user_id, recordings=meeting_id)
+        page = PageRequest(limit=limit, token=next_token, binding=binding, now=self.clock())
+        records, token = self.lifecycle.recordings.list_recordings_page(meeting_id, page=page)
+        return Page(records, token)
 
     def get(self, identity: Identity, meeting_id: str, recording_id: str) -> ReadableRecording:
         self._readable(identity, meeting_id)
@@ -105,6 +118,11 @@ class Recordings(MeetingUseCase):
             for document in parse_messages(self.artifacts.read_text(key, MAX_TRANSCRIPT_BYTES))
         ]
         return assemble(documents)
+
+    def _raise_if_ended(self, meeting_id: str) -> None:
+        fresh = self.store.get_meeting(meeting_id)
+        if fresh is None or not fresh.status.is_open:
+            raise MeetingEndedError()
 
     def _managed_open(self, identity: Identity, meeting_id: str) -> MeetingRecord:
         meeting, pointer = self.store.get_meeting_and_pointer(meeting_id, identity.user_id)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Final
 
 from meetings.domain.errors import (
@@ -60,6 +60,11 @@ from meetings.service.ports import (
 # How often the cleanup looks at a recording that is not final.
 CAPTURING_CHECK_MS: Final = 180_000
 PROCESSING_CHECK_MS: Final = 60_000
+# A check that failed (Chime or S3 unavailable) is tried again this long later, doubling with
+# each failure in a row up to the cap, so a recording that keeps failing does not stay first in
+# the cleanup's due order and hold up the ones behind it.
+CHECK_BACKOFF_MS: Final = 60_000
+MAX_CHECK_BACKOFF_MS: Final = 3_600_000
 # A finished concatenation whose files are still missing this long after the capture stopped
 # failed; one that has not finished after PROCESSING_DEADLINE_MS failed too.
 OUTPUT_GRACE_MS: Final = 15 * 60_000
@@ -72,6 +77,15 @@ _SAVE_ATTEMPTS: Final = 3
 _STOPPED: Final = frozenset({"Stopped"})
 _FAILED: Final = frozenset({"Failed"})
 _NAMESPACE: Final = uuid.UUID("6f1d7c2e-3b0a-4c55-9d8e-0a7b1c2d3e4f")
+
+
+@dataclass(frozen=True, slots=True)
+class PipelinesApplied:
+    changed: int  # recordings changed
+    captures: frozenset[str]  # pipelines of the events that are a recording's capture
+    # Pipelines no recording names: not ours, or their record is not written yet (a capture's
+    # or concatenation's events may overtake the write that follows its creation).
+    unknown: frozenset[str]
 
 
 def recording_id_for(meeting_id: str, sequence: int) -> str:
@@ -160,10 +174,11 @@ class RecordingLifecycle:
             )
             return stopped
 
-    def apply_events(self, meeting_id: str, events: Sequence[PipelineEvent]) -> int:
-        """Apply pipeline events of one meeting; how many changed a recording."""
+    def apply_events(self, meeting_id: str, events: Sequence[PipelineEvent]) -> PipelinesApplied:
+        """Apply pipeline events of one meeting: how many changed a recording, and which of
+        the events' pipelines the recordings name as captures, and which they do not name."""
         if not events:
-            return 0
+            return PipelinesApplied(0, frozenset(), frozenset())
         by_pipeline: dict[str, RecordingRecord] = {}
         for record in self.recordings.list_recordings(meeting_id):
             by_pipeline[record.capturePipelineId] = record
@@ -181,7 +196,10 @@ class RecordingLifecycle:
             by_pipeline[after.capturePipelineId] = after
             if after.concatenationPipelineId:
                 by_pipeline[after.concatenationPipelineId] = after
-        return changed
+        named = {e.pipeline_id for e in events if e.pipeline_id in by_pipeline}
+        captures = {p for p in named if by_pipeline[p].capturePipelineId == p}
+        unknown = {e.pipeline_id for e in events} - named
+        return PipelinesApplied(changed, frozenset(captures), frozenset(unknown))
 
     def check(self, record: RecordingRecord) -> RecordingRecord:  # noqa: PLR0911
         """The cleanup's look at a recording that is not final: ask Chime and the bucket what
@@ -207,6 +225,19 @@ class RecordingLifecycle:
                 )
             return self._reschedule(record)
         return self.look_for_output(record)
+
+    def defer(self, record: RecordingRecord) -> RecordingRecord:
+        """After a check of `record` failed: its next check, later with each failure in a row.
+        A record changed meanwhile (the check got partway, or an event moved it) keeps the
+        schedule that change gave it."""
+        failures = record.checkFailures + 1
+        delay = min(CHECK_BACKOFF_MS * 2 ** (failures - 1), MAX_CHECK_BACKOFF_MS)
+        deferred = replace(record, checkAt=self._clock() + delay, checkFailures=failures)
+        try:
+            self.recordings.save_recording(deferred, seen=record)
+        except TransactionRejectedError:
+            return self.recordings.get_recording(record.meetingId, record.recordingId) or record
+        return deferred
 
     def advance(
         self, record: RecordingRecord, step: Callable[[RecordingRecord], Transition]
@@ -283,13 +314,18 @@ class RecordingLifecycle:
         """The record with its next check (or, once final, none and its expiry)."""
         now = self._clock()
         if record.status.is_final:
-            return replace(record, checkAt=None, expiresAt=now // 1000 + RECORD_RETENTION_SECONDS)
+            return replace(
+                record,
+                checkAt=None,
+                checkFailures=0,
+                expiresAt=now // 1000 + RECORD_RETENTION_SECONDS,
+            )
         interval = (
             CAPTURING_CHECK_MS
             if record.status is RecordingStatus.CAPTURING
             else PROCESSING_CHECK_MS
         )
-        return replace(record, checkAt=now + interval)
+        return replace(record, checkAt=now + interval, checkFailures=0)
 
 
 def _applying(event: PipelineEvent) -> Callable[[RecordingRecord], Transition]:

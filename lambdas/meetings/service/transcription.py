@@ -72,12 +72,12 @@ class Transcriptions(MeetingUseCase):
         record = requested(settings, self.clock())
         try:
             self.recordings.save_transcription(
-                meeting.meetingId,
-                record,
-                seen=current,
+                meeting.meetingId, record, seen=current, while_open=True
             )
         except TransactionRejectedError as rejected:
             fresh = self._meeting(meeting.meetingId)
+            if not fresh.status.is_open:
+                raise MeetingEndedError() from rejected  # it ended between the read and here
             now_running = transcription_of(fresh)
             if now_running is not None and now_running.status.is_running:
                 return now_running, False  # a concurrent start recorded its run

@@ -27,6 +27,7 @@ from meetings.domain.presence import (
     EntryKind,
     LogEntry,
     attendee_ref,
+    capture_ref,
 )
 from meetings.domain.records import EndReason
 from meetings.domain.replay import Replay
@@ -37,6 +38,9 @@ from tests.unit.service.test_events_properties import BATCH_SIZES, in_batches, v
 
 T0 = 1_764_097_200_000
 ATTENDEES = ("attendee-a", "attendee-b", "attendee-c")
+# Capture pipelines are audio connections to the auto-end rules, under refs of their own.
+CAPTURES = ("pipeline-1", "pipeline-2")
+CAPTURE_KINDS = (EntryKind.CAPTURE_ON, EntryKind.CAPTURE_OFF)
 GAPS = st.sampled_from([0, 0, 1, 1_000, 60_000, 300_001, 1_800_001])
 KINDS = st.sampled_from(list(EntryKind))
 
@@ -48,11 +52,12 @@ def histories(draw: st.DrawFn, max_size: int = 30) -> list[LogEntry]:
     for _ in range(draw(st.integers(0, max_size))):
         now += draw(GAPS)
         kind = draw(KINDS)
-        ref = (
-            ""
-            if kind is EntryKind.MEETING_STARTED
-            else attendee_ref(draw(st.sampled_from(ATTENDEES)))
-        )
+        if kind is EntryKind.MEETING_STARTED:
+            ref = ""
+        elif kind in CAPTURE_KINDS:
+            ref = capture_ref(draw(st.sampled_from(CAPTURES)))
+        else:
+            ref = attendee_ref(draw(st.sampled_from(ATTENDEES)))
         entries.append(LogEntry.of(now, kind, ref))
     return entries
 
@@ -64,7 +69,7 @@ def span(entries: list[LogEntry]) -> tuple[int, int]:
 
 def derived(log: Any, ended_at: int | None) -> tuple[Any, ...]:
     replay = Replay(log, ended_at)
-    return (*(replay.attendee(a) for a in ATTENDEES), replay.meeting())
+    return (*(replay.attendee(a) for a in ATTENDEES), replay.meeting(), replay.audio_count)
 
 
 def answers(log: Any, ended_at: int | None, now: int) -> tuple[Any, ...]:

@@ -11,8 +11,9 @@ from meetings.domain.end_reason import (
     infer_end_reason,
     predict_end,
 )
-from meetings.domain.presence import EntryKind, LogEntry, attendee_ref
+from meetings.domain.presence import EntryKind, LogEntry, attendee_ref, capture_ref
 from meetings.domain.records import EndReason
+from meetings.domain.replay import meeting_activity
 
 T0 = 1_764_097_200_000
 A, B = "attendee-a", "attendee-b"
@@ -178,3 +179,42 @@ def test_a_left_whose_join_was_lost_states_no_reason() -> None:
     # A deleted attendee that never connected is no sign of a lost join.
     bob_deleted = complete | {LogEntry.of(created + 600_000, EntryKind.DELETED, bob)}
     assert infer_end_reason(bob_deleted, ended) is EndReason.SINGLE_ATTENDEE_30MIN
+
+
+def capture(at: int, on: bool) -> LogEntry:
+    kind = EntryKind.CAPTURE_ON if on else EntryKind.CAPTURE_OFF
+    return LogEntry.of(T0 + at, kind, capture_ref("pipeline-1"))
+
+
+def test_a_running_capture_counts_as_an_audio_connection() -> None:
+    """Everyone left a recorded meeting: the capture keeps the no-audio clock from starting,
+    so Chime ends it by the single-attendee rule, 30 minutes after the count fell below two."""
+    log = [
+        entry(0, EntryKind.MEETING_STARTED),
+        entry(1_000, EntryKind.JOINED, "a"),
+        capture(2_000, on=True),
+        entry(60_000, EntryKind.LEFT, "a"),
+    ]
+    assert infer_end_reason(log, T0 + 60_000 + SINGLE_ATTENDEE_MS + 1) is (
+        EndReason.SINGLE_ATTENDEE_30MIN
+    )
+    assert predict_end(log, T0 + 86_400_000) == (
+        EndReason.SINGLE_ATTENDEE_30MIN,
+        T0 + 60_000 + SINGLE_ATTENDEE_MS + 1,
+    )
+    # The meeting's connected count and peak count people only.
+    assert meeting_activity(log, None).peakConnected == 1
+    # Once the capture stopped, the no-audio clock runs from its Deleted.
+    stopped = [*log, capture(90_000, on=False)]
+    assert infer_end_reason(stopped, T0 + 90_000 + NO_AUDIO_MS + 1) is EndReason.NO_AUDIO_5MIN
+    assert infer_end_reason(stopped, T0 + 60_000 + NO_AUDIO_MS + 1) is EndReason.UNKNOWN
+
+
+def test_a_capture_that_leaves_without_a_seen_start_makes_the_timeline_unknown() -> None:
+    log = [
+        entry(0, EntryKind.MEETING_STARTED),
+        entry(1_000, EntryKind.JOINED, "a"),
+        entry(60_000, EntryKind.LEFT, "a"),
+        capture(90_000, on=False),  # its InProgress never arrived: a stretch is missing
+    ]
+    assert infer_end_reason(log, T0 + 90_000 + NO_AUDIO_MS + 1) is EndReason.UNKNOWN

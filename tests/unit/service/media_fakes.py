@@ -52,9 +52,14 @@ class MemoryRecordings:
         return sorted(due, key=lambda r: r.checkAt or 0)[:limit]
 
     def save_transcription(
-        self, meeting_id: str, record: TranscriptionRecord, *, seen: TranscriptionRecord | None
+        self,
+        meeting_id: str,
+        record: TranscriptionRecord,
+        *,
+        seen: TranscriptionRecord | None,
+        while_open: bool = False,
     ) -> None:
-        if self.transcriptions.get(meeting_id) != seen:
+        if self.transcriptions.get(meeting_id) != seen or (while_open and meeting_id in self.ended):
             raise TransactionRejectedError(["ConditionalCheckFailed"])
         self.transcriptions[meeting_id] = record
 

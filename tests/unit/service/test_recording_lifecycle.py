@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from meetings import deployment
-from meetings.domain.errors import ThrottledError
+from meetings.domain.errors import ThrottledError, UpstreamUnavailableError
 from meetings.domain.recording import (
     ArtifactKind,
     PipelineEvent,
@@ -18,7 +18,7 @@ from meetings.domain.recording import (
     RecordingStatus,
     parse_pipeline_event,
 )
-from meetings.service.media_events import MediaEvents
+from meetings.service.media_events import DUE_PAGE, MediaEvents
 from meetings.service.recording_lifecycle import (
     OUTPUT_GRACE_MS,
     RecordingLifecycle,
@@ -245,3 +245,55 @@ def test_a_stop_whose_concatenation_chime_refuses_for_now_still_answers_processi
     monkeypatch.undo()
     checked = world.lifecycle.check(world.current(record))
     assert checked.concatenationPipelineId is not None
+
+
+class FailingFor(FakePipelines):
+    """Chime unavailable for some pipelines: GetMediaPipeline fails for them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failing: set[str] = set()
+
+    def get_status(self, pipeline_id: str) -> str | None:
+        if pipeline_id in self.failing:
+            raise UpstreamUnavailableError("Chime is unavailable")
+        return super().get_status(pipeline_id)
+
+
+def test_a_check_that_keeps_failing_does_not_block_the_recordings_behind_it() -> None:
+    world = World()
+    world.pipelines = pipelines = FailingFor()
+    world.lifecycle = RecordingLifecycle(
+        world.recordings, pipelines, world.bucket, clock=lambda: world.now
+    )
+    # More failing recordings than one page of due ones, all due before the healthy one.
+    failing = [
+        world.lifecycle.start_capture(f"meeting-{n:02d}", RecordingOptions(), 1)[0]
+        for n in range(DUE_PAGE + 1)
+    ]
+    pipelines.failing = {record.capturePipelineId for record in failing}
+    world.now += 1
+    healthy = world.lifecycle.start_capture("meeting-healthy", RecordingOptions(), 1)[0]
+    pipelines.status[healthy.capturePipelineId] = "Stopped"  # its Deleted event was lost
+    events = MediaEvents(world.lifecycle, transcriptions=None, clock=lambda: world.now)  # type: ignore[arg-type]
+    world.now += 200_000
+
+    summary = events.check_due(lambda: 60_000)
+
+    assert (summary.checked, summary.skipped) == (1, DUE_PAGE + 1)
+    assert world.recordings.records[healthy.recordingId].status is RecordingStatus.PROCESSING
+    first_delays = set()
+    for record in failing:
+        deferred = world.recordings.records[record.recordingId]
+        assert deferred.checkFailures == 1
+        first_delays.add((deferred.checkAt or 0) - world.now)
+    # Failing again puts it off longer; a check that succeeds resets the count.
+    world.now += max(first_delays)
+    events.check_due(lambda: 60_000)
+    again = world.recordings.records[failing[0].recordingId]
+    assert again.checkFailures == 2
+    assert (again.checkAt or 0) - world.now > max(first_delays)
+    pipelines.failing.clear()
+    world.now = again.checkAt or 0
+    events.check_due(lambda: 60_000)
+    assert world.recordings.records[failing[0].recordingId].checkFailures == 0

@@ -2,7 +2,8 @@
 activity item, about 40 bytes an attendee, so a compacted log stays small.
 
 `1|horizon|flags|created|started|earliest|latest|peak|below1|below2` then, per attendee ref,
-`;ref,presence,joinedAt,leftAt,flags`. The version leads, so a new form can be told apart.
+`;ref,presence,joinedAt,leftAt,flags` (flags: v video, c content, p a capture pipeline). The
+version leads, so a new form can be told apart.
 """
 
 from __future__ import annotations
@@ -50,7 +51,9 @@ def encode_checkpoint(checkpoint: Checkpoint) -> str:
                 "" if state.presence is None else _PRESENCE_CODES[state.presence],
                 _number(state.joined_at),
                 _number(state.left_at),
-                ("v" if state.video else "") + ("c" if state.content else ""),
+                ("v" if state.video else "")
+                + ("c" if state.content else "")
+                + ("p" if state.capture else ""),
             ]
         )
         for ref, state in sorted(checkpoint.refs.items())
@@ -74,6 +77,7 @@ def decode_checkpoint(text: str) -> Checkpoint:
             left_at=_optional(left),
             video="v" in flags,
             content="c" in flags,
+            capture="p" in flags,
         )
     return Checkpoint(
         horizon=int(horizon),

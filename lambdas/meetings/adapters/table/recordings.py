@@ -27,6 +27,7 @@ from meetings.adapters.table.codec import (
     to_attribute_values,
 )
 from meetings.adapters.table.errors import dynamodb_errors
+from meetings.domain import pagination
 from meetings.domain.instants import rfc3339
 from meetings.domain.recording import (
     Artifact,
@@ -37,7 +38,7 @@ from meetings.domain.recording import (
 )
 from meetings.domain.records import MeetingStatus
 from meetings.domain.transcription import TranscriptionRecord
-from meetings.service.ports import TransactionRejectedError
+from meetings.service.ports import PageRequest, TransactionRejectedError
 
 SUMMARY_ATTRIBUTE: Final = "recording"
 TRANSCRIPTION_ATTRIBUTE: Final = "transcription"
@@ -76,6 +77,11 @@ def recording_from_item(item: Mapping[str, Any]) -> RecordingRecord:
     return RecordingRecord(**arguments)
 
 
+def _plain_key(record: RecordingRecord) -> dict[str, str]:
+    key = recording_key(record.meetingId, record.recordingId)
+    return {name: value["S"] for name, value in key.items()}
+
+
 def _summary(record: RecordingRecord) -> dict[str, Any]:
     return {
         "recordingId": record.recordingId,
@@ -109,6 +115,31 @@ class RecordingsTable(TableBase):
             if not answer.get("LastEvaluatedKey"):
                 return sorted(records, key=lambda r: r.sequence, reverse=True)
             arguments["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+    def list_recordings_page(
+        self, meeting_id: str, *, page: PageRequest
+    ) -> tuple[list[RecordingRecord], str | None]:
+        """One page, newest first. The items' keys (`RECORDING#<recordingId>`) do not sort by
+        sequence, and a meeting holds few recordings: they are read whole and paged here; the
+        token carries the last key returned, validated like every listing's
+        (domain/pagination.py: this caller, this query, recent, inside this meeting)."""
+        partition = meeting_pk(meeting_id)
+        start = pagination.decode_token(
+            page.token,
+            page.binding,
+            page.now,
+            key_names=frozenset({deployment.PARTITION_KEY, deployment.SORT_KEY}),
+            fixed={deployment.PARTITION_KEY: partition},
+        )
+        records = self.list_recordings(meeting_id)
+        if start is not None:
+            keys = [_plain_key(record) for record in records]
+            if start not in keys:
+                raise pagination.invalid_token()  # it names no recording of this meeting
+            records = records[keys.index(start) + 1 :]
+        shown = records[: page.limit]
+        last = _plain_key(shown[-1]) if len(records) > page.limit else None
+        return shown, pagination.encode_token(last, page.binding, page.now)
 
     def get_recording(self, meeting_id: str, recording_id: str) -> RecordingRecord | None:
         item = self._get(recording_key(meeting_id, recording_id))
@@ -155,7 +186,12 @@ class RecordingsTable(TableBase):
         return [recording_from_item(item) for item in answer.get("Items", [])]
 
     def save_transcription(
-        self, meeting_id: str, record: TranscriptionRecord, *, seen: TranscriptionRecord | None
+        self,
+        meeting_id: str,
+        record: TranscriptionRecord,
+        *,
+        seen: TranscriptionRecord | None,
+        while_open: bool = False,
     ) -> None:
         names = {"#pk": deployment.PARTITION_KEY, "#t": TRANSCRIPTION_ATTRIBUTE}
         values: Item = {":t": serialize(_without_nones(record.as_dict()))}
@@ -170,6 +206,10 @@ class RecordingsTable(TableBase):
             else:
                 condition += " AND #t.#e = :e"
                 values[":e"] = serialize(seen.eventAt)
+        if while_open:
+            names["#status"] = "status"
+            values[":ended"] = {"S": str(MeetingStatus.ENDED)}
+            condition += " AND #status <> :ended"
         self._update(
             TableName=self.table_name,
             Key=meeting_key(meeting_id),

@@ -11,7 +11,9 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from meetings import wiring
 from meetings.handlers.http import (
     NO_STORE,
+    Limit,
     MeetingIdPath,
+    NextToken,
     RecordingIdPath,
     caller,
     json_response,
@@ -68,9 +70,15 @@ def stop_recording(meetingId: MeetingIdPath) -> Response[Any]:  # noqa: N803
     summary="A meeting's recordings, newest first",
     responses=responses(**{"200": model("Recordings", RecordingList)}),
 )
-def list_recordings(meetingId: MeetingIdPath) -> Response[Any]:  # noqa: N803
-    records = wiring.container().recordings.list_all(caller(router.current_event), meetingId)
-    body = {"recordings": [recording_view(record) for record in records], "nextToken": None}
+def list_recordings(
+    meetingId: MeetingIdPath,  # noqa: N803
+    limit: Limit = 25,
+    next_token: NextToken = None,
+) -> Response[Any]:
+    page = wiring.container().recordings.list_page(
+        caller(router.current_event), meetingId, limit=limit, next_token=next_token
+    )
+    body = {"recordings": [recording_view(r) for r in page.records], "nextToken": page.next_token}
     return json_response(200, body)
 
 
