@@ -212,7 +212,7 @@ class LocalStack:
         "webhook events" queue; the deliveries queue, whose maxReceiveCount is the retry
         schedule's attempts, and its dead-letter queue."""
         key = self.client("kms").create_key(Description="webhook secrets")["KeyMetadata"]
-        self._webhook_env = {"WEBHOOK_KEY_ID": key["KeyId"], "WEBHOOK_ALLOW_LOOPBACK": "true"}
+        self._webhook_env = {"WEBHOOK_KEY_ID": key["KeyId"], "WEBHOOK_TARGETS": "loopback"}
         settings = Settings.from_environ(self.function_environment())
         policy = RetryPolicy(
             base_seconds=settings.webhook_retry_base_seconds,
