@@ -28,6 +28,7 @@ answers 2xx in the end, each delivery verified with `standardwebhooks`; repeats 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import tempfile
@@ -65,6 +66,7 @@ class Options:
     flap_seconds: float = 120.0
     flap_period: float = 20.0
     deadline_seconds: float = 900.0
+    delivery_workers: int = 4  # delivery batches handled at once (Lambda scales these out)
 
 
 @dataclass(frozen=True)
@@ -200,14 +202,18 @@ def _wait_delivered(
     http: Http, receivers: Receivers, subscribers: list[Subscriber], meetings: set[str],
     gone_id: str | None, deadline: float,
 ) -> dict[str, dict[str, Any]]:  # fmt: skip
-    """Until every subscriber has every published event (and nothing new was published)."""
-    previous = -1
+    """Until every meeting's end was published, every subscriber has every published event,
+    and nothing new was published for three looks in a row."""
+    sizes: list[int] = []
     while True:
         expected = _expected(http, meetings, gone_id)
+        details = [e["detail"] for e in expected.values() if e["detail-type"] == "meeting.ended"]
+        ended = {detail["meetingId"] for detail in details}
         missing = sum(len(_missing(receivers, s, expected)) for s in subscribers)
-        if (missing == 0 and len(expected) == previous) or time.monotonic() > deadline:
+        sizes = [*sizes[-2:], len(expected)]
+        settled = ended >= meetings and len(sizes) == 3 and len(set(sizes)) == 1
+        if (settled and missing == 0) or time.monotonic() > deadline:
             return expected
-        previous = len(expected)
         time.sleep(2)
 
 
@@ -306,15 +312,16 @@ def run(base_url: str, receivers: Receivers, options: Options) -> dict[str, Any]
 
 
 @contextmanager
-def local_stack() -> Iterator[str]:
-    """A local stack on ephemeral loopback ports, retries in seconds, four delivery batches at
-    once; the functions' output goes to a scratch file."""
+def local_stack(delivery_workers: int) -> Iterator[str]:
+    """A local stack on ephemeral loopback ports, retries in seconds, `delivery_workers`
+    delivery batches at once; the functions' output goes to a scratch file."""
     from local.stack import LocalStack, LocalStackConfig  # noqa: PLC0415
 
     with tempfile.TemporaryDirectory(prefix="webhooks-") as scratch:
         config = LocalStackConfig(
             api_port=0, aws_port=0, chime_port=0, api_workers=4, events_workers=2,
-            cleanup_every_seconds=3600, log_level="WARNING", webhook_delivery_workers=4,
+            cleanup_every_seconds=3600, log_level="WARNING",
+            webhook_delivery_workers=delivery_workers,
             worker_log_path=str(Path(scratch) / "functions.log"),
             extra_environment={"WEBHOOK_RETRY_BASE_SECONDS": "1",
                                "WEBHOOK_RETRY_HORIZON_SECONDS": "900"},
@@ -335,7 +342,7 @@ def _summary(report: dict[str, Any]) -> dict[str, Any]:
 
 def measure(**overrides: Any) -> list[Figure]:
     options = Options(**overrides)
-    with local_stack() as base_url:
+    with local_stack(options.delivery_workers) as base_url:
         report = run(base_url, Receivers(options), options)
     notes = _summary(report)
     lost = sum(r["lost"] for r in report["receivers"].values())
@@ -362,31 +369,18 @@ def measure(**overrides: Any) -> list[Figure]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    defaults = Options()
     parser = argparse.ArgumentParser(
         prog="python -m bench.webhook_reliability", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("--meetings", type=int, default=defaults.meetings)
-    parser.add_argument("--drop-rate", type=float, default=defaults.drop_rate)
-    parser.add_argument("--duplicate-rate", type=float, default=defaults.duplicate_rate)
-    parser.add_argument("--reorder-window", type=int, default=defaults.reorder_window)
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--flap-seconds", type=float, default=defaults.flap_seconds)
-    parser.add_argument("--flap-period", type=float, default=defaults.flap_period)
+    for option in dataclasses.fields(Options):  # --meetings, --drop-rate, ...
+        flag = "--" + option.name.replace("_", "-")
+        parser.add_argument(flag, type=type(option.default), default=option.default)
     parser.add_argument("--json", action="store_true", help="print the raw report as JSON")
-    arguments = parser.parse_args(argv)
-    options = Options(
-        meetings=arguments.meetings,
-        drop_rate=arguments.drop_rate,
-        duplicate_rate=arguments.duplicate_rate,
-        reorder_window=arguments.reorder_window,
-        seed=arguments.seed,
-        flap_seconds=arguments.flap_seconds,
-        flap_period=arguments.flap_period,
-    )
+    arguments = vars(parser.parse_args(argv))
+    options = Options(**{f.name: arguments[f.name] for f in dataclasses.fields(Options)})
     # The functions run this checkout's code, as under `python -m bench` (bench/__main__.py).
     sys.path.insert(0, str(PROJECT_ROOT / "lambdas"))
-    with local_stack() as base_url:
+    with local_stack(options.delivery_workers) as base_url:
         report = run(base_url, Receivers(options), options)
     shown = report if arguments.json else _summary(report)
     print(json.dumps(shown, indent=1, default=str))
