@@ -382,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(PROJECT_ROOT / "lambdas"))
     with local_stack(options.delivery_workers) as base_url:
         report = run(base_url, Receivers(options), options)
-    shown = report if arguments.json else _summary(report)
+    shown = report if arguments["json"] else _summary(report)
     print(json.dumps(shown, indent=1, default=str))
     return 0
 
