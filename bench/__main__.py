@@ -2,7 +2,9 @@
 
 Figures (in order): cold_start, overhead, roundtrips, event_cost, cleanup_scaling, throughput,
 join_rush, asset, end_reason_accuracy (precision and recall of the stated end reasons
-under event chaos; `python -m bench.end_reason_accuracy --help` runs it alone with its arguments).
+under event chaos; `python -m bench.end_reason_accuracy --help` runs it alone with its arguments),
+webhook_reliability (bad receivers and event chaos: nothing lost, the healthy receiver's latency;
+`python -m bench.webhook_reliability --help`).
 Each runs in its own process (bench/worker.py); the results also land in
 `.bench-cache/results.json` for docs/performance.md.
 """
@@ -32,10 +34,11 @@ FIGURES: Final = (
     "join_rush",
     "asset",
     "end_reason_accuracy",
+    "webhook_reliability",
 )
 FIGURE_TIMEOUT_SECONDS: Final = 420
 # The accuracy run waits for hundreds of meetings' events to pass the chaos and the functions.
-LONGER_TIMEOUTS: Final = {"end_reason_accuracy": 1800}
+LONGER_TIMEOUTS: Final = {"end_reason_accuracy": 1800, "webhook_reliability": 1200}
 
 
 def _environment() -> dict[str, str]:

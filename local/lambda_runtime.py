@@ -8,6 +8,8 @@ must never serve two requests at once: as on Lambda, concurrency comes from more
 Given the local stack's world clock (its shared offset), a worker reads world time wherever
 the handler code reads time the ordinary way: `time.time`, `time.time_ns`,
 `datetime.datetime.now` / `utcnow` / `today` are replaced before the handler is imported.
+`time.clock_gettime` is left alone: it stays the machine's real clock, which the functions read
+for what a peer checks against its own clock (a webhook's `webhook-timestamp`, meetings.wiring).
 """
 
 from __future__ import annotations

@@ -71,6 +71,10 @@ class LocalStackConfig:
     transaction_in_flight_ms: float = DEFAULT_TRANSACTION_IN_FLIGHT_MS
     # How often expired items are swept (DynamoDB's TTL), besides right after a clock advance.
     ttl_sweep_every_seconds: float = 5.0
+    # Batches of webhook deliveries handled at once (a poller and a worker each), as Lambda
+    # runs several batches of one SQS source side by side: a batch waiting on a slow receiver
+    # holds only its own poller.
+    webhook_delivery_workers: int = 1
 
 
 def check_port_free(host: str, port: int, what: str) -> None:
@@ -212,7 +216,7 @@ class LocalStack:
         "webhook events" queue; the deliveries queue, whose maxReceiveCount is the retry
         schedule's attempts, and its dead-letter queue."""
         key = self.client("kms").create_key(Description="webhook secrets")["KeyMetadata"]
-        self._webhook_env = {"WEBHOOK_KEY_ID": key["KeyId"], "WEBHOOK_ALLOW_LOOPBACK": "true"}
+        self._webhook_env = {"WEBHOOK_KEY_ID": key["KeyId"], "WEBHOOK_TARGETS": "loopback"}
         settings = Settings.from_environ(self.function_environment())
         policy = RetryPolicy(
             base_seconds=settings.webhook_retry_base_seconds,
@@ -298,7 +302,8 @@ class LocalStack:
             "publisher": 1,
             "cleanup": 1,
             "webhook_fanout": 1,
-            "webhook_delivery": 1,  # a batch's attempts run side by side in it
+            # A batch's attempts run side by side in one worker.
+            "webhook_delivery": self.config.webhook_delivery_workers,
         }
         for name, workers in sizes.items():
             pool = HandlerPool(
@@ -365,10 +370,11 @@ class LocalStack:
                     queue_arn=resources[f"webhook_{queue}_arn"],
                     invoke=self._invoker(function),
                 )
-                for queue, function in (
-                    ("events", "webhook_fanout"),
-                    ("deliveries", "webhook_delivery"),
+                for queue, function, pollers in (
+                    ("events", "webhook_fanout", 1),
+                    ("deliveries", "webhook_delivery", self.config.webhook_delivery_workers),
                 )
+                for _ in range(pollers)
             ),
         ]
         for part in parts:

@@ -91,10 +91,11 @@ _RULES: Final[dict[str, _Rule]] = {
     # The account the meetings live in: Chime's meeting ARN, the pipelines' source.
     "account_id": _Rule("ACCOUNT_ID", pattern=r"(\d{12})?"),
     # Webhooks (docs/webhooks.md): the KMS key sealing their secrets, the deliveries queue,
-    # loopback targets (the local stack only), the retry schedule and the disable window.
+    # which targets they may have (`public`: deployed; `loopback`: the local stack, this
+    # machine only), the retry schedule and the disable window.
     "webhook_key_id": _Rule("WEBHOOK_KEY_ID"),
     "webhook_delivery_queue_url": _Rule("WEBHOOK_DELIVERY_QUEUE_URL"),
-    "webhook_allow_loopback": _Rule("WEBHOOK_ALLOW_LOOPBACK", bool),
+    "webhook_targets": _Rule("WEBHOOK_TARGETS", pattern=r"public|loopback"),
     "webhook_retry_base_seconds": _Rule("WEBHOOK_RETRY_BASE_SECONDS", int, ge=1, le=300),
     "webhook_retry_horizon_seconds": _Rule(
         "WEBHOOK_RETRY_HORIZON_SECONDS", int, ge=1, le=7 * 86400
@@ -123,7 +124,7 @@ class Settings:
     account_id: str = ""
     webhook_key_id: str = ""
     webhook_delivery_queue_url: str = ""
-    webhook_allow_loopback: bool = False
+    webhook_targets: str = "public"
     webhook_retry_base_seconds: int = 5
     webhook_retry_horizon_seconds: int = 86400
     webhook_disable_after_seconds: int = 86400

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from meetings.adapters.table.sequences import EventSequenceTable
     from meetings.adapters.table.store import MeetingTable
     from meetings.adapters.table.webhooks import WebhookTable
+    from meetings.domain.url_safety import TargetPolicy
     from meetings.service.attending import Attending
     from meetings.service.cleanup import CleanupService
     from meetings.service.creating import CreatingMeetings
@@ -64,6 +65,13 @@ WORKER_THREADS: Final = 8
 
 def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+def machine_clock_ms() -> int:
+    """The machine's real-time clock, read straight from the system: the time a remote peer
+    compares with its own (a webhook signature's timestamp). A runtime that shifts the time
+    the services decide by (the local stack's world clock replaces `time.time`) leaves it."""
+    return time.clock_gettime_ns(time.CLOCK_REALTIME) // 1_000_000
 
 
 class Container:
@@ -276,6 +284,12 @@ class Container:
         return SqsDeliveryQueue(self.settings.webhook_delivery_queue_url)
 
     @cached_property
+    def webhook_targets(self) -> TargetPolicy:
+        from meetings.domain.url_safety import TargetPolicy  # noqa: PLC0415
+
+        return TargetPolicy(self.settings.webhook_targets)
+
+    @cached_property
     def webhook_admin(self) -> WebhookAdmin:
         from meetings.adapters.webhook_http import SystemResolver  # noqa: PLC0415
         from meetings.service.webhooks import WebhookAdmin  # noqa: PLC0415
@@ -286,7 +300,7 @@ class Container:
             self.delivery_queue,
             SystemResolver(),
             clock=self.now,
-            allow_loopback=self.settings.webhook_allow_loopback,
+            targets=self.webhook_targets,
         )
 
     @cached_property
@@ -312,13 +326,14 @@ class Container:
             SystemResolver(),
             PinnedHttpSender(),
             clock=self.now,
+            signing_clock=machine_clock_ms,
             settings=DeliverySettings(
                 policy=RetryPolicy(
                     base_seconds=settings.webhook_retry_base_seconds,
                     horizon_seconds=settings.webhook_retry_horizon_seconds,
                 ),
                 disable_after_ms=settings.webhook_disable_after_seconds * 1000,
-                allow_loopback=settings.webhook_allow_loopback,
+                targets=self.webhook_targets,
             ),
         )
 

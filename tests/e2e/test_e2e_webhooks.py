@@ -2,23 +2,31 @@
 a meeting's lifecycle, and every delivery verified with the Standard Webhooks library — in
 Python and in Node, as customers' receivers do. A receiver that fails its first attempts gets
 the event on a retry (same `webhook-id`); one answering 410 is disabled, and the others get
-`webhook.disabled`. Only loopback receives traffic."""
+`webhook.disabled`. Receivers verify with their real clocks, also after the world clock moved.
+A receiver that holds its connection does not delay another's delivery in the same batch.
+Only loopback receives traffic."""
 
 from __future__ import annotations
 
 import json
+import select
 import shutil
+import socket
 import subprocess
 import threading
+import time
+import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-import standardwebhooks.webhooks
+from meetings.domain.instants import rfc3339
+from meetings.domain.webhooks import Delivery, delivery_body
 from standardwebhooks import Webhook
 
 from local.stack import LocalStack
@@ -37,10 +45,24 @@ class Received:
 @dataclass
 class Receiver:
     """An HTTP server on 127.0.0.1: `/ok` answers 204, `/flaky` 500 to the first two requests
-    of each webhook-id then 200, `/gone` 410."""
+    of each webhook-id then 200, `/gone` 410; `/hold` keeps the delivery of `hold_id` open
+    without an answer until `release` is set (`held`: one is being held; `abandoned`: the
+    sender gave up on it)."""
 
     requests: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    held: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+    abandoned: threading.Event = field(default_factory=threading.Event)
+    hold_id: str = ""
+
+    def hold(self, connection: socket.socket) -> None:
+        self.held.set()
+        while not self.release.wait(0.05):
+            readable, _, _ = select.select([connection], [], [], 0)
+            if readable and connection.recv(1, socket.MSG_PEEK) == b"":
+                self.abandoned.set()  # the sender closed the connection: it stopped waiting
+                return
 
     def status_for(self, path: str, webhook_id: str) -> int:
         if path == "/gone":
@@ -70,6 +92,8 @@ def receiver() -> Iterator[tuple[Receiver, str]]:
             with state.lock:
                 state.requests.append(Received(self.path, headers, body))
                 status = state.status_for(self.path, headers.get("webhook-id", ""))
+            if self.path.startswith("/hold") and headers.get("webhook-id") == state.hold_id:
+                state.hold(self.connection)
             self.send_response(status)
             self.send_header("content-length", "0")
             self.end_headers()
@@ -84,28 +108,13 @@ def receiver() -> Iterator[tuple[Receiver, str]]:
     server.server_close()
 
 
-@pytest.fixture
-def world_time(local_stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> float:
-    """The receivers live in the stack's world (its clock may have been advanced by other
-    tests): the library's timestamp check reads the world's time. Returns the offset (s)."""
-    offset = local_stack.world.offset_seconds()
-
-    class WorldDatetime(datetime):
-        @classmethod
-        def now(cls, tz: Any = None) -> Any:
-            return datetime.now(tz) + timedelta(seconds=offset)
-
-    monkeypatch.setattr(standardwebhooks.webhooks, "datetime", WorldDatetime)
-    return offset
-
-
 def _register(api: Api, admin: str, url: str, types: list[str]) -> tuple[str, str]:
     answer = api.request("POST", "/webhooks", token=admin, body={"url": url, "eventTypes": types})
     assert answer.status == 201, answer.body
     return answer.json["webhook"]["webhookId"], answer.json["secret"]
 
 
-def _node_verifies(deliveries: list[dict[str, Any]], offset_seconds: float) -> list[str]:
+def _node_verifies(deliveries: list[dict[str, Any]]) -> list[str]:
     if shutil.which("node") is None or shutil.which("npm") is None:
         pytest.skip("Node.js and npm are not installed")
     if not (NODE_RECEIVER / "node_modules" / "standardwebhooks").exists():
@@ -116,7 +125,7 @@ def _node_verifies(deliveries: list[dict[str, Any]], offset_seconds: float) -> l
             )  # fmt: skip
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as failure:
             pytest.skip(f"npm could not install standardwebhooks: {failure}")
-    payload = {"worldOffsetMs": int(offset_seconds * 1000), "deliveries": deliveries}
+    payload = {"deliveries": deliveries}
     result = subprocess.run(
         ["node", str(NODE_RECEIVER / "verify.js")],
         input=json.dumps(payload), capture_output=True, text=True, check=True, timeout=60,
@@ -130,7 +139,6 @@ def test_a_meeting_lifecycle_reaches_every_receiver_signed_and_in_sequence(
     unique: Callable[[str], str],
     wait: Callable[..., Any],
     receiver: tuple[Receiver, str],
-    world_time: float,
 ) -> None:
     state, base = receiver
     admin = api.token(unique("admin"), groups=["admins"])
@@ -180,7 +188,7 @@ def test_a_meeting_lifecycle_reaches_every_receiver_signed_and_in_sequence(
     deliveries = [{"secret": ok_secret, "headers": r.headers, "body": r.body} for r in ours]
     deliveries.append({"secret": flaky_secret, "headers": flaky[-1].headers,
                        "body": flaky[-1].body})  # fmt: skip
-    assert set(_node_verifies(deliveries, world_time)) == lifecycle
+    assert set(_node_verifies(deliveries)) == lifecycle
 
 
 def test_ping_rotation_and_redelivery(
@@ -188,7 +196,6 @@ def test_ping_rotation_and_redelivery(
     unique: Callable[[str], str],
     wait: Callable[..., Any],
     receiver: tuple[Receiver, str],
-    world_time: float,
 ) -> None:
     state, base = receiver
     admin = api.token(unique("admin"), groups=["admins"])
@@ -230,3 +237,61 @@ def _disabled(requests: list[Received], webhook_id: str) -> bool:
         and json.loads(r.body)["data"]["webhookId"] == webhook_id
         for r in requests
     )
+
+
+def test_receivers_verify_with_their_own_clock_after_the_world_clock_moved(
+    api: Api, unique: Callable[[str], str], wait: Callable[..., Any], receiver: tuple[Receiver, str]
+) -> None:
+    state, base = receiver
+    admin = api.token(unique("admin"), groups=["admins"])
+    path = f"/ok?hook={unique('clock')}"
+    webhook_id, secret = _register(api, admin, base + path, ["webhook.disabled"])
+    advanced = api.request("POST", "/_local/clock/advance", body={"seconds": 86_400})
+    assert advanced.status == 200, advanced.body
+    assert api.request("POST", f"/webhooks/{webhook_id}/ping", token=admin).status == 202
+    [ping] = wait(lambda: state.at(path), timeout=30)
+    # The stock library, the machine's real clock: webhook-timestamp is the time of sending.
+    payload = Webhook(secret).verify(ping.body, ping.headers)
+    # The body's timestamp is the event's, in the world's time (a day ahead).
+    assert payload["timestamp"] >= rfc3339(int((time.time() + 86_000) * 1000))
+
+
+def _sqs_record(delivery: Delivery) -> dict[str, Any]:
+    """A deliveries-queue message as the function receives it (first receive)."""
+    return {
+        "messageId": str(uuid.uuid4()), "receiptHandle": str(uuid.uuid4()),
+        "body": delivery.to_message(), "attributes": {"ApproximateReceiveCount": "1"},
+        "messageAttributes": {}, "eventSource": "aws:sqs", "awsRegion": "us-east-1",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:webhook-deliveries",
+    }  # fmt: skip
+
+
+def test_one_slow_endpoint_does_not_delay_another_in_the_same_batch(
+    api: Api,
+    unique: Callable[[str], str],
+    wait: Callable[..., Any],
+    receiver: tuple[Receiver, str],
+    local_stack: LocalStack,
+) -> None:
+    state, base = receiver
+    admin = api.token(unique("admin"), groups=["admins"])
+    slow_path, fast_path = f"/hold?hook={unique('slow')}", f"/ok?hook={unique('fast')}"
+    slow_id, _ = _register(api, admin, base + slow_path, ["webhook.disabled"])
+    fast_id, fast_secret = _register(api, admin, base + fast_path, ["webhook.disabled"])
+    event_id = state.hold_id = unique("evt")
+    now = rfc3339(int(datetime.now(UTC).timestamp() * 1000))
+    body = delivery_body("webhook.disabled", now, {"eventId": event_id, "occurredAt": now})
+    # One batch, the slow endpoint first: the function itself, as the queue would invoke it.
+    batch = {"Records": [_sqs_record(Delivery(hook, event_id, "webhook.disabled", body))
+                         for hook in (slow_id, fast_id)]}  # fmt: skip
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        invocation = pool.submit(local_stack.invoke, "webhook_delivery", batch)
+        try:
+            assert wait(lambda: state.held.is_set() and state.at(fast_path), timeout=30)
+            # The fast one was answered while the slow one is still held open.
+            assert not state.abandoned.is_set() and not invocation.done()
+        finally:
+            state.release.set()
+        assert invocation.result(timeout=60) == {"batchItemFailures": []}
+    [fast] = state.at(fast_path)
+    assert Webhook(fast_secret).verify(fast.body, fast.headers)["data"]["eventId"] == event_id

@@ -139,8 +139,8 @@ def test_the_environment_is_the_settings_model(default: Deployment) -> None:
         assert render(env["WEBHOOK_DELIVERY_QUEUE_URL"]) == deliveries  # Ref: the URL
         assert env["RECORDING_URL_TTL_SECONDS"] == "900"
         assert env["RECORDINGS_VISIBLE_TO_ATTENDEES"] == "false"
-        # Loopback deliveries are for the local stack only: never allowed deployed.
-        assert env.get("WEBHOOK_ALLOW_LOOPBACK", "false") == "false"
+        # Loopback deliveries are for the local stack only: deployed, public targets only.
+        assert env["WEBHOOK_TARGETS"] == "public"
         assert env["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"
         assert env["POWERTOOLS_LOGGER_LOG_EVENT"] == "false"
         assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"

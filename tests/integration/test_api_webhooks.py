@@ -25,7 +25,7 @@ __all__ = ["debug_logging"]  # the fixture, shared with the API's log-hygiene te
 Api = Callable[..., ApiAnswer]
 ADMIN = Caller("root", ["admins"])
 ALICE = Caller("alice")
-HOOK_URL = "http://127.0.0.1:9/hook"  # loopback, allowed by the local switch; never called
+HOOK_URL = "http://127.0.0.1:9/hook"  # loopback, as the local stack allows; never called
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def webhooks(api: Api, table: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str,
     queue_url = sqs.create_queue(QueueName="webhook-deliveries")["QueueUrl"]
     monkeypatch.setenv("WEBHOOK_KEY_ID", key_id)
     monkeypatch.setenv("WEBHOOK_DELIVERY_QUEUE_URL", queue_url)
-    monkeypatch.setenv("WEBHOOK_ALLOW_LOOPBACK", "true")
+    monkeypatch.setenv("WEBHOOK_TARGETS", "loopback")
     forget_cached_state()
     return {"key_id": key_id, "queue_url": queue_url, "sqs": sqs, "table": table}
 

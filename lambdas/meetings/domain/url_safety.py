@@ -8,6 +8,11 @@ wrapped in IPv6 (IPv4-mapped, IPv4-compatible, 6to4, NAT64, Teredo). Hosts writt
 in any form but the canonical dotted quad (`2130706433`, `0177.0.0.1`, `0x7f.1`, `127.1`) are
 refused outright: resolvers disagree about them, which is what such forms are used for.
 
+Locally (`TargetPolicy.LOOPBACK`, the local stack) the policy is the opposite: only this
+machine — `localhost`, 127.0.0.0/8, ::1, over http or https — and every other host is refused
+by its shape alone, before any resolution, so nothing registered locally reaches the internet
+or even a DNS server.
+
 Resolution is not done here: `parse_target` checks the URL's shape, the caller resolves the
 host through its resolver port, and `refused_address` judges every answer. The deliverer then
 connects to the very address it judged, so a second lookup cannot be steered elsewhere.
@@ -18,6 +23,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
+from enum import Enum
 from typing import Final
 from urllib.parse import SplitResult, urlsplit
 
@@ -70,6 +76,18 @@ _NAT64: Final = ipaddress.IPv6Network("64:ff9b::/96")
 _SIX_TO_FOUR: Final = ipaddress.IPv6Network("2002::/16")
 
 
+class TargetPolicy(Enum):
+    """Which targets webhooks may have (the `WEBHOOK_TARGETS` setting)."""
+
+    PUBLIC = "public"  # deployed: https:// to public unicast addresses only
+    LOOPBACK = "loopback"  # the local stack: http(s):// to this machine only
+
+
+LOOPBACK_ONLY: Final = (
+    "the local stack delivers to loopback only: use http(s)://127.0.0.1, [::1] or localhost"
+)
+
+
 class UnsafeUrlError(ValueError):
     """The URL may not be called; the message says why (safe to show the admin)."""
 
@@ -102,10 +120,10 @@ def _embedded_v4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None
     return None
 
 
-def refused_address(address: IPAddress, *, allow_loopback: bool = False) -> str | None:
+def refused_address(address: IPAddress, policy: TargetPolicy = TargetPolicy.PUBLIC) -> str | None:
     """Why the backend may not connect to `address` (None: it may)."""
-    if allow_loopback and address.is_loopback:
-        return None
+    if policy is TargetPolicy.LOOPBACK:
+        return None if address.is_loopback else f"{address}: {LOOPBACK_ONLY}"
     if isinstance(address, ipaddress.IPv6Address):
         embedded = _embedded_v4(address)
         if embedded is not None:
@@ -149,7 +167,7 @@ def _port(parts: SplitResult, scheme: str) -> int:
     return port if port is not None else (443 if scheme == "https" else 80)
 
 
-def parse_target(url: str, *, allow_loopback: bool = False) -> Target:
+def parse_target(url: str, policy: TargetPolicy = TargetPolicy.PUBLIC) -> Target:
     """The URL's target if its shape is acceptable (addresses are judged after resolution)."""
     if len(url) > MAX_URL_LENGTH or not url.isascii() or any(ch.isspace() for ch in url):
         raise UnsafeUrlError(f"the URL must be ASCII without spaces, at most {MAX_URL_LENGTH} long")
@@ -165,11 +183,15 @@ def parse_target(url: str, *, allow_loopback: bool = False) -> Target:
     literal = _literal(host)
     if literal is None:
         _check_name(host)
-    loopback_host = host in LOOPBACK_NAMES or (literal is not None and literal.is_loopback)
-    if scheme != "https" and not (scheme == "http" and allow_loopback and loopback_host):
+    if policy is TargetPolicy.LOOPBACK:
+        # Refused by its shape: a name other than localhost is never looked up.
+        loopback_host = host in LOOPBACK_NAMES or (literal is not None and literal.is_loopback)
+        if scheme not in ("http", "https") or not loopback_host:
+            raise UnsafeUrlError(LOOPBACK_ONLY)
+    elif scheme != "https":
         raise UnsafeUrlError("only https:// URLs are allowed")
     if literal is not None:
-        problem = refused_address(literal, allow_loopback=allow_loopback)
+        problem = refused_address(literal, policy)
         if problem:
             raise UnsafeUrlError(problem)
     path = parts.path or "/"
@@ -183,7 +205,7 @@ def parse_target(url: str, *, allow_loopback: bool = False) -> Target:
 
 
 def checked_address(
-    target: Target, resolved: list[IPAddress], *, allow_loopback: bool = False
+    target: Target, resolved: list[IPAddress], policy: TargetPolicy = TargetPolicy.PUBLIC
 ) -> IPAddress:
     """The address to connect to: the first one resolved, if every one resolved is allowed
     (one bad answer refuses the lot: a resolver may hand any of them out next time)."""
@@ -192,7 +214,7 @@ def checked_address(
     if not resolved:
         raise UnsafeUrlError(f"{target.host} does not resolve")
     for address in resolved:
-        problem = refused_address(address, allow_loopback=allow_loopback)
+        problem = refused_address(address, policy)
         if problem:
             raise UnsafeUrlError(f"{target.host} resolves to a refused address: {problem}")
     return resolved[0]

@@ -21,7 +21,7 @@ from typing import Any, Final
 from meetings.domain import url_safety
 from meetings.domain.errors import ConflictError
 from meetings.domain.instants import rfc3339
-from meetings.domain.url_safety import IPAddress, Target, UnsafeUrlError
+from meetings.domain.url_safety import IPAddress, Target, TargetPolicy, UnsafeUrlError
 from meetings.domain.webhook_retries import RetryPolicy
 from meetings.domain.webhook_signing import signed_headers
 from meetings.domain.webhooks import (
@@ -58,12 +58,13 @@ class Outcome(Enum):
 
 
 def resolve_target(
-    url: str, resolver: HostResolver, *, allow_loopback: bool
+    url: str, resolver: HostResolver, policy: TargetPolicy
 ) -> tuple[Target, IPAddress]:
-    """The URL's target and the one address to connect to; UnsafeUrlError if refused."""
-    target = url_safety.parse_target(url, allow_loopback=allow_loopback)
+    """The URL's target and the one address to connect to; UnsafeUrlError if refused (a URL
+    refused by its shape is refused before its host is looked up)."""
+    target = url_safety.parse_target(url, policy)
     resolved = [] if target.literal else resolver.resolve(target.host, target.port)
-    address = url_safety.checked_address(target, resolved, allow_loopback=allow_loopback)
+    address = url_safety.checked_address(target, resolved, policy)
     return target, address
 
 
@@ -96,7 +97,7 @@ def new_delivery_id(now_ms: int) -> str:
 class DeliverySettings:
     policy: RetryPolicy
     disable_after_ms: int
-    allow_loopback: bool
+    targets: TargetPolicy
 
 
 class WebhookFanout:
@@ -135,6 +136,7 @@ class WebhookDelivering:
         sender: WebhookSender,
         *,
         clock: Clock,
+        signing_clock: Clock,
         settings: DeliverySettings,
         draw: Callable[[], float] = random.random,
     ) -> None:
@@ -144,6 +146,9 @@ class WebhookDelivering:
         self._resolver = resolver
         self._sender = sender
         self._clock = clock
+        # `webhook-timestamp` is the sender's wall clock at sending: the receiver checks it
+        # against its own clock (replay protection), whatever time the backend decides by.
+        self._signing_clock = signing_clock
         self._settings = settings
         self._draw = draw
         self._opened: dict[tuple[str, bytes], bytes] = {}
@@ -185,13 +190,12 @@ class WebhookDelivering:
 
     def _attempt(self, record: WebhookRecord, delivery: Delivery, now: int) -> SendOutcome:
         try:
-            target, address = resolve_target(
-                record.url, self._resolver, allow_loopback=self._settings.allow_loopback
-            )
+            target, address = resolve_target(record.url, self._resolver, self._settings.targets)
         except UnsafeUrlError as refused:
             count("WebhookDeliveryRefused")
             return SendOutcome(None, 0, error=f"refused: {refused}")
-        headers = signed_headers(self._secrets(record, now), delivery.eventId, now // 1000,
+        sent_at = self._signing_clock() // 1000
+        headers = signed_headers(self._secrets(record, now), delivery.eventId, sent_at,
                                  delivery.body)  # fmt: skip
         return self._sender.post(target, address, headers, delivery.body)
 

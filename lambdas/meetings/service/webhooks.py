@@ -18,7 +18,7 @@ from meetings.deployment import WEBHOOK_PING_EVENT_TYPE
 from meetings.domain import authorization, pagination
 from meetings.domain.errors import ConflictError
 from meetings.domain.identity import Identity
-from meetings.domain.url_safety import UnsafeUrlError
+from meetings.domain.url_safety import TargetPolicy, UnsafeUrlError
 from meetings.domain.webhook_signing import SECRET_BYTES, format_secret
 from meetings.domain.webhooks import (
     SECRET_OVERLAP_MS,
@@ -88,7 +88,7 @@ class WebhookAdmin:
         resolver: HostResolver,
         *,
         clock: Clock,
-        allow_loopback: bool,
+        targets: TargetPolicy,
         new_secret: Callable[[], bytes] = lambda: secrets.token_bytes(SECRET_BYTES),
     ) -> None:
         self._store = store
@@ -96,12 +96,12 @@ class WebhookAdmin:
         self._queue = queue
         self._resolver = resolver
         self._clock = clock
-        self._allow_loopback = allow_loopback
+        self._targets = targets
         self._new_secret = new_secret
 
     def _checked_url(self, url: str) -> str:
         try:
-            resolve_target(url, self._resolver, allow_loopback=self._allow_loopback)
+            resolve_target(url, self._resolver, self._targets)
         except UnsafeUrlError as refused:
             raise url_problem(str(refused)) from None
         return url

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from meetings.adapters.webhook_http import PinnedHttpSender, SystemResolver
-from meetings.domain.url_safety import parse_target
+from meetings.domain.url_safety import TargetPolicy, parse_target
 
 LOOPBACK = ipaddress.ip_address("127.0.0.1")
 
@@ -47,7 +47,7 @@ def test_the_post_goes_to_the_checked_address_with_the_name_as_host(
 ) -> None:
     port, seen = server
     # The name would resolve nowhere: only the pinned address is used.
-    target = parse_target(f"http://localhost:{port}/in?x=1", allow_loopback=True)
+    target = parse_target(f"http://localhost:{port}/in?x=1", TargetPolicy.LOOPBACK)
     outcome = PinnedHttpSender().post(target, LOOPBACK, {"webhook-id": "evt"}, '{"a":1}')
     assert (outcome.status_code, outcome.delivered) == (204, True)
     [(path, headers, body)] = seen
@@ -63,7 +63,7 @@ def test_a_redirect_is_a_failed_attempt_and_is_not_followed(
     server: tuple[int, list[tuple[str, dict[str, str], bytes]]],
 ) -> None:
     port, seen = server
-    target = parse_target(f"http://127.0.0.1:{port}/moved", allow_loopback=True)
+    target = parse_target(f"http://127.0.0.1:{port}/moved", TargetPolicy.LOOPBACK)
     outcome = PinnedHttpSender().post(target, LOOPBACK, {}, "{}")
     assert (outcome.status_code, outcome.delivered) == (307, False)
     assert [path for path, _, _ in seen] == ["/moved"]
@@ -72,7 +72,7 @@ def test_a_redirect_is_a_failed_attempt_and_is_not_followed(
 def test_no_answer_is_an_error_not_an_exception() -> None:
     with HTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler) as closed:
         port = closed.server_address[1]
-    target = parse_target(f"http://127.0.0.1:{port}/", allow_loopback=True)
+    target = parse_target(f"http://127.0.0.1:{port}/", TargetPolicy.LOOPBACK)
     outcome = PinnedHttpSender(timeout_seconds=2).post(target, LOOPBACK, {}, "{}")
     assert outcome.status_code is None and outcome.error
 

@@ -7,6 +7,8 @@ import ipaddress
 
 import pytest
 from meetings.domain.url_safety import (
+    LOOPBACK_ONLY,
+    TargetPolicy,
     UnsafeUrlError,
     checked_address,
     parse_target,
@@ -41,11 +43,12 @@ def test_public_unicast_addresses_are_allowed(address: str) -> None:
     assert refused_address(_ip(address)) is None
 
 
-def test_loopback_is_allowed_only_when_configured_and_nothing_else_is() -> None:
-    assert refused_address(_ip("127.0.0.1"), allow_loopback=True) is None
-    assert refused_address(_ip("::1"), allow_loopback=True) is None
-    assert refused_address(_ip("10.0.0.1"), allow_loopback=True) is not None
-    assert refused_address(_ip("169.254.169.254"), allow_loopback=True) is not None
+def test_the_loopback_policy_allows_loopback_and_nothing_else() -> None:
+    assert refused_address(_ip("127.0.0.1"), TargetPolicy.LOOPBACK) is None
+    assert refused_address(_ip("127.3.2.1"), TargetPolicy.LOOPBACK) is None
+    assert refused_address(_ip("::1"), TargetPolicy.LOOPBACK) is None
+    for address in ("10.0.0.1", "169.254.169.254", "93.184.215.14", "2606:4700::1111"):
+        assert LOOPBACK_ONLY in (refused_address(_ip(address), TargetPolicy.LOOPBACK) or "")
 
 
 REFUSED_URLS = [
@@ -81,13 +84,29 @@ def test_unsafe_url_shapes_are_refused(url: str) -> None:
         parse_target(url)
 
 
-def test_loopback_urls_need_the_local_switch() -> None:
+def test_loopback_urls_need_the_loopback_policy() -> None:
     for url in ("http://127.0.0.1:8080/hook", "http://[::1]:9/x", "http://localhost:9/x"):
         with pytest.raises(UnsafeUrlError):
             parse_target(url)
-        assert parse_target(url, allow_loopback=True).scheme == "http"
-    with pytest.raises(UnsafeUrlError):  # http stays refused for anything but loopback
-        parse_target("http://example.com/", allow_loopback=True)
+        assert parse_target(url, TargetPolicy.LOOPBACK).scheme == "http"
+    assert parse_target("https://localhost/", TargetPolicy.LOOPBACK).scheme == "https"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://example.com/", "http://example.com/", "https://93.184.215.14/", "http://10.0.0.1/",
+     "https://localhost.example.com/", "http://2130706433/", "ftp://127.0.0.1/"],
+)  # fmt: skip
+def test_the_loopback_policy_refuses_every_other_host_by_its_shape(url: str) -> None:
+    with pytest.raises(UnsafeUrlError):
+        parse_target(url, TargetPolicy.LOOPBACK)
+
+
+def test_under_the_loopback_policy_localhost_must_resolve_to_loopback_only() -> None:
+    target = parse_target("http://localhost:9/", TargetPolicy.LOOPBACK)
+    assert checked_address(target, [_ip("::1")], TargetPolicy.LOOPBACK) == _ip("::1")
+    with pytest.raises(UnsafeUrlError):
+        checked_address(target, [_ip("127.0.0.1"), _ip("10.0.0.1")], TargetPolicy.LOOPBACK)
 
 
 def test_a_good_url_becomes_a_target() -> None:

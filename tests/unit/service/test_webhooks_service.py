@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from meetings.domain.errors import ForbiddenError, InvalidRequestError
 from meetings.domain.identity import Identity
+from meetings.domain.url_safety import LOOPBACK_ONLY, TargetPolicy
 from meetings.domain.webhook_retries import RetryPolicy
 from meetings.domain.webhooks import SECRET_OVERLAP_MS, Delivery, DisabledReason
 from meetings.service.webhook_delivery import (
@@ -36,20 +37,21 @@ DAY_MS = 86_400_000
 
 
 class World:
-    def __init__(self) -> None:
+    def __init__(self, targets: TargetPolicy = TargetPolicy.PUBLIC) -> None:
         self.now = int(time.time() * 1000)
+        self.sending_now = self.now
         self.store = MemoryWebhookStore()
         self.queue = RecordingQueue()
         self.resolver = StubResolver({"hooks.example.com": [PUBLIC]})
         self.sender = RecordingSender()
         self.admin = WebhookAdmin(
             self.store, ReversibleCipher(), self.queue, self.resolver,
-            clock=lambda: self.now, allow_loopback=False,
+            clock=lambda: self.now, targets=targets,
         )  # fmt: skip
         self.delivering = WebhookDelivering(
             self.store, ReversibleCipher(), self.queue, self.resolver, self.sender,
-            clock=lambda: self.now,
-            settings=DeliverySettings(RetryPolicy(), disable_after_ms=DAY_MS, allow_loopback=False),
+            clock=lambda: self.now, signing_clock=lambda: self.sending_now,
+            settings=DeliverySettings(RetryPolicy(), disable_after_ms=DAY_MS, targets=targets),
             draw=lambda: 0.0,
         )  # fmt: skip
 
@@ -99,6 +101,60 @@ def test_registration_refuses_what_resolves_to_refused_addresses(
         {"field": "url", "problem": refused.value.details[0]["problem"]}
     ]
     assert world.store.records == {}
+
+
+LOOPBACK_MODE_REFUSED = [
+    "https://hooks.example.com/in",  # a public name: never looked up
+    "http://hooks.example.com/in",
+    "https://localhost.example.com/",
+    "https://93.184.215.14/",
+    "http://10.0.0.1/",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://[fd00:ec2::254]/",
+    "http://[::ffff:127.0.0.1]/",
+    "ftp://127.0.0.1/",
+]
+
+
+@pytest.mark.parametrize("url", LOOPBACK_MODE_REFUSED)
+def test_the_local_stack_refuses_anything_but_loopback_before_resolving(url: str) -> None:
+    world = World(TargetPolicy.LOOPBACK)
+    with pytest.raises(InvalidRequestError) as refused:
+        world.admin.create(ADMIN, NewWebhook(url, ["*"]))
+    assert LOOPBACK_ONLY in refused.value.details[0]["problem"]
+    assert world.resolver.asked == [] and world.store.records == {}
+
+
+def test_the_local_stack_delivers_to_loopback_only() -> None:
+    world = World(TargetPolicy.LOOPBACK)
+    loopback = ipaddress.ip_address("127.0.0.1")
+    world.resolver.answers["localhost"] = [loopback]
+    for url in ("http://127.0.0.1:8080/in", "https://[::1]:9/x", "http://localhost:9/x"):
+        world.admin.create(ADMIN, NewWebhook(url, ["*"]))
+    assert world.resolver.asked == ["localhost"]  # the one name allowed, answered locally
+    world.resolver.answers["localhost"] = [loopback, PUBLIC]
+    with pytest.raises(InvalidRequestError):
+        world.admin.create(ADMIN, NewWebhook("http://localhost:9/x", ["*"]))
+    # A public URL already stored (say, from a deployed table's copy) is refused at delivery,
+    # before any lookup, and nothing is sent.
+    deployed = World()
+    public_id, _ = deployed.register()
+    world.store.records[public_id] = deployed.store.records[public_id]
+    world.resolver.asked.clear()
+    outcome = world.delivering.deliver(Delivery(public_id, "e", "meeting.created", "{}"), 1, "r")
+    assert outcome is Outcome.RETRY and world.sender.sent == [] and world.resolver.asked == []
+    assert LOOPBACK_ONLY in (world.store.attempts[-1].error or "")
+
+
+def test_the_signature_timestamp_is_the_senders_wall_clock_not_the_decision_clock(
+    world: World,
+) -> None:
+    webhook_id, secret = world.register()
+    world.now += 3 * DAY_MS  # the time the backend decides by moved on (a shifted world clock)
+    world.delivering.deliver(Delivery(webhook_id, "e", "meeting.created", "{}"), 1, "r")
+    headers = world.sender.sent[-1][2]
+    assert headers["webhook-timestamp"] == str(world.sending_now // 1000)
+    Webhook(secret).verify("{}", headers)  # the receiver's real clock agrees
 
 
 def test_the_secret_is_stored_sealed_and_only_returned_once(world: World) -> None:
