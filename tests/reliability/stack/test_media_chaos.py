@@ -25,6 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
+
 from local.stack import LocalStack
 from tests.localstack_support import Api, events_in, wait_until
 from tests.reliability.stack.recording_truth import (
@@ -177,6 +179,7 @@ def _transcript(api: Api, meeting: Recorded) -> list[str]:
     return [line["text"] for line in answer.json["lines"]]
 
 
+@pytest.mark.slow  # minutes on 2 cores: `make test-all`; docs/reliability.md has its figures
 def test_recordings_end_right_after_event_chaos(
     api: Api, local_stack: LocalStack, pool: ThreadPoolExecutor, unique: Any
 ) -> None:
