@@ -138,10 +138,8 @@ def test_a_refused_stop_keeps_the_recording_and_the_end_finishes_it(
 
 # A lasting DeleteMediaPipeline fault at the end is the refused stop's test above; the
 # answers' mapping is checked there, so two of the errors suffice here.
-@pytest.mark.parametrize(
-    "error",
-    ["ThrottledClientException", pytest.param("ServiceFailureException", marks=pytest.mark.slow)],
-)
+@pytest.mark.slow  # a minute or more of cleanup rounds each: `make test-all`
+@pytest.mark.parametrize("error", ["ThrottledClientException", "ServiceFailureException"])
 def test_a_concatenation_fault_at_the_meetings_end_is_repaired_by_the_cleanup(
     api: Api, local_stack: LocalStack, unique: Any, error: str
 ) -> None:
