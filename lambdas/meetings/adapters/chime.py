@@ -56,7 +56,7 @@ def _retry_after(error: ClientError) -> int:
 
 
 def domain_error_for(error: ClientError, operation: str) -> DomainError:  # noqa: PLR0911
-    """What a Chime error means to our client (api-v1.md's error table)."""
+    """What a Chime error means to our client (docs/api.md's error table)."""
     code = error.response.get("Error", {}).get("Code", "")
     message = error.response.get("Error", {}).get("Message", "") or code
     if code in _NOT_FOUND_CODES:
