@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 from meetings import deployment
 from meetings.domain.webhook_retries import RetryPolicy
+from meetings.domain.webhooks import Lane
 from meetings.settings import Settings
 from moto.core.models import DEFAULT_ACCOUNT_ID
 
@@ -71,9 +72,9 @@ class LocalStackConfig:
     transaction_in_flight_ms: float = DEFAULT_TRANSACTION_IN_FLIGHT_MS
     # How often expired items are swept (DynamoDB's TTL), besides right after a clock advance.
     ttl_sweep_every_seconds: float = 5.0
-    # Batches of webhook deliveries handled at once (a poller and a worker each), as Lambda
-    # runs several batches of one SQS source side by side: a batch waiting on a slow receiver
-    # holds only its own poller.
+    # Batches of webhook deliveries handled at once on each lane (a poller and a worker
+    # each), as Lambda runs several batches of one SQS source side by side: a batch waiting on
+    # a slow receiver holds only its own poller, and the retry lane only its own pollers.
     webhook_delivery_workers: int = 1
 
 
@@ -213,8 +214,8 @@ class LocalStack:
 
     def _create_webhook_resources(self, events: Any, sqs: Any) -> dict[str, str]:
         """As deployed (docs/webhooks.md): the KMS key sealing secrets; the bus → rule →
-        "webhook events" queue; the deliveries queue, whose maxReceiveCount is the retry
-        schedule's attempts, and its dead-letter queue."""
+        "webhook events" queue; the two delivery lanes' queues, whose maxReceiveCount is the
+        retry schedule's attempts, and their dead-letter queue."""
         key = self.client("kms").create_key(Description="webhook secrets")["KeyMetadata"]
         self._webhook_env = {"WEBHOOK_KEY_ID": key["KeyId"], "WEBHOOK_TARGETS": "loopback"}
         settings = Settings.from_environ(self.function_environment())
@@ -223,16 +224,17 @@ class LocalStack:
             horizon_seconds=settings.webhook_retry_horizon_seconds,
         )
         dead = self._queue(sqs, "webhook-deliveries-dlq")
-        deliveries = self._queue(
-            sqs,
-            "webhook-deliveries",
+        lane = {
             # An attempt takes at most 10 s: it must not come back while still in flight.
-            VisibilityTimeout="60",
-            RedrivePolicy=json.dumps(
+            "VisibilityTimeout": "60",
+            "RedrivePolicy": json.dumps(
                 {"deadLetterTargetArn": dead["arn"], "maxReceiveCount": policy.attempts}
             ),
-        )
+        }
+        deliveries = self._queue(sqs, "webhook-deliveries", **lane)
+        retries = self._queue(sqs, "webhook-retries", **lane)
         self._webhook_env["WEBHOOK_DELIVERY_QUEUE_URL"] = deliveries["url"]
+        self._webhook_env["WEBHOOK_RETRY_QUEUE_URL"] = retries["url"]
         webhook_events = self._queue(sqs, "webhook-events")
         pattern = deployment.webhook_event_pattern(self._domain_source())
         bus = self.config.bus_name
@@ -247,6 +249,8 @@ class LocalStack:
             "webhook_events_arn": webhook_events["arn"],
             "webhook_deliveries_url": deliveries["url"],
             "webhook_deliveries_arn": deliveries["arn"],
+            "webhook_retries_url": retries["url"],
+            "webhook_retries_arn": retries["arn"],
             "webhook_dead_letters_url": dead["url"],
         }
 
@@ -302,8 +306,9 @@ class LocalStack:
             "publisher": 1,
             "cleanup": 1,
             "webhook_fanout": 1,
-            # A batch's attempts run side by side in one worker.
-            "webhook_delivery": self.config.webhook_delivery_workers,
+            # A batch's attempts run side by side in one worker; each lane's pollers have
+            # workers of their own, as each Lambda invocation has its own environment.
+            "webhook_delivery": len(Lane) * self.config.webhook_delivery_workers,
         }
         for name, workers in sizes.items():
             pool = HandlerPool(
@@ -373,6 +378,8 @@ class LocalStack:
                 for queue, function, pollers in (
                     ("events", "webhook_fanout", 1),
                     ("deliveries", "webhook_delivery", self.config.webhook_delivery_workers),
+                    # The retry lane's own pollers: its batches never take the first lane's.
+                    ("retries", "webhook_delivery", self.config.webhook_delivery_workers),
                 )
                 for _ in range(pollers)
             ),
