@@ -1,0 +1,160 @@
+"""The meetings console as a person uses it (docs/console.md), in headless Chromium against the
+local stack: sign in, create, two users join, their simulated clients connect and go, the
+world clock passes Chime's 5-minute rule, and the meeting reads ENDED with the inferred reason,
+the rule behind it and what Chime really did — each main screen checked with axe-core."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from local.stack import LocalStack
+from tests.localstack_support import events_in
+
+# Generous: a refresh runs every 1.5 s, and events take their way through queues and workers.
+expect.set_options(timeout=20_000)
+SERIOUS = ("serious", "critical")
+CLEANUP_ATTEMPTS = 5
+
+
+def assert_accessible(page: Page, axe_script: Path) -> None:
+    """No serious or critical axe-core violation on the page as it stands."""
+    page.add_script_tag(path=str(axe_script))
+    result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+    found = [
+        (violation["id"], violation["impact"], [node["target"] for node in violation["nodes"]][:3])
+        for violation in result["violations"]
+        if violation["impact"] in SERIOUS
+    ]
+    assert found == []
+
+
+def sign_in(page: Page, url: str, user_id: str) -> None:
+    page.goto(url)
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.get_by_label("User id").fill(user_id)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Meetings", exact=True)).to_be_visible()
+
+
+def roster_row(page: Page, user_id: str) -> Any:
+    return page.locator(f'tr[data-user="{user_id}"]')
+
+
+def test_a_meeting_from_sign_in_to_its_inferred_end(
+    page: Page,
+    new_context: Any,
+    local_stack: LocalStack,
+    unique: Any,
+    axe_script: Path,
+    shoot: Any,
+) -> None:
+    console = local_stack.console_url
+    host, bob, carol, room = unique("alice"), unique("bob"), unique("carol"), unique("standup")
+
+    page.goto(console)
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    assert_accessible(page, axe_script)
+    shoot(page, "sign-in")
+    sign_in(page, console, host)
+    expect(page.get_by_text(f"Signed in as {host}")).to_be_visible()
+
+    page.get_by_label("Room name").fill(room)
+    page.get_by_role("button", name="Create meeting").click()
+    expect(page.get_by_role("heading", name=f"Meeting {room}")).to_be_visible()
+    meeting_id = page.url.rsplit("/", 1)[-1]
+
+    # Bob signs in in his own browser and joins by the meeting's id.
+    bob_page = new_context().new_page()
+    sign_in(bob_page, console, bob)
+    bob_page.get_by_label("Meeting id").fill(meeting_id)
+    bob_page.get_by_role("button", name="Join", exact=True).click()
+    expect(bob_page.get_by_role("heading", name=f"Meeting {room}")).to_be_visible()
+    expect(roster_row(bob_page, bob)).to_contain_text("PROVISIONED")
+
+    # The host sees Bob arrive without a reload, and lets Carol join as a simulated user.
+    expect(roster_row(page, bob)).to_contain_text("PROVISIONED")
+    page.get_by_label("User id").fill(carol)
+    page.get_by_role("button", name="Join as this user").click()
+    expect(roster_row(page, carol)).to_contain_text("PROVISIONED")
+
+    page.get_by_role("button", name=f"Connect {bob}").click()
+    page.get_by_role("button", name=f"Connect {carol}").click()
+    expect(roster_row(page, bob)).to_contain_text("CONNECTED")
+    expect(roster_row(page, carol)).to_contain_text("CONNECTED")
+    expect(page.locator(".facts").first).to_contain_text("2 / 2 / 2")
+    expect(roster_row(bob_page, carol)).to_contain_text("CONNECTED")  # live on Bob's page too
+    expect(page.get_by_text("chime:AttendeeJoined").first).to_be_visible()
+    assert_accessible(page, axe_script)
+    shoot(page, "live-roster")
+
+    page.get_by_role("button", name=f"Leave {bob}").click()
+    page.get_by_role("button", name=f"Drop {carol}").click()
+    expect(roster_row(page, bob)).to_contain_text("LEFT")
+    expect(roster_row(page, carol)).to_contain_text("DROPPED")
+
+    # Nobody connected: past 5 minutes Chime ends it; the reason waits for settlement.
+    page.get_by_role("button", name="Advance 5 min 1 s").click()
+    expect(page.locator(".facts").first).to_contain_text("ENDED")
+    expect(page.get_by_test_id("end-reason")).to_have_text("unknown")
+    expect(page.get_by_test_id("truth-reason")).to_have_text("no_audio_5min")
+
+    # The developer lets the events land, passes the settle window and runs the cleanup.
+    assert events_in(local_stack)
+    page.get_by_role("button", name="Advance 2 min 1 s (settle window)").click()
+    reason = page.get_by_test_id("end-reason")
+    for _ in range(CLEANUP_ATTEMPTS):
+        page.get_by_role("button", name="Run cleanup now").click()
+        try:
+            expect(reason).to_have_text("no_audio_5min", timeout=5_000)
+            break
+        except AssertionError:
+            continue
+    expect(reason).to_have_text("no_audio_5min")
+    expect(page.get_by_test_id("end-rule")).to_contain_text("no audio connection for 5 minutes")
+    checks = page.get_by_role("table", name=re.compile("auto-end rules"))
+    expect(checks.get_by_role("row", name=re.compile("^no_audio_5min"))).to_contain_text("holds")
+    expect(page.get_by_text("agrees")).to_be_visible()
+    expect(page.get_by_text("meeting.ended").first).to_be_visible()
+    assert_accessible(page, axe_script)
+    shoot(page, "ended-meeting")
+
+    page.get_by_role("link", name="All meetings").click()
+    row = page.get_by_role("row", name=re.compile(room))
+    expect(row).to_contain_text("ENDED")
+    expect(row).to_contain_text("no_audio_5min")
+    assert_accessible(page, axe_script)
+    shoot(page, "meetings")
+
+
+def test_the_page_runs_under_its_content_security_policy_by_keyboard(
+    browser: Any, local_stack: LocalStack, unique: Any
+) -> None:
+    """Without the tests' CSP bypass, at phone width, with the keyboard only."""
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    answer = page.goto(local_stack.console_url)
+    assert answer is not None and "script-src 'self'" in answer.headers["content-security-policy"]
+    expect(page.get_by_role("heading", name="Sign in")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("User id")).to_be_focused()
+    page.keyboard.press("Control+a")
+    page.keyboard.type(unique("dana"))
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Meetings", exact=True)).to_be_focused()
+    wide = page.evaluate("() => document.documentElement.scrollWidth > window.innerWidth")
+    assert wide is False
+    context.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "status"), [("/console/../pyproject.toml", 404), ("/console/js/nope.js", 404)]
+)
+def test_only_the_console_files_are_served(api: Any, path: str, status: int) -> None:
+    assert api.request("GET", path).status == status
+    config = api.request("GET", "/console/config.json")
+    assert config.json == {"apiUrl": "", "auth": {"kind": "local"}, "simulation": True}
