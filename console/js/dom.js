@@ -78,6 +78,15 @@ export function duration(ms) {
   return parts.join(" ");
 }
 
+export function button(text, onclick, props = {}) {
+  return h("button", { type: "button", text, onclick, ...props });
+}
+
+// A group of controls under a legend: fieldset and legend name it for assistive technology.
+export function group(legend, ...children) {
+  return h("fieldset", {}, h("legend", { text: legend }), ...children);
+}
+
 export function badge(text, kind = text) {
   return h("span", { class: `badge badge-${String(kind).toLowerCase()}`, text });
 }

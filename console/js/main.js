@@ -65,6 +65,7 @@ class Console {
       },
     };
     ctx.simulationPanel = ctx.simulation && user ? new SimulationPanel(ctx) : null;
+    this.panel = ctx.simulationPanel;
     return ctx;
   }
 
@@ -106,6 +107,7 @@ class Console {
 
   async refreshNow() {
     const screen = this.screen;
+    this.panel?.showTime();
     if (!screen?.refresh) return;
     try {
       await screen.refresh();

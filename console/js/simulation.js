@@ -1,7 +1,7 @@
 // The simulation panel (local stack only): the world clock, Chime faults, event chaos, the
 // cleanup, and simulated clients for attendees — through the local stack's /_local/ routes.
 import { Api } from "./api.js";
-import { checkbox, field, h, select } from "./dom.js";
+import { button, checkbox, field, group, h, select } from "./dom.js";
 
 const OPERATIONS = [
   "CreateMeeting", "CreateMeetingWithAttendees", "CreateAttendee", "BatchCreateAttendee",
@@ -83,47 +83,29 @@ export class SimulationPanel {
 
   clockSection() {
     const seconds = h("input", { type: "number", min: 0, value: "301", inputMode: "numeric" });
-    const act = this.ctx.act;
-    return h(
-      "fieldset",
-      {},
-      h("legend", { text: "World clock" }),
+    const advance = (by, text) => button(text, () => this.ctx.act(`Clock advanced ${by()} s`, () => this.advance(by())));
+    return group(
+      "World clock",
       h("p", {}, "Now: ", this.worldTime),
       field("Seconds", seconds),
       h(
         "div",
         { class: "actions" },
-        h("button", {
-          type: "button",
-          text: "Advance clock",
-          onclick: () => act(`Clock advanced ${seconds.value} s`, () => this.advance(Number(seconds.value))),
-        }),
-        h("button", {
-          type: "button",
-          text: "Advance 5 min 1 s",
-          onclick: () => act("Clock advanced 301 s", () => this.advance(301)),
-        }),
-        h("button", {
-          type: "button",
-          text: "Advance 2 min 1 s (settle window)",
-          onclick: () => act("Clock advanced 121 s", () => this.advance(121)),
-        }),
+        advance(() => Number(seconds.value), "Advance clock"),
+        advance(() => 301, "Advance 5 min 1 s"),
+        advance(() => 121, "Advance 2 min 1 s (settle window)"),
       ),
     );
   }
 
   attendeeSection() {
     const userId = h("input", { type: "text", autocomplete: "off", value: "bob" });
-    return h(
-      "fieldset",
-      {},
-      h("legend", { text: "Simulated clients" }),
+    return group(
+      "Simulated clients",
       field("User id", userId),
-      h("button", {
-        type: "button",
-        text: "Join as this user",
-        onclick: () => this.ctx.act(`${userId.value} joined`, () => this.joinAs(userId.value.trim())),
-      }),
+      button("Join as this user", () =>
+        this.ctx.act(`${userId.value} joined`, () => this.joinAs(userId.value.trim())),
+      ),
       h("p", { class: "hint", text: "Connect joins the client with:" }),
       h("div", { class: "inline" }, this.audio, this.video, this.content),
     );
@@ -134,33 +116,22 @@ export class SimulationPanel {
     const error = select(ERRORS.map((e) => [e, e]), "ThrottlingException");
     const count = h("input", { type: "number", min: 1, value: "1", inputMode: "numeric" });
     const api = this.ctx.api;
-    return h(
-      "fieldset",
-      {},
-      h("legend", { text: "Chime faults" }),
+    const inject = () =>
+      api.post("/_local/faults", {
+        operation: operation.value,
+        error: error.value,
+        count: Number(count.value),
+      });
+    return group(
+      "Chime faults",
       field("Operation", operation),
       field("Error", error),
       field("Times", count),
       h(
         "div",
         { class: "actions" },
-        h("button", {
-          type: "button",
-          text: "Inject fault",
-          onclick: () =>
-            this.ctx.act(`${operation.value} will fail with ${error.value}`, () =>
-              api.post("/_local/faults", {
-                operation: operation.value,
-                error: error.value,
-                count: Number(count.value),
-              }),
-            ),
-        }),
-        h("button", {
-          type: "button",
-          text: "Clear faults",
-          onclick: () => this.ctx.act("Faults cleared", () => api.del("/_local/faults")),
-        }),
+        button("Inject fault", () => this.ctx.act(`${operation.value} will fail with ${error.value}`, inject)),
+        button("Clear faults", () => this.ctx.act("Faults cleared", () => api.del("/_local/faults"))),
       ),
     );
   }
@@ -170,36 +141,26 @@ export class SimulationPanel {
     const drop = rate("0.2");
     const duplicate = rate("0.2");
     const reorder = h("input", { type: "number", min: 0, value: "5", inputMode: "numeric" });
-    const api = this.ctx.api;
     const set = (body, message) =>
       this.ctx.act(message, async () => {
-        await api.post("/_local/chaos", body);
+        await this.ctx.api.post("/_local/chaos", body);
         await this.showChaos();
       });
-    return h(
-      "fieldset",
-      {},
-      h("legend", { text: "Event chaos" }),
+    const chaos = () => ({
+      dropRate: Number(drop.value),
+      duplicateRate: Number(duplicate.value),
+      reorderWindow: Number(reorder.value),
+    });
+    return group(
+      "Event chaos",
       field("Drop rate", drop),
       field("Duplicate rate", duplicate),
       field("Reorder window", reorder),
       h(
         "div",
         { class: "actions" },
-        h("button", {
-          type: "button",
-          text: "Chaos on",
-          onclick: () =>
-            set(
-              {
-                dropRate: Number(drop.value),
-                duplicateRate: Number(duplicate.value),
-                reorderWindow: Number(reorder.value),
-              },
-              "Chaos on",
-            ),
-        }),
-        h("button", { type: "button", text: "Chaos off", onclick: () => set({}, "Chaos off") }),
+        button("Chaos on", () => set(chaos(), "Chaos on")),
+        button("Chaos off", () => set({}, "Chaos off")),
       ),
       h("p", {}, "Deliveries: ", this.chaosState),
     );
@@ -212,21 +173,15 @@ export class SimulationPanel {
 
   cleanupSection() {
     const reconcile = checkbox("Full reconciliation");
-    return h(
-      "fieldset",
-      {},
-      h("legend", { text: "Cleanup" }),
+    const run = async () => {
+      const all = reconcile.querySelector("input").checked;
+      const answer = await this.ctx.api.post("/_local/cleanup", all ? { reconcile: "all" } : {});
+      this.cleanupResult.textContent = summaryOf(answer) || "nothing to do";
+    };
+    return group(
+      "Cleanup",
       reconcile,
-      h("button", {
-        type: "button",
-        text: "Run cleanup now",
-        onclick: () =>
-          this.ctx.act("Cleanup ran", async () => {
-            const all = reconcile.querySelector("input").checked;
-            const answer = await this.ctx.api.post("/_local/cleanup", all ? { reconcile: "all" } : {});
-            this.cleanupResult.textContent = summaryOf(answer) || "nothing to do";
-          }),
-      }),
+      button("Run cleanup now", () => this.ctx.act("Cleanup ran", run)),
       h("p", {}, "Last run: ", this.cleanupResult),
     );
   }

@@ -18,6 +18,7 @@ from tests.integration.test_events_lifecycle import (
     HOST,
     apply_events,
     chime_events,
+    ended_by_no_audio,
     open_meeting,
     settle_ends,
 )
@@ -67,13 +68,7 @@ def test_an_open_meeting_shows_what_happened_and_no_end(
 def test_the_end_shows_its_rule_with_the_stretch_that_fired_it(
     api: Api, chime: Any, chime_events: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    meeting_id, (bob,) = open_meeting(api, BOB)
-    chime.connect(meeting_id, bob)
-    chime.advance(60)
-    chime.leave(meeting_id, bob)
-    left_at = chime.now_ms()
-    chime.advance(301)
-    apply_events(chime_events)
+    meeting_id, left_at = ended_by_no_audio(api, chime, chime_events)
     settling = timeline(api, meeting_id)["end"]
     assert (settling["reason"], settling["final"]) == ("unknown", False)
     assert settling["settlesAt"] is not None and "Not settled yet" in settling["rule"]
