@@ -108,8 +108,13 @@ export class Session {
     sessionStorage.setItem(TOKEN_KEY, tokens.access_token);
   }
 
-  signOut() {
+  // The API refused the token (expired, or signed by a key it no longer trusts).
+  forget() {
     sessionStorage.removeItem(TOKEN_KEY);
+  }
+
+  signOut() {
+    this.forget();
     const auth = this.config.auth;
     if (auth.kind === "cognito" && auth.logoutUrl) {
       const query = new URLSearchParams({ client_id: auth.clientId, logout_uri: auth.redirectUri });

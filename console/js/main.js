@@ -14,7 +14,7 @@ class Console {
   constructor(config) {
     this.config = config;
     this.session = new Session(config);
-    this.api = new Api(config.apiUrl, () => this.session.current()?.token, () => this.route());
+    this.api = new Api(config.apiUrl, () => this.session.current()?.token, () => this.expired());
     this.clock = new WorldClock();
     this.screen = null;
     this.status = document.getElementById("status");
@@ -31,6 +31,13 @@ class Console {
     window.addEventListener("hashchange", () => this.route());
     this.route();
     this.refreshForever();
+  }
+
+  expired() {
+    if (!this.session.current()) return;
+    this.session.forget();
+    this.route();
+    this.announce("The API refused your sign-in (expired?): sign in again.", true);
   }
 
   announce(message, isError = false) {

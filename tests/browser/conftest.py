@@ -43,7 +43,7 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
     # axe is injected as a script tag, which the console's Content-Security-Policy refuses;
-    # test_the_page_runs_under_its_content_security_policy checks the page without this.
+    # one test (..._under_its_content_security_policy_...) checks the page without this.
     return {**browser_context_args, "viewport": VIEWPORT, "bypass_csp": True}
 
 

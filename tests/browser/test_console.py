@@ -157,10 +157,10 @@ def test_an_admin_sees_every_open_meeting_and_the_webhook_deliveries(
     expect(deliveries.get_by_role("row", name=re.compile("webhook.ping"))).to_be_visible()
 
 
-def test_the_page_runs_under_its_content_security_policy_by_keyboard(
+def test_the_page_works_under_its_content_security_policy_by_keyboard_at_phone_width(
     browser: Any, local_stack: LocalStack, unique: Any
 ) -> None:
-    """Without the tests' CSP bypass, at phone width, with the keyboard only."""
+    """Without the tests' CSP bypass, with the keyboard only; a refused token signs out."""
     context = browser.new_context(viewport={"width": 390, "height": 844})
     page = context.new_page()
     answer = page.goto(local_stack.console_url)
@@ -174,4 +174,12 @@ def test_the_page_runs_under_its_content_security_policy_by_keyboard(
     expect(page.get_by_role("heading", name="Meetings", exact=True)).to_be_focused()
     wide = page.evaluate("() => document.documentElement.scrollWidth > window.innerWidth")
     assert wide is False
+    # A token the API refuses (here: forged) leads back to the sign-in screen.
+    page.evaluate(
+        "() => sessionStorage.setItem('meetings-console.token',"
+        " 'e30.' + btoa(JSON.stringify({sub: 'mallory', exp: 4102444800})) + '.forged')"
+    )
+    page.reload()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.get_by_text("sign in again")).to_be_visible()
     context.close()
