@@ -5,11 +5,13 @@ the rule behind it and what Chime really did — each main screen checked with a
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from local.stack import LocalStack
 from tests.localstack_support import events_in
@@ -63,8 +65,12 @@ def test_a_meeting_from_sign_in_to_its_inferred_end(
     expect(page.get_by_text(f"Signed in as {host}")).to_be_visible()
 
     page.get_by_label("Room name").fill(room)
+    page.get_by_text("More options").click()
+    page.get_by_label("Max attendees").fill("10")
+    page.get_by_label("Tags").fill("team=sales")
     page.get_by_role("button", name="Create meeting").click()
     expect(page.get_by_role("heading", name=f"Meeting {room}")).to_be_visible()
+    expect(page.locator(".facts").first).to_contain_text(re.compile(r"Max attendees\s*10"))
     meeting_id = page.url.rsplit("/", 1)[-1]
 
     # Bob signs in in his own browser and joins by the meeting's id.
@@ -183,3 +189,75 @@ def test_the_page_works_under_its_content_security_policy_by_keyboard_at_phone_w
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     expect(page.get_by_text("sign in again")).to_be_visible()
     context.close()
+
+
+# The hosted UI's endpoints, answered by the test itself (page.route): nothing leaves the browser.
+HOSTED_UI = "http://127.0.0.1:9/oauth2"
+
+
+def test_the_hosted_sign_in_uses_pkce_and_checks_its_state(
+    page: Page, api: Any, local_stack: LocalStack, unique: Any
+) -> None:
+    """Deployed, the page signs in with the user pool's hosted UI: authorization code, PKCE
+    (S256), a state it checks, the code exchanged for the token the API then accepts."""
+    console = local_stack.console_url
+    user = unique("frank")
+    config = {
+        "apiUrl": "",
+        "simulation": False,
+        "auth": {
+            "kind": "cognito",
+            "authorizeUrl": f"{HOSTED_UI}/authorize",
+            "tokenUrl": f"{HOSTED_UI}/token",
+            "logoutUrl": f"{HOSTED_UI}/logout",
+            "clientId": "console-client",
+            "redirectUri": console,
+            "scope": "openid",
+        },
+    }
+    asked: dict[str, str] = {}
+    exchanged: dict[str, str] = {}
+    signed_out: list[str] = []
+    tamper = {"state": False}
+
+    def authorize(route: Route) -> None:
+        query = dict(re.findall(r"([^?&=]+)=([^&]*)", route.request.url))
+        asked.update(query)
+        state = "someone-else" if tamper["state"] else query["state"]
+        route.fulfill(status=302, headers={"location": f"{console}?code=the-code&state={state}"})
+
+    def token(route: Route) -> None:
+        exchanged.update(dict(re.findall(r"([^&=]+)=([^&]*)", route.request.post_data or "")))
+        route.fulfill(
+            status=200,
+            headers={"access-control-allow-origin": "*"},
+            json={"access_token": api.token(user), "token_type": "Bearer", "expires_in": 3600},
+        )
+
+    page.route("**/console/config.json", lambda route: route.fulfill(json=config))
+    page.route(f"{HOSTED_UI}/authorize?*", authorize)
+    page.route(f"{HOSTED_UI}/token", token)
+
+    def logout(route: Route) -> None:
+        signed_out.append(route.request.url)
+        route.fulfill(status=302, headers={"location": console})
+
+    page.route(f"{HOSTED_UI}/logout?*", logout)
+    page.goto(console)
+    page.get_by_role("button", name="Sign in with the user pool").click()
+    expect(page.get_by_text(f"Signed in as {user}")).to_be_visible()
+    assert (asked["response_type"], asked["code_challenge_method"]) == ("code", "S256")
+    assert asked["client_id"] == "console-client" and len(asked["state"]) >= 16
+    assert (exchanged["grant_type"], exchanged["code"]) == ("authorization_code", "the-code")
+    digest = hashlib.sha256(exchanged["code_verifier"].encode()).digest()
+    assert base64.urlsafe_b64encode(digest).rstrip(b"=").decode() == asked["code_challenge"]
+    assert "code=" not in page.url  # the code is taken off the address
+
+    # An answer whose state this browser did not ask for is refused.
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    assert signed_out and "client_id=console-client" in signed_out[0]
+    tamper["state"] = True
+    page.get_by_role("button", name="Sign in with the user pool").click()
+    expect(page.get_by_text("does not match this browser's request")).to_be_visible()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
