@@ -105,7 +105,7 @@ def build_timeline(
     items = sorted([*_chime_items(log, by_ref), *_backend_items(meeting, people)], key=_order)
     return Timeline(
         meeting_id=meeting.meetingId,
-        items=tuple(items[-limit:]),
+        items=tuple(items[max(0, len(items) - limit) :]),
         truncated=len(items) > limit,
         folded_before=log.horizon,
         end=explain_end(meeting, log),
