@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: dev test test-all lint format synth bench clean venv
+.PHONY: dev test test-all lint format synth bench clean venv browser screenshots
 
 venv: $(STAMP)
 
@@ -21,13 +21,22 @@ $(STAMP): pyproject.toml
 dev: $(STAMP)
 	$(BIN)/python -m local
 
+# The console's browser tests drive Debian's Chromium (Playwright cannot download its own here).
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && \
+		apt-get install -y --no-install-recommends chromium fonts-liberation)
+
 ## make test: every test suite except those marked slow
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -m "not slow" -n 2 --dist loadgroup
 
 ## make test-all: every test suite, slow ones included
-test-all: $(STAMP)
+test-all: $(STAMP) browser
 	$(BIN)/python -m pytest
+
+## make screenshots: the console's main screens as PNGs in docs/console/, by its browser tests
+screenshots: $(STAMP) browser
+	CONSOLE_SCREENSHOTS=docs/console $(BIN)/python -m pytest -p no:cacheprovider tests/browser
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -13,6 +13,7 @@ from local.stack import LocalStack, LocalStackConfig, PortBusyError
 
 QUICKSTART = """\
 Local stack ready (Ctrl-C stops it):
+  Console             {console}
   API                 {api}
   AWS services (moto) {aws}
   Chime SDK Meetings  {chime}
@@ -77,7 +78,10 @@ def main(argv: list[str] | None = None) -> int:
         stack.stop()
         return 1
     print(
-        QUICKSTART.format(api=stack.api_url, aws=stack.aws_url, chime=stack.chime_url), flush=True
+        QUICKSTART.format(
+            console=stack.console_url, api=stack.api_url, aws=stack.aws_url, chime=stack.chime_url
+        ),
+        flush=True,
     )
     stopped = threading.Event()
     # Ctrl-C and SIGTERM both stop it, also when started in the background (where a shell

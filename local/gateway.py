@@ -3,7 +3,7 @@
 Each request is matched against the deployed routes, its bearer JWT checked as the JWT
 authorizer checks it, turned into the payload 2.0 event and handed to a worker process
 running the real handler. Paths under `/_local/` go to the local control plane instead
-(never deployed).
+(never deployed), and `/console/` to the meetings console's files (local/console_site.py).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from meetings.deployment import CORS_ALLOWED_HEADERS, CORS_EXPOSED_HEADERS
 
 from local import apigw
 from local.auth import LocalIssuer, TokenRejectedError
+from local.console_site import ConsoleSite
 from local.lambda_runtime import HandlerPool
 
 log = logging.getLogger("local.gateway")
@@ -71,8 +72,10 @@ class LocalGateway:
         cors: CorsPolicy | None = None,
         host: str = "127.0.0.1",
         port: int = 3000,
+        console: ConsoleSite | None = None,
     ) -> None:
         self.pool = pool
+        self.console = console
         self.issuer = issuer
         self.control_plane = control_plane
         self.cors = cors or CorsPolicy()
@@ -99,6 +102,8 @@ class LocalGateway:
         self, method: str, target: str, headers: list[tuple[str, str]], body: bytes
     ) -> apigw.HttpResponse:
         url = urlsplit(target)
+        if self.console is not None and self.console.serves(url.path):
+            return self.console.respond(method, url.path)
         origin = _header(headers, "origin")
         if method == "OPTIONS" and origin and _header(headers, "access-control-request-method"):
             return self._preflight(origin)

@@ -24,6 +24,7 @@ from local.aws_services import DEFAULT_TRANSACTION_IN_FLIGHT_MS, LocalAwsService
 from local.chime import ChimeEmulator, EmulatorConfig, EmulatorServer, EventBridgeSink
 from local.chime.clock import WorldClock
 from local.chime.pipelines.store import S3ArtifactStore
+from local.console_site import ConsoleSite
 from local.control import ControlPlane
 from local.event_delivery import (
     Chaos,
@@ -431,7 +432,9 @@ class LocalStack:
             cors=CorsPolicy(allowed_origins=self.config.cors_origins),
             host=self.config.host,
             port=self.config.api_port,
+            console=ConsoleSite(),
         )
         self.gateway.start()
         self.api_url = self.gateway.url
+        self.console_url = f"{self.api_url}/console/"
         self._stoppers.append(self.gateway.stop)

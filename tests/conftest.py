@@ -26,7 +26,7 @@ CHIME_REGION = "us-east-1"
 # the scheduler interleaves their tests with others, and each worker builds the shared
 # fixture again every time it comes back to the suite (a stack start is seconds, a synth
 # more).
-SUITES_KEPT_TOGETHER = ("e2e", "infra")
+SUITES_KEPT_TOGETHER = ("e2e", "infra", "browser")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

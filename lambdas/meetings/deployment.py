@@ -185,6 +185,7 @@ API_ROUTES: Final[tuple[tuple[str, str, bool], ...]] = (
     ("GET", "/meetings", True),
     ("GET", "/meetings/{meetingId}", True),
     ("DELETE", "/meetings/{meetingId}", True),
+    ("GET", "/meetings/{meetingId}/timeline", True),
     ("POST", "/meetings/{meetingId}/attendees", True),
     ("POST", "/meetings/{meetingId}/attendees/batch", True),
     ("GET", "/meetings/{meetingId}/attendees", True),

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from meetings.service.recording import Recordings
     from meetings.service.recording_lifecycle import RecordingLifecycle
     from meetings.service.shared import MeetingUseCase
+    from meetings.service.timeline import MeetingTimelines
     from meetings.service.transcription import Transcriptions
     from meetings.service.webhook_delivery import WebhookDelivering, WebhookFanout
     from meetings.service.webhooks import WebhookAdmin
@@ -224,6 +225,12 @@ class Container:
         from meetings.service.querying import MeetingQueries  # noqa: PLC0415
 
         return self._use_case(MeetingQueries)
+
+    @cached_property
+    def timelines(self) -> MeetingTimelines:
+        from meetings.service.timeline import MeetingTimelines  # noqa: PLC0415
+
+        return self._use_case(MeetingTimelines, activity=self.activity_store)
 
     # --- the other functions' services ---------------------------------------------------
 

@@ -96,15 +96,23 @@ def settle_ends(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     return run_cleanup(monkeypatch, int(time.time() * 1000) + SETTLED_LATER_MS, {})
 
 
-def test_no_audio_for_five_minutes(
-    api: Api, chime: Any, chime_events: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def ended_by_no_audio(api: Api, chime: Any, chime_events: list[dict[str, Any]]) -> tuple[str, int]:
+    """Bob connects for a minute and leaves; past 5 minutes without audio Chime ends the
+    meeting, and its events are applied. The meeting's id and the instant Bob left."""
     meeting_id, (bob,) = open_meeting(api, BOB)
     chime.connect(meeting_id, bob)
     chime.advance(60)
     chime.leave(meeting_id, bob)
+    left_at: int = chime.now_ms()
     chime.advance(301)
     apply_events(chime_events)
+    return meeting_id, left_at
+
+
+def test_no_audio_for_five_minutes(
+    api: Api, chime: Any, chime_events: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    meeting_id, _ = ended_by_no_audio(api, chime, chime_events)
     view = meeting_view(api, meeting_id)
     assert (view["status"], view["endReason"]) == ("ENDED", "unknown")  # until settled
     assert settle_ends(monkeypatch)["settled"] == 1

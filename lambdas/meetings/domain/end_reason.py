@@ -106,15 +106,23 @@ _AUDIO_RULES: Final = (
 )
 
 
-def _rule_starts(timeline: _Timeline) -> Iterator[tuple[EndReason, _Since | None, int] | None]:
-    """Each rule in precedence order: (reason, since when it holds, threshold), or None for a
-    rule whose condition does not hold at the end of the log."""
+@dataclass(frozen=True, slots=True)
+class _RuleStart:
+    reason: EndReason
+    threshold: int
+    holds: bool  # the rule's condition holds at the end of the log
+    since: _Since | None  # since when it holds (None: cannot tell, or it does not hold)
+
+
+def _rule_starts(timeline: _Timeline) -> Iterator[_RuleStart]:
+    """Each rule in precedence order, with since when its condition holds at the end of the
+    log."""
     for reason, bound, threshold in _AUDIO_RULES:
         if timeline.audio_count_at_end() >= bound:
-            yield None
+            yield _RuleStart(reason, threshold, holds=False, since=None)
         else:
-            yield reason, timeline.below_since(bound), threshold
-    yield EndReason.CHIME_24H_LIMIT, timeline.creation(), LIFETIME_MS
+            yield _RuleStart(reason, threshold, holds=True, since=timeline.below_since(bound))
+    yield _RuleStart(EndReason.CHIME_24H_LIMIT, LIFETIME_MS, holds=True, since=timeline.creation())
 
 
 def _verdict(since: _Since | None, ended_at: int, threshold: int) -> Verdict:
@@ -131,21 +139,47 @@ def _verdict(since: _Since | None, ended_at: int, threshold: int) -> Verdict:
     return Verdict.FAILS if since.exact else Verdict.UNDECIDABLE
 
 
-def infer_end_reason(log: LogLike, ended_at: int) -> EndReason:
-    """The auto-end reason that explains an end at `ended_at` (Chime's MeetingEnded instant).
+@dataclass(frozen=True, slots=True)
+class RuleCheck:
+    """One auto-end rule tried against an end at E: whether its condition held at E, since
+    when (`since_exact` False: only a lower bound, the creation read from the earliest entry),
+    its threshold, and the verdict (None: the condition did not hold at E)."""
 
-    `log`: an ActivityLog (checkpoint and entries) or a plain collection of entries."""
+    reason: EndReason
+    threshold_ms: int
+    since: int | None
+    since_exact: bool
+    verdict: Verdict | None
+
+
+def check_rules(log: LogLike, ended_at: int) -> tuple[RuleCheck, ...] | None:
+    """Every auto-end rule tried against an end at `ended_at`, in precedence order (what
+    `infer_end_reason` decides by, for a reader who wants to see why). None: the log's folded
+    past is incomplete, so no rule can be judged."""
     timeline = _Timeline.of(log, ended_at)
     if not timeline.exact:
-        return EndReason.UNKNOWN
-    for rule in _rule_starts(timeline):
-        if rule is None:
-            continue
-        reason, since, threshold = rule
-        verdict = _verdict(since, ended_at, threshold)
-        if verdict is Verdict.HOLDS:
-            return reason
-        if verdict is Verdict.UNDECIDABLE:
+        return None
+    return tuple(
+        RuleCheck(
+            rule.reason,
+            rule.threshold,
+            None if rule.since is None else rule.since.instant,
+            since_exact=rule.since is not None and rule.since.exact,
+            verdict=_verdict(rule.since, ended_at, rule.threshold) if rule.holds else None,
+        )
+        for rule in _rule_starts(timeline)
+    )
+
+
+def infer_end_reason(log: LogLike, ended_at: int) -> EndReason:
+    """The auto-end reason that explains an end at `ended_at` (Chime's MeetingEnded instant):
+    the first rule whose verdict is not a clear "no" decides.
+
+    `log`: an ActivityLog (checkpoint and entries) or a plain collection of entries."""
+    for check in check_rules(log, ended_at) or ():
+        if check.verdict is Verdict.HOLDS:
+            return check.reason
+        if check.verdict is Verdict.UNDECIDABLE:
             return EndReason.UNKNOWN
     return EndReason.UNKNOWN
 
@@ -165,16 +199,13 @@ def predict_end(log: LogLike, now: int) -> tuple[EndReason, int] | None:
         return None
     best: tuple[int, EndReason] | None = None
     for rule in _rule_starts(timeline):
-        if rule is None:
+        if rule.since is None:
             continue
-        reason, since, threshold = rule
-        if since is None:
-            continue
-        fires_at = since.instant + threshold + 1  # "more than T": the first millisecond past
+        fires_at = rule.since.instant + rule.threshold + 1  # "more than T": the first ms past
         if fires_at <= timeline.latest:
             return None
         if best is None or fires_at < best[0]:
-            best = (fires_at, reason)
+            best = (fires_at, rule.reason)
     if best is None or best[0] > now:
         return None
     return best[1], best[0]
