@@ -1,13 +1,17 @@
 # Every target creates the virtual environment in .venv on first use and reuses it after;
-# it is rebuilt only when pyproject.toml changes.
+# it is rebuilt only when pyproject.toml changes. The IaC scanner (checkov) has a venv of its
+# own, .venv-scan, made the same way from scan-requirements.txt.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+SCAN_VENV := .venv-scan
+SCAN_STAMP := $(SCAN_VENV)/.installed
+SCAN_OUT := cdk.out/scan
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: dev test test-all lint format synth bench clean venv
+.PHONY: dev test test-all lint format synth scan bench clean venv scan-venv
 
 venv: $(STAMP)
 
@@ -17,16 +21,24 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev,infra]"
 	touch $(STAMP)
 
+# No pip cache: a fresh clone installs once, and the cache would only hold another copy.
+scan-venv: $(SCAN_STAMP)
+
+$(SCAN_STAMP): scan-requirements.txt
+	test -x $(SCAN_VENV)/bin/python || $(PYTHON) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/python -m pip install --quiet --no-cache-dir -r scan-requirements.txt
+	touch $(SCAN_STAMP)
+
 ## make dev: the local stack on loopback, in the foreground until Ctrl-C
 dev: $(STAMP)
 	$(BIN)/python -m local
 
 ## make test: every test suite except those marked slow
-test: $(STAMP)
+test: $(STAMP) $(SCAN_STAMP)
 	$(BIN)/python -m pytest -m "not slow" -n 2 --dist loadgroup
 
 ## make test-all: every test suite, slow ones included
-test-all: $(STAMP)
+test-all: $(STAMP) $(SCAN_STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -42,8 +54,17 @@ format: $(STAMP)
 synth: $(STAMP)
 	$(BIN)/python app.py
 
+## make scan: checkov over the template cdk.json configures (bundling skipped), offline;
+## fails on any finding no construct acknowledges (docs/deploy.md, "checkov acknowledgments")
+scan: $(STAMP) $(SCAN_STAMP)
+	rm -rf $(SCAN_OUT)
+	CDK_OUTDIR=$(SCAN_OUT) CDK_CONTEXT_JSON='{"aws:cdk:bundling-stacks": []}' $(BIN)/python app.py
+	CKV_SKIP_PACKAGE_UPDATE_CHECK=true BC_SKIP_MAPPING=TRUE $(SCAN_VENV)/bin/checkov \
+		--framework cloudformation --skip-download --compact --quiet \
+		$$(printf -- '-f %s ' $(SCAN_OUT)/*.template.json)
+
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) cdk.out .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) $(SCAN_VENV) cdk.out .pytest_cache .mypy_cache .ruff_cache .coverage
