@@ -15,8 +15,9 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 from meetings.deployment import API_ROUTES, CORS_ALLOWED_HEADERS, CORS_EXPOSED_HEADERS
 
-from infra.acknowledgments import acknowledge
+from infra.acknowledgments import acknowledge, acknowledge_scan
 from infra.config import MeetingsConfig
+from infra.function import LOG_GROUP_KEY_REASON
 
 # (method, path) of every route; only these two answer without a token.
 # The routes and CORS headers are shared with the local stack's gateway (meetings.deployment).
@@ -26,6 +27,17 @@ PUBLIC_ROUTE_REASON: Final = (
     "GET /health and GET /openapi.json are public by contract (docs/api.md): uptime "
     "checks and client code generators call them without a token. They return no user data; "
     "every other route uses the JWT authorizer."
+)
+SYNCHRONOUS_REASON: Final = (
+    "API Gateway invokes the api function synchronously: a failure is the HTTP response its "
+    "caller gets (and the Api5xxRate alarm counts). A Lambda dead-letter queue catches only "
+    "failed asynchronous invocations, which this function never has."
+)
+STAGE_THROTTLE_REASON: Final = (
+    "The stage's throttling (apiThrottleRateLimit, apiThrottleBurstLimit) bounds the api's "
+    "load; a reservation would be taken from the account's pool for good and would refuse "
+    "bursts the stage admits. The api's Chime calls are the ones users wait for: the "
+    "background functions' reservations keep Chime's rate for them."
 )
 # One JSON line per request. Context variables only: no header, so no Authorization value.
 ACCESS_LOG_FIELDS: Final = {
@@ -69,7 +81,7 @@ class MeetingsApi(Construct):
         construct_id: str,
         *,
         config: MeetingsConfig,
-        handler: lambda_.IFunction,
+        handler: lambda_.Alias,
         authorizer: apigwv2.IHttpRouteAuthorizer,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -89,6 +101,7 @@ class MeetingsApi(Construct):
             retention=config.log_retention,
             removal_policy=config.stateful_removal_policy,
         )
+        acknowledge_scan(self.access_logs, "CKV_AWS_158", LOG_GROUP_KEY_REASON)
         self.stage = apigwv2.HttpStage(
             self,
             "DefaultStage",
@@ -101,6 +114,8 @@ class MeetingsApi(Construct):
             ),
             access_log_settings=_AccessLogSettings(self.access_logs),
         )
+        acknowledge_scan(handler.version.lambda_, "CKV_AWS_116", SYNCHRONOUS_REASON)
+        acknowledge_scan(handler.version.lambda_, "CKV_AWS_115", STAGE_THROTTLE_REASON)
         integration = integrations.HttpLambdaIntegration(
             "ApiFunction",
             handler,

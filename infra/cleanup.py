@@ -11,7 +11,7 @@ from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as scheduler_targets
 from constructs import Construct
 
-from infra.acknowledgments import acknowledge
+from infra.acknowledgments import acknowledge, acknowledge_scan
 from infra.config import MeetingsConfig
 from infra.function import MeetingsFunction
 from infra.queues import dead_letter_queue_of
@@ -19,6 +19,12 @@ from infra.queues import dead_letter_queue_of
 SCHEDULER_INVOKE_REASON: Final = (
     "CDK's grantInvoke for the scheduler's role covers the cleanup function and its "
     "qualified ARNs (function:*, versions and aliases); it names this one function only."
+)
+SCHEDULED_RUN_DEAD_LETTERS_REASON: Final = (
+    "Each run is a schedule tick with the input {}: a failed run leaves nothing to keep, "
+    "since the next tick does its work again from the table. Failures raise the "
+    "CleanupErrors alarm, and ticks the scheduler could not deliver go to the schedule's own "
+    "dead-letter queue (alarmed)."
 )
 
 
@@ -62,6 +68,7 @@ class CleanupSchedule(Construct):
                 max_event_age=Duration.minutes(5),
             ),
         )
+        acknowledge_scan(cleanup.function, "CKV_AWS_116", SCHEDULED_RUN_DEAD_LETTERS_REASON)
         function = cleanup.function.node.default_child
         assert isinstance(function, CfnElement)
         function_arn = f"<{Stack.of(self).get_logical_id(function)}.Arn>"

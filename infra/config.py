@@ -174,6 +174,10 @@ class MeetingsConfig(BaseModel):
         bool, Field(alias="recordingsVisibleToAttendees")
     ] = _setting_default("recordings_visible_to_attendees")
     create_service_linked_roles: Annotated[bool, Field(alias="createServiceLinkedRoles")] = False
+    # The events function's reserved concurrency, and the most batches its queue hands it at
+    # once: bounds its share of Chime's account-wide request rate (docs/deploy.md, "Reserved
+    # concurrency"). 2 is the least an SQS event source's maximum concurrency allows.
+    events_concurrency: Annotated[int, Field(alias="eventsConcurrency", ge=2, le=1000)] = 2
 
     @field_validator(*_SETTINGS_FIELDS)
     @classmethod

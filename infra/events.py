@@ -17,6 +17,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from meetings import deployment
 
+from infra.acknowledgments import acknowledge_scan
 from infra.function import MeetingsFunction
 from infra.queues import dead_letter_queue_of, encrypted_queue
 
@@ -31,6 +32,11 @@ _PATTERN_FIELDS: Final = {
 }
 # AWS's advice for an SQS event source: visibility timeout at least 6x the function timeout.
 VISIBILITY_FACTOR: Final = 6
+QUEUE_DEAD_LETTERS_REASON: Final = (
+    "An SQS event source invokes this function synchronously; a record it keeps failing goes "
+    "to the source queue's own dead-letter queue (alarmed). A Lambda dead-letter queue "
+    "catches only failed asynchronous invocations, which this function never has."
+)
 
 
 def event_pattern(pattern: dict[str, Any]) -> events.EventPattern:
@@ -73,5 +79,13 @@ class ChimeEventIngestion(Construct):
         )
         self.rule.add_target(queue_target(self.queue, self.rule_dead_letter_queue))
         consumer.function.add_event_source(
-            sources.SqsEventSource(self.queue, batch_size=10, report_batch_item_failures=True)
+            sources.SqsEventSource(
+                self.queue,
+                batch_size=10,
+                report_batch_item_failures=True,
+                # No more batches at once than the function may run: beyond its reserved
+                # concurrency the source would only be throttled and retry.
+                max_concurrency=consumer.reserved_concurrency,
+            )
         )
+        acknowledge_scan(consumer.function, "CKV_AWS_116", QUEUE_DEAD_LETTERS_REASON)

@@ -12,6 +12,10 @@ Sizes are chosen per function (see docs/deploy.md for the reasoning):
   SendMessage batch per event onto the delivery queue.
 - webhook_delivery: 512 MB, 60 s. A batch of up to 10 deliveries, POSTed concurrently with a
   10 s timeout each: the batch takes about one slow endpoint's time, not the sum.
+
+The two functions that call Chime in the background, events and cleanup, have a reserved
+concurrency (`reserved_concurrency`); the others are bounded by what invokes them, which the
+module wiring each one acknowledges to the scanner.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 from meetings import deployment
 
-from infra.acknowledgments import acknowledge
+from infra.acknowledgments import acknowledge, acknowledge_scan
 from infra.config import MeetingsConfig
 from infra.permissions import (
     CHIME_ACTIONS,
@@ -95,11 +99,40 @@ MEDIA_PIPELINE_ARNS_REASON: Final = (
     "Chime media pipeline ids are assigned by Chime at creation, so the policy can name "
     "pipelines only by pattern: media-pipeline/* of this account in this region, nothing else."
 )
+# Every invocation of events or cleanup handles its records one at a time, so it has at most
+# one Chime call outstanding: reserved concurrency caps their calls in flight, keeping Chime's
+# account-wide request rate (about 10/s) for the api, whose callers wait (docs/deploy.md,
+# "Reserved concurrency"). One cleanup at a time also keeps runs from overlapping.
+CLEANUP_CONCURRENCY: Final = 1
+NO_VPC_REASON: Final = (
+    "The functions reach only public endpoints: AWS APIs (DynamoDB, SQS, EventBridge, S3, KMS, "
+    "both Chime services) over TLS with IAM-signed requests, and customers' https:// webhook "
+    "URLs. Nothing of the stack lives in a VPC, so one would only add NAT gateways or an "
+    "interface endpoint per service in every zone (hourly cost) and reach nothing more."
+)
+ENVIRONMENT_KEY_REASON: Final = (
+    "Lambda encrypts environment variables at rest with its AWS managed key. These hold only "
+    "resource names, ARNs, a queue URL and settings, never a secret (webhook secrets are "
+    "encrypted under the stack's own KMS key in the table), so a customer managed key would "
+    "protect nothing more and add a key policy and a grant per role."
+)
+LOG_GROUP_KEY_REASON: Final = (
+    "CloudWatch Logs encrypts every log group at rest with its own keys. The logs hold no "
+    "secret: no join token, Authorization header or webhook secret is ever logged, and the "
+    "API's access log records no header. A customer managed key would add a key policy for "
+    "the regional Logs principal and cost per call, protecting nothing more."
+)
 LATEST_RUNTIME_REASON: Final = (
     "Python 3.13 is deliberate: the asset's wheels and bytecode are built and verified for "
     "3.13 (infra/bundling.py LAMBDA_PYTHON), and the code is tested on it. Moving to a newer "
     "runtime is a tested upgrade, not a synth-time default."
 )
+
+
+def reserved_concurrency(name: str, config: MeetingsConfig) -> int | None:
+    """The concurrency reserved for function `name`: for those that call Chime in the
+    background, None (the account's unreserved pool) for the others."""
+    return {"events": config.events_concurrency, "cleanup": CLEANUP_CONCURRENCY}.get(name)
 
 
 def pascal_case(name: str) -> str:
@@ -124,12 +157,14 @@ class MeetingsFunction(Construct):
         size = FUNCTION_SIZES[name]
         self.name = name
         self.timeout = size.timeout
+        self.reserved_concurrency = reserved_concurrency(name, config)
         self.log_group = logs.LogGroup(
             self,
             "Logs",
             retention=config.log_retention,
             removal_policy=config.stateful_removal_policy,
         )
+        acknowledge_scan(self.log_group, "CKV_AWS_158", LOG_GROUP_KEY_REASON)
         self.role = iam.Role(
             self,
             "Role",
@@ -152,6 +187,7 @@ class MeetingsFunction(Construct):
             architecture=lambda_.Architecture.ARM_64,
             memory_size=size.memory_mb,
             timeout=size.timeout,
+            reserved_concurrent_executions=self.reserved_concurrency,
             description=size.description,
             role=self.role,
             log_group=self.log_group,
@@ -168,6 +204,8 @@ class MeetingsFunction(Construct):
         )
 
         acknowledge(self.function, "AwsSolutions-L1", LATEST_RUNTIME_REASON)
+        acknowledge_scan(self.function, "CKV_AWS_117", NO_VPC_REASON)
+        acknowledge_scan(self.function, "CKV_AWS_173", ENVIRONMENT_KEY_REASON)
         self._unscoped_reasons: list[str] = []
         self.accept_unscoped(XRAY_REASON)
 

@@ -22,7 +22,7 @@ from constructs import Construct
 from meetings import deployment
 from meetings.observability import METRICS_NAMESPACE, SERVICE_NAME
 
-from infra.acknowledgments import acknowledge
+from infra.acknowledgments import acknowledge, acknowledge_scan
 from infra.config import MeetingsConfig
 from infra.function import MeetingsFunction
 from infra.observability import PERIOD, AlarmSpec
@@ -43,6 +43,22 @@ RECORDINGS_OBJECTS_REASON: Final = (
     "Recording objects are written by Chime under keys it chooses below "
     "recordings/<meetingId>/<recordingId>/, so the role can name them only by that prefix "
     "of the recordings bucket, nothing else."
+)
+UNVERSIONED_RECORDINGS_REASON: Final = (
+    "Unversioned on purpose: Chime writes each chunk and each concatenated file under a key "
+    "of its own and no function may put or delete objects, so there is nothing to restore; "
+    "and the lifecycle's expiry must really delete, where versioning would keep noncurrent "
+    "copies past recordingRetentionDays."
+)
+UNVERSIONED_ACCESS_LOGS_REASON: Final = (
+    "S3 writes each access-log object once, under a key of its own, and nothing rewrites "
+    "them; the lifecycle's expiry must really delete, where versioning would keep noncurrent "
+    "copies past logRetentionDays."
+)
+ACCESS_LOGS_NOT_LOGGED_REASON: Final = (
+    "This is the bucket that receives the recordings bucket's server access logs: logging "
+    "it into itself would log its own log writes, and into another bucket would need a "
+    "bucket of logs of logs. Only S3's log delivery writes it."
 )
 
 
@@ -83,6 +99,9 @@ class MediaRecording(Construct):
                 ),
             ],
         )
+        acknowledge_scan(self.access_logs, "CKV_AWS_21", UNVERSIONED_ACCESS_LOGS_REASON)
+        acknowledge_scan(self.access_logs, "CKV_AWS_18", ACCESS_LOGS_NOT_LOGGED_REASON)
+        acknowledge_scan(self.bucket, "CKV_AWS_21", UNVERSIONED_RECORDINGS_REASON)
         self._allow_media_pipelines()
         self.service_linked_roles = (
             self._service_linked_roles() if config.create_service_linked_roles else []

@@ -1,4 +1,11 @@
-"""Is it healthy? Alarms (to an SNS topic, optionally e-mailed) and one dashboard."""
+"""Is it healthy? Alarms (to an SNS topic, optionally e-mailed) and one dashboard.
+
+The topic is encrypted with a key of its own. CloudWatch publishes an alarm's notification
+as its service principal, so both the topic's policy and the key's policy must let
+`cloudwatch.amazonaws.com` in (a topic under the AWS managed `alias/aws/sns` key, whose policy
+cannot be changed, would silently drop every notification); both grants hold only for alarms
+of this account and region.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +13,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from aws_cdk import Duration
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
@@ -24,6 +33,7 @@ API_5XX_PERCENT_THRESHOLD: Final = 1.0
 EVENT_AGE_THRESHOLD: Final = Duration.minutes(5)
 # The stream's iterator age: how far domain events lag behind committed state.
 STREAM_AGE_THRESHOLD: Final = Duration.minutes(5)
+CLOUDWATCH_PRINCIPAL: Final = "cloudwatch.amazonaws.com"
 
 
 @dataclass(frozen=True)
@@ -50,9 +60,24 @@ class Monitoring(Construct):
         feature_alarms: Sequence[AlarmSpec] = (),
     ) -> None:
         super().__init__(scope, construct_id)
-        self.topic = sns.Topic(
-            self, "AlarmTopic", display_name=f"{config.stack_name} alarms", enforce_ssl=True
+        self.topic_key = kms.Key(
+            self,
+            "AlarmTopicKey",
+            description=f"{config.stack_name}: encrypts alarm notifications",
+            enable_key_rotation=True,
+            # It guards notifications in transit through the topic, nothing kept: deleting the
+            # stack schedules its deletion after KMS's shortest waiting period.
+            removal_policy=RemovalPolicy.DESTROY,
+            pending_window=Duration.days(7),
         )
+        self.topic = sns.Topic(
+            self,
+            "AlarmTopic",
+            display_name=f"{config.stack_name} alarms",
+            enforce_ssl=True,
+            master_key=self.topic_key,
+        )
+        self._let_alarms_publish()
         if config.alarm_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
         self.alarms: list[cloudwatch.Alarm] = []
@@ -104,6 +129,41 @@ class Monitoring(Construct):
             stream_age=stream_age,
             dead_letter_queues=dead_letter_queues,
             feature_alarms=feature_alarms,
+        )
+
+    def _let_alarms_publish(self) -> None:
+        """CloudWatch may publish to the topic, and use its key to, for this account's alarms
+        in this region only (aws:SourceAccount, aws:SourceArn: no other account's alarm can
+        make CloudWatch act for it here)."""
+        stack = Stack.of(self)
+        principal = iam.ServicePrincipal(CLOUDWATCH_PRINCIPAL)
+        alarms_here = {
+            "StringEquals": {"aws:SourceAccount": stack.account},
+            "ArnLike": {
+                "aws:SourceArn": (
+                    f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:*"
+                )
+            },
+        }
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublish",
+                principals=[principal],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions=alarms_here,
+            )
+        )
+        # SNS asks KMS for a data key with the publisher's credentials; in a key policy `*`
+        # is this key.
+        self.topic_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsEncrypt",
+                principals=[principal],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions=alarms_here,
+            )
         )
 
     def _api_5xx_rate(self, http_api: apigwv2.HttpApi) -> cloudwatch.MathExpression:

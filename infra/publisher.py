@@ -16,12 +16,23 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from constructs import Construct
 
+from infra.acknowledgments import acknowledge_scan
 from infra.function import MeetingsFunction
 from infra.queues import dead_letter_queue_of
 
 LIST_STREAMS_REASON: Final = (
     "The DynamoDB stream event source needs dynamodb:ListStreams, which supports no "
     "resource-level permissions; the stream's own reads are scoped to the stream ARN."
+)
+STREAM_DEAD_LETTERS_REASON: Final = (
+    "The table stream's event source invokes the publisher synchronously; records it keeps "
+    "failing are described in the outbox dead-letter queue (alarmed), its on-failure "
+    "destination. A Lambda dead-letter queue catches only failed asynchronous invocations."
+)
+STREAM_CONCURRENCY_REASON: Final = (
+    "The stream's event source runs one batch per shard at a time (parallelization factor "
+    "1), so the table's stream shards bound the publisher's concurrency; it calls no Chime "
+    "API, and a reservation would only be taken from the account's pool."
 )
 
 
@@ -65,4 +76,6 @@ class StreamPublisher(Construct):
             )
         )
         publisher.accept_unscoped(LIST_STREAMS_REASON)
+        acknowledge_scan(publisher.function, "CKV_AWS_116", STREAM_DEAD_LETTERS_REASON)
+        acknowledge_scan(publisher.function, "CKV_AWS_115", STREAM_CONCURRENCY_REASON)
         bus.grant_put_events_to(publisher.function)

@@ -8,13 +8,19 @@ from aws_cdk import Duration
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.acknowledgments import acknowledge
+from infra.acknowledgments import acknowledge, acknowledge_scan
 
 # The longest SQS keeps a message: time to look at a dead letter, and to retry a webhook.
 QUEUE_RETENTION: Final = Duration.days(14)
 DEAD_LETTER_QUEUE_REASON: Final = (
     "This queue is itself a dead-letter queue (of {owner}); it is watched by an alarm on its "
     "depth, and a dead-letter queue of a dead-letter queue would only hide failures."
+)
+SSE_SQS_REASON: Final = (
+    "The queue is encrypted at rest with SSE-SQS (keys SQS owns); the check accepts only a "
+    "KMS key. EventBridge cannot deliver to a queue under the AWS managed alias/aws/sqs key, "
+    "and a customer managed key would add a key policy for EventBridge, the scheduler and "
+    "Lambda and a KMS call per message, protecting nothing more."
 )
 
 
@@ -28,7 +34,7 @@ def encrypted_queue(
 ) -> sqs.Queue:
     # SSE-SQS, not KMS: EventBridge cannot deliver to a queue under the `alias/aws/sqs` key,
     # and a customer managed key would add a key policy and cost for no reader we lack.
-    return sqs.Queue(
+    queue = sqs.Queue(
         scope,
         construct_id,
         encryption=sqs.QueueEncryption.SQS_MANAGED,
@@ -41,6 +47,8 @@ def encrypted_queue(
             else None
         ),
     )
+    acknowledge_scan(queue, "CKV_AWS_27", SSE_SQS_REASON)
+    return queue
 
 
 def dead_letter_queue_of(owner: str, scope: Construct, construct_id: str) -> sqs.Queue:

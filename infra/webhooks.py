@@ -30,8 +30,9 @@ from constructs import Construct
 from meetings import deployment
 from meetings.observability import METRICS_NAMESPACE, SERVICE_NAME
 
+from infra.acknowledgments import acknowledge_scan
 from infra.config import MeetingsConfig
-from infra.events import VISIBILITY_FACTOR, event_pattern, queue_target
+from infra.events import QUEUE_DEAD_LETTERS_REASON, VISIBILITY_FACTOR, event_pattern, queue_target
 from infra.function import FUNCTION_SIZES, MeetingsFunction
 from infra.observability import AlarmSpec
 from infra.permissions import decrypt_webhook_secrets, encrypt_webhook_secrets, send_deliveries
@@ -58,6 +59,12 @@ FAILURE_RATE_PERIOD: Final = Duration.minutes(15)
 FAILURE_RATE_PERCENT: Final = 50
 # Fewer attempts than this in a period say nothing about a rate (one failure of one attempt).
 FAILURE_RATE_MIN_ATTEMPTS: Final = 10
+UNRESERVED_REASON: Final = (
+    "Calls no Chime API, so it needs no share of Chime's request rate kept from it. Its load "
+    "is the domain events of this stack, which the api, events and cleanup functions already "
+    "bound; a reservation would be taken from the account's pool whether webhooks are used "
+    "or not."
+)
 
 
 class WebhookDelivery(Construct):
@@ -141,6 +148,9 @@ class WebhookDelivery(Construct):
             )
         )
         delivery.grant(decrypt_webhook_secrets(self.key), send_deliveries(self.retries_queue))
+        for consumer in (fanout, delivery):
+            acknowledge_scan(consumer.function, "CKV_AWS_116", QUEUE_DEAD_LETTERS_REASON)
+            acknowledge_scan(consumer.function, "CKV_AWS_115", UNRESERVED_REASON)
 
         # The admin API encrypts a new secret and queues pings and redeliveries.
         functions["api"].grant(

@@ -38,6 +38,7 @@ CUSTOM_CONTEXT: dict[str, Any] = {
     "recordingUrlTtlSeconds": 300,
     "recordingsVisibleToAttendees": True,
     "createServiceLinkedRoles": True,
+    "eventsConcurrency": 5,
 }
 
 

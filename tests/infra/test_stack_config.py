@@ -134,6 +134,9 @@ def test_unrelated_context_keys_of_the_cdk_are_ignored() -> None:
         ({"recordingRetentionDays": 0}, "recordingRetentionDays:"),
         ({"recordingRetentionDays": 36500}, "recordingRetentionDays:"),
         ({"recordingsVisibleToAttendees": "sometimes"}, "recordingsVisibleToAttendees:"),
+        # An SQS event source's maximum concurrency is 2 at least.
+        ({"eventsConcurrency": 1}, "eventsConcurrency:"),
+        ({"eventsConcurrency": 1001}, "eventsConcurrency:"),
         ({"createServiceLinkedRoles": "maybe"}, "createServiceLinkedRoles:"),
     ],
 )

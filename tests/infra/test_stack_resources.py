@@ -260,6 +260,26 @@ def test_the_events_queue_feeds_the_events_function_with_partial_batches(
     )
 
 
+def test_only_the_background_chime_callers_reserve_concurrency(
+    default: Deployment, custom: Deployment
+) -> None:
+    for deployed, events in ((default, 2), (custom, 5)):
+        reserved = {
+            name: function_props(deployed, name).get("ReservedConcurrentExecutions")
+            for name in deployment.HANDLERS
+        }
+        assert reserved == {name: None for name in reserved} | {"events": events, "cleanup": 1}
+        deployed.template.has_resource_properties(
+            "AWS::Lambda::EventSourceMapping",
+            {
+                "EventSourceArn": {
+                    "Fn::GetAtt": [deployed.logical_id(deployed.stack.chime_events.queue), "Arn"]
+                },
+                "ScalingConfig": {"MaximumConcurrency": events},
+            },
+        )
+
+
 # --- the outbox ----------------------------------------------------------------------------
 
 
@@ -372,6 +392,59 @@ def test_every_alarm_notifies_the_topic(default: Deployment) -> None:
     for alarm in default.of_type("AWS::CloudWatch::Alarm").values():
         assert render_all(alarm["Properties"]["AlarmActions"]) == [topic]
         assert alarm["Properties"]["TreatMissingData"] == "notBreaching"
+
+
+def test_the_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use(default: Deployment) -> None:
+    monitoring = default.stack.monitoring
+    key = default.logical_id(monitoring.topic_key)
+    topic = default.resources[default.logical_id(monitoring.topic)]["Properties"]
+    assert render(topic["KmsMasterKeyId"]) == f"{key}.Arn"
+    assert default.resources[key]["Properties"]["EnableKeyRotation"] is True
+    alarms_here = {
+        "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+        "ArnLike": {
+            "aws:SourceArn": {
+                "Fn::Join": [
+                    "",
+                    [
+                        "arn:",
+                        {"Ref": "AWS::Partition"},
+                        ":cloudwatch:us-east-1:",
+                        {"Ref": "AWS::AccountId"},
+                        ":alarm:*",
+                    ],
+                ]
+            }
+        },
+    }
+    cloudwatch = {"Service": "cloudwatch.amazonaws.com"}
+    key_grants = [
+        statement
+        for statement in default.resources[key]["Properties"]["KeyPolicy"]["Statement"]
+        if statement["Principal"] == cloudwatch
+    ]
+    assert key_grants == [
+        {
+            "Sid": "CloudWatchAlarmsEncrypt",
+            "Effect": "Allow",
+            "Principal": cloudwatch,
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+            "Resource": "*",
+            "Condition": alarms_here,
+        }
+    ]
+    topic_policy = only(default.of_type("AWS::SNS::TopicPolicy"))["Properties"]
+    publish = [s for s in topic_policy["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    assert publish == [
+        {
+            "Sid": "CloudWatchAlarmsPublish",
+            "Effect": "Allow",
+            "Principal": cloudwatch,
+            "Action": "sns:Publish",
+            "Resource": {"Ref": default.logical_id(monitoring.topic)},
+            "Condition": alarms_here,
+        }
+    ]
 
 
 def test_the_alarm_email_is_optional(default: Deployment, custom: Deployment) -> None:
