@@ -174,6 +174,9 @@ class MeetingsConfig(BaseModel):
         bool, Field(alias="recordingsVisibleToAttendees")
     ] = _setting_default("recordings_visible_to_attendees")
     create_service_linked_roles: Annotated[bool, Field(alias="createServiceLinkedRoles")] = False
+    # The web console (console/) on a private bucket behind CloudFront, signed in through the
+    # user pool's hosted UI; the console's origin joins the API's CORS origins.
+    console: bool = False
 
     @field_validator(*_SETTINGS_FIELDS)
     @classmethod
@@ -257,6 +260,15 @@ class MeetingsConfig(BaseModel):
             raise ValueError(
                 "jwtIssuer and jwtAudience go together: set both to use your own identity "
                 "provider, or neither to have the stack create a Cognito user pool"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _console_signs_in_with_the_stack_pool(self) -> MeetingsConfig:
+        if self.console and not self.uses_cognito:
+            raise ValueError(
+                "console: the console signs in through the stack's Cognito user pool (hosted "
+                "UI, authorization code + PKCE); it cannot be deployed with jwtIssuer"
             )
         return self
 
