@@ -18,8 +18,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 ## make dev: the local stack on loopback, in the foreground until Ctrl-C
+## (VERBOSE=1: the functions' structured logs and metric lines on the terminal too)
 dev: $(STAMP)
-	$(BIN)/python -m local
+	$(BIN)/python -m local $(if $(filter 1 yes true,$(VERBOSE)),--verbose)
 
 ## make test: every test suite except those marked slow
 test: $(STAMP)

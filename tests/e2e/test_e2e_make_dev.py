@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import signal
 import socket
 import subprocess
@@ -13,12 +14,16 @@ import sys
 import threading
 import urllib.request
 from pathlib import Path
+from typing import IO, Any
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 def _start(*arguments: str) -> subprocess.Popen[str]:
-    environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # This checkout's code in the stack's processes too, whichever checkout the virtual
+    # environment was installed from (pytest puts the same two paths on its own sys.path).
+    code = os.pathsep.join(str(REPOSITORY / path) for path in ("lambdas", "."))
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": code}
     return subprocess.Popen(
         [sys.executable, "-m", "local", "--workers", "1", *arguments],
         cwd=REPOSITORY,
@@ -29,24 +34,60 @@ def _start(*arguments: str) -> subprocess.Popen[str]:
     )
 
 
-def _announced_api_url(process: subprocess.Popen[str], timeout: float = 90) -> str:
-    """The API URL from the banner (read on a thread: a pipe's readline can block forever)."""
-    lines: queue.Queue[str] = queue.Queue()
-    assert process.stdout is not None
-    stdout = process.stdout
-    threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True).start()
-    while True:
-        line = lines.get(timeout=timeout)
-        if line.strip().startswith("API "):
-            return line.split()[-1]
+class _Output:
+    """A process's stdout, line by line, read on a thread (a pipe's readline can block
+    forever) and kept for the assertions."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        assert process.stdout is not None
+        stdout = process.stdout
+        self.lines: list[str] = []
+        self._new: queue.Queue[str] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, args=(stdout,), daemon=True)
+        self._reader.start()
+
+    def _read(self, stdout: IO[str]) -> None:
+        for line in stdout:
+            self.lines.append(line.rstrip("\n"))
+            self._new.put(line)
+
+    def banner_value(self, label: str, timeout: float = 90) -> str:
+        """The last word of the banner line starting with `label` (the API URL, ...)."""
+        while True:
+            line = self._new.get(timeout=timeout).strip()
+            if line.startswith(label):
+                return line.split()[-1]
+
+    def until_closed(self, timeout: float = 60) -> list[str]:
+        self._reader.join(timeout)
+        return self.lines
+
+
+def _get(url: str, token: str | None = None) -> Any:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10) as answer:
+        return json.load(answer)
 
 
 def test_python_m_local_serves_the_api_until_interrupted() -> None:
+    """It also reads like a developer tool: one line per request (method, path, status, time,
+    caller; never the token), no warnings, the functions' structured logs in the file the
+    banner names."""
     process = _start("--api-port", "0", "--aws-port", "0", "--chime-port", "0")
+    output = _Output(process)
     try:
-        api_url = _announced_api_url(process)
-        with urllib.request.urlopen(f"{api_url}/health", timeout=10) as answer:
-            assert json.load(answer) == {"status": "ok"}
+        api_url = output.banner_value("API ")
+        function_logs = Path(output.banner_value("Function logs "))
+        assert _get(f"{api_url}/health") == {"status": "ok"}
+        request = urllib.request.Request(
+            f"{api_url}/_local/token", data=b'{"sub":"alice"}', method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            token = json.load(answer)["token"]
+        assert _get(f"{api_url}/meetings", token)["meetings"] == []
+        cleanup = urllib.request.Request(f"{api_url}/_local/cleanup", data=b"{}", method="POST")
+        with urllib.request.urlopen(cleanup, timeout=60) as answer:
+            assert json.load(answer)["complete"] is True
         process.send_signal(signal.SIGINT)
         process.wait(timeout=60)
     finally:
@@ -54,6 +95,28 @@ def test_python_m_local_serves_the_api_until_interrupted() -> None:
             process.kill()
             process.wait()
     assert process.returncode == 0
+    lines = output.until_closed()
+    requests = [line for line in lines if re.fullmatch(r"[A-Z]+ /\S* \d{3} \d+ms \S+", line)]
+    assert [line.split()[:3] + line.split()[4:] for line in requests] == [
+        ["GET", "/health", "200", "-"],
+        ["POST", "/_local/token", "200", "-"],
+        ["GET", "/meetings", "200", "alice"],
+        ["POST", "/_local/cleanup", "200", "-"],
+    ]
+    assert any(re.fullmatch(r"cleanup: run → nothing due \d+ms", line) for line in lines)
+    banner_end = next(i for i, line in enumerate(lines) if line.startswith("Below: "))
+    text = "\n".join(lines[banner_end + 1 :])  # the banner's curl example has a header
+    assert token not in text
+    assert "authorization" not in text.lower()
+    assert "Warning" not in text  # no UserWarning or other per-request warning
+    assert '"_aws"' not in text and '"level"' not in text  # metrics and JSON logs: the file
+    logged = [
+        json.loads(line) for line in function_logs.read_text().splitlines() if line[:1] == "{"
+    ]
+    assert {"level": "INFO", "message": "cleanup done", "service": "meetings"}.items() <= next(
+        entry.items() for entry in logged if entry.get("message") == "cleanup done"
+    )
+    function_logs.unlink()
 
 
 def test_a_busy_port_is_a_one_line_error() -> None:
