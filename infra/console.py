@@ -182,7 +182,6 @@ class ConsoleSite(Construct):
             "ConsoleClient",
             # A page cannot keep a secret: a public client, which Cognito makes use PKCE.
             generate_secret=False,
-            auth_flows=cognito.AuthFlow(),
             o_auth=cognito.OAuthSettings(
                 flows=cognito.OAuthFlows(authorization_code_grant=True),
                 scopes=[cognito.OAuthScope.custom(scope) for scope in OAUTH_SCOPES],
@@ -196,6 +195,11 @@ class ConsoleSite(Construct):
             id_token_validity=Duration.hours(1),
             refresh_token_validity=REFRESH_TOKEN_VALIDITY,
         )
+        # With no flows named Cognito would allow SRP and custom sign-in too: this client
+        # signs in only through the hosted UI, and refreshes its tokens.
+        client_resource = self.client.node.default_child
+        assert isinstance(client_resource, cognito.CfnUserPoolClient)
+        client_resource.explicit_auth_flows = ["ALLOW_REFRESH_TOKEN_AUTH"]
 
     def publish(self, *, api_url: str, config: MeetingsConfig) -> s3_deployment.BucketDeployment:
         """Upload console/ and its config.json, then invalidate the distribution's cache."""

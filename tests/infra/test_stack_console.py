@@ -129,7 +129,8 @@ def test_the_console_client_is_a_public_pkce_client(console: Deployment) -> None
     assert client["AllowedOAuthFlows"] == ["code"]
     assert client["AllowedOAuthFlowsUserPoolClient"] is True
     assert client["AllowedOAuthScopes"] == ["openid"]
-    assert "ExplicitAuthFlows" not in client  # no password or SRP sign-in: the hosted UI only
+    # No password, SRP or custom sign-in with this client: the hosted UI only.
+    assert client["ExplicitAuthFlows"] == ["ALLOW_REFRESH_TOKEN_AUTH"]
     page = f"{console_origin(console)}/"
     assert render_all(client["CallbackURLs"]) == [page]
     assert render_all(client["LogoutURLs"]) == [page]
