@@ -1,8 +1,11 @@
 """`python -m local` — what `make dev` runs — as a newcomer meets it: it announces its URLs,
-serves the API, refuses a busy port in one line and stops cleanly on Ctrl-C."""
+serves the API, prints a short line per request and per batch of events (the functions' own
+logs into a file, or on the terminal with --verbose), refuses a busy port in one line and
+stops cleanly on Ctrl-C."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -13,6 +16,7 @@ import subprocess
 import sys
 import threading
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -69,54 +73,77 @@ def _get(url: str, token: str | None = None) -> Any:
         return json.load(answer)
 
 
-def test_python_m_local_serves_the_api_until_interrupted() -> None:
-    """It also reads like a developer tool: one line per request (method, path, status, time,
-    caller; never the token), no warnings, the functions' structured logs in the file the
-    banner names."""
-    process = _start("--api-port", "0", "--aws-port", "0", "--chime-port", "0")
+def _post(url: str, body: bytes) -> Any:
+    with urllib.request.urlopen(urllib.request.Request(url, data=body), timeout=60) as answer:
+        return json.load(answer)
+
+
+@contextlib.contextmanager
+def _serving(*arguments: str) -> Iterator[tuple[subprocess.Popen[str], _Output]]:
+    """`python -m local` on free ports until the block ends, then Ctrl-C (SIGINT)."""
+    process = _start("--api-port", "0", "--aws-port", "0", "--chime-port", "0", *arguments)
     output = _Output(process)
     try:
-        api_url = output.banner_value("API ")
-        function_logs = Path(output.banner_value("Function logs "))
-        assert _get(f"{api_url}/health") == {"status": "ok"}
-        request = urllib.request.Request(
-            f"{api_url}/_local/token", data=b'{"sub":"alice"}', method="POST"
-        )
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            token = json.load(answer)["token"]
-        assert _get(f"{api_url}/meetings", token)["meetings"] == []
-        cleanup = urllib.request.Request(f"{api_url}/_local/cleanup", data=b"{}", method="POST")
-        with urllib.request.urlopen(cleanup, timeout=60) as answer:
-            assert json.load(answer)["complete"] is True
+        yield process, output
         process.send_signal(signal.SIGINT)
         process.wait(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def _activity(lines: list[str]) -> list[str]:
+    """What the terminal shows below the banner (whose curl example has a header)."""
+    banner_end = next(i for i, line in enumerate(lines) if line.startswith("Below: "))
+    return lines[banner_end + 1 :]
+
+
+def test_python_m_local_serves_the_api_until_interrupted() -> None:
+    """It also reads like a developer tool: one line per request (method, path, status, time,
+    caller; never the token), no warnings, the functions' structured logs in the file the
+    banner names."""
+    with _serving() as (process, output):
+        api_url = output.banner_value("API ")
+        function_logs = Path(output.banner_value("Function logs "))
+        assert _get(f"{api_url}/health") == {"status": "ok"}
+        token = _post(f"{api_url}/_local/token", b'{"sub":"alice"}')["token"]
+        assert _get(f"{api_url}/meetings", token)["meetings"] == []
+        assert _post(f"{api_url}/_local/cleanup", b"{}")["complete"] is True
     assert process.returncode == 0
-    lines = output.until_closed()
-    requests = [line for line in lines if re.fullmatch(r"[A-Z]+ /\S* \d{3} \d+ms \S+", line)]
+    shown = _activity(output.until_closed())
+    requests = [line for line in shown if re.fullmatch(r"[A-Z]+ /\S* \d{3} \d+ms \S+", line)]
     assert [line.split()[:3] + line.split()[4:] for line in requests] == [
         ["GET", "/health", "200", "-"],
         ["POST", "/_local/token", "200", "-"],
         ["GET", "/meetings", "200", "alice"],
         ["POST", "/_local/cleanup", "200", "-"],
     ]
-    assert any(re.fullmatch(r"cleanup: run → nothing due \d+ms", line) for line in lines)
-    banner_end = next(i for i, line in enumerate(lines) if line.startswith("Below: "))
-    text = "\n".join(lines[banner_end + 1 :])  # the banner's curl example has a header
+    assert any(re.fullmatch(r"cleanup: run → nothing due \d+ms", line) for line in shown)
+    text = "\n".join(shown)
     assert token not in text
     assert "authorization" not in text.lower()
     assert "Warning" not in text  # no UserWarning or other per-request warning
     assert '"_aws"' not in text and '"level"' not in text  # metrics and JSON logs: the file
-    logged = [
-        json.loads(line) for line in function_logs.read_text().splitlines() if line[:1] == "{"
-    ]
-    assert {"level": "INFO", "message": "cleanup done", "service": "meetings"}.items() <= next(
-        entry.items() for entry in logged if entry.get("message") == "cleanup done"
-    )
+    assert _cleanup_done(function_logs.read_text().splitlines())
     function_logs.unlink()
+
+
+def _cleanup_done(lines: list[str]) -> bool:
+    """Whether the cleanup function's structured log line of a finished run is among `lines`."""
+    logged = [json.loads(line) for line in lines if line.startswith("{")]
+    expected = {"level": "INFO", "message": "cleanup done", "service": "meetings"}.items()
+    return any(expected <= entry.items() for entry in logged)
+
+
+def test_verbose_shows_the_functions_structured_logs_too() -> None:
+    with _serving("--verbose") as (process, output):
+        api_url = output.banner_value("API ")
+        _post(f"{api_url}/_local/cleanup", b"{}")
+    assert process.returncode == 0
+    shown = _activity(output.until_closed())
+    assert any(line.startswith("cleanup: run → ") for line in shown)
+    assert _cleanup_done(shown)
 
 
 def test_a_busy_port_is_a_one_line_error() -> None:
