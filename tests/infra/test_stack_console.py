@@ -42,10 +42,7 @@ def test_without_the_flag_there_is_no_console(default: Deployment) -> None:
     for resource_type in CONSOLE_TYPES:
         assert not default.of_type(resource_type), resource_type
     assert len(default.of_type("AWS::Cognito::UserPoolClient")) == 1
-    assert not default.of_type("AWS::S3::Bucket").keys() - {
-        default.logical_id(default.stack.media.bucket),
-        default.logical_id(default.stack.media.access_logs),
-    }
+    assert not [logical_id for logical_id in default.resources if logical_id.startswith("Console")]
 
 
 def test_the_api_client_never_signs_in_through_the_hosted_ui(default: Deployment) -> None:
