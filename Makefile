@@ -34,8 +34,9 @@ $(SCAN_STAMP): scan-requirements.txt
 	touch $(SCAN_STAMP)
 
 ## make dev: the local stack on loopback, in the foreground until Ctrl-C
+## (VERBOSE=1: the functions' structured logs and metric lines on the terminal too)
 dev: $(STAMP)
-	$(BIN)/python -m local
+	$(BIN)/python -m local $(if $(filter 1 yes true,$(VERBOSE)),--verbose)
 
 # The console's browser tests drive Debian's Chromium (Playwright cannot download its own here).
 browser:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Final
 
 import jsii
@@ -83,14 +84,17 @@ class MeetingsApi(Construct):
         config: MeetingsConfig,
         handler: lambda_.Alias,
         authorizer: apigwv2.IHttpRouteAuthorizer,
+        browser_origins: Sequence[str] = (),
     ) -> None:
+        """`browser_origins`: origins the stack serves a page from (the console's), allowed
+        by CORS besides the configured `corsAllowedOrigins`."""
         super().__init__(scope, construct_id)
         self.http_api = apigwv2.HttpApi(
             self,
             "HttpApi",
             api_name=config.stack_name,
             description="Amazon Chime SDK meetings API (v1)",
-            cors_preflight=_cors(config),
+            cors_preflight=_cors(config, browser_origins),
             # Every route needs a token unless it opts out, so a new route is closed by default.
             default_authorizer=authorizer,
             create_default_stage=False,
@@ -139,12 +143,17 @@ class MeetingsApi(Construct):
         return self.stage.url
 
 
-def _cors(config: MeetingsConfig) -> apigwv2.CorsPreflightOptions | None:
-    if not config.cors_allowed_origins:
+def _cors(
+    config: MeetingsConfig, browser_origins: Sequence[str]
+) -> apigwv2.CorsPreflightOptions | None:
+    origins = list(config.cors_allowed_origins)
+    if "*" not in origins:
+        origins.extend(browser_origins)
+    if not origins:
         return None  # no browser client configured: no CORS headers at all
     methods = sorted({method for method, _ in PUBLIC_ROUTES + PROTECTED_ROUTES})
     return apigwv2.CorsPreflightOptions(
-        allow_origins=list(config.cors_allowed_origins),
+        allow_origins=origins,
         allow_headers=list(CORS_ALLOWED_HEADERS),
         expose_headers=list(CORS_EXPOSED_HEADERS),
         allow_methods=[apigwv2.CorsHttpMethod(method) for method in methods],

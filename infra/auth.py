@@ -45,12 +45,25 @@ class Identity(Construct):
             assert config.jwt_issuer is not None  # the config model enforces issuer + audience
             self.issuer = config.jwt_issuer
             self.audience = list(config.jwt_audience)
-        self.authorizer = authorizers.HttpJwtAuthorizer(
-            "JwtAuthorizer",
-            self.issuer,
-            jwt_audience=self.audience,
-            identity_source=["$request.header.Authorization"],
-        )
+        self._authorizer: authorizers.HttpJwtAuthorizer | None = None
+
+    def trust(self, client: cognito.UserPoolClient) -> None:
+        """Accept tokens issued to another app client of the pool (the console's)."""
+        if self._authorizer is not None:
+            raise RuntimeError("trust every app client before the API takes the authorizer")
+        self.audience.append(client.user_pool_client_id)
+
+    @property
+    def authorizer(self) -> authorizers.HttpJwtAuthorizer:
+        """The JWT authorizer, made on first use with every audience trusted by then."""
+        if self._authorizer is None:
+            self._authorizer = authorizers.HttpJwtAuthorizer(
+                "JwtAuthorizer",
+                self.issuer,
+                jwt_audience=list(self.audience),
+                identity_source=["$request.header.Authorization"],
+            )
+        return self._authorizer
 
     def _user_pool(self, config: MeetingsConfig) -> tuple[cognito.UserPool, cognito.UserPoolClient]:
         pool = cognito.UserPool(
@@ -80,11 +93,13 @@ class Identity(Construct):
         if config.cognito_mfa != "required":
             acknowledge(pool, "AwsSolutions-COG2", MFA_REASON)
         acknowledge(pool, "AwsSolutions-COG8", PLUS_PLAN_REASON)
-        # A public client (mobile and browser apps cannot keep a secret): SRP sign-in only.
+        # A public client (mobile and browser apps cannot keep a secret): SRP sign-in only,
+        # never through the hosted UI (which the console's own client uses when deployed).
         client = pool.add_client(
             "AppClient",
             generate_secret=False,
             auth_flows=cognito.AuthFlow(user_srp=True),
+            disable_o_auth=True,
             prevent_user_existence_errors=True,
             enable_token_revocation=True,
             access_token_validity=Duration.hours(1),

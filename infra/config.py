@@ -178,6 +178,9 @@ class MeetingsConfig(BaseModel):
     # once: bounds its share of Chime's account-wide request rate (docs/deploy.md, "Reserved
     # concurrency"). 2 is the least an SQS event source's maximum concurrency allows.
     events_concurrency: Annotated[int, Field(alias="eventsConcurrency", ge=2, le=1000)] = 2
+    # The web console (console/) on a private bucket behind CloudFront, signed in through the
+    # user pool's hosted UI; the console's origin joins the API's CORS origins.
+    console: bool = False
 
     @field_validator(*_SETTINGS_FIELDS)
     @classmethod
@@ -261,6 +264,15 @@ class MeetingsConfig(BaseModel):
             raise ValueError(
                 "jwtIssuer and jwtAudience go together: set both to use your own identity "
                 "provider, or neither to have the stack create a Cognito user pool"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _console_signs_in_with_the_stack_pool(self) -> MeetingsConfig:
+        if self.console and not self.uses_cognito:
+            raise ValueError(
+                "console: the console signs in through the stack's Cognito user pool (hosted "
+                "UI, authorization code + PKCE); it cannot be deployed with jwtIssuer"
             )
         return self
 

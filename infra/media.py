@@ -68,7 +68,7 @@ class MediaRecording(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, config: MeetingsConfig) -> None:
         super().__init__(scope, construct_id)
-        self.access_logs = _private_bucket(
+        self.access_logs = private_bucket(
             self,
             "AccessLogs",
             config=config,
@@ -78,7 +78,7 @@ class MediaRecording(Construct):
                 )
             ],
         )
-        self.bucket = _private_bucket(
+        self.bucket = private_bucket(
             self,
             "Bucket",
             config=config,
@@ -180,11 +180,16 @@ class MediaRecording(Construct):
         return [AlarmSpec("RecordingsFailed", failed, 1, "recordings failed in 5 minutes")]
 
 
-def _private_bucket(
-    scope: Construct, construct_id: str, *, config: MeetingsConfig, **options: Any
+def private_bucket(
+    scope: Construct,
+    construct_id: str,
+    *,
+    config: MeetingsConfig,
+    object_ownership: s3.ObjectOwnership = s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+    **options: Any,
 ) -> s3.Bucket:
-    """A bucket as every bucket of the stack is made: SSE-S3, no public access, ACLs off,
-    TLS only, the config's removal policy.
+    """A bucket as every bucket of the stack is made: SSE-S3, no public access, ACLs off
+    (unless a log writer that needs them asks otherwise), TLS only, the config's removal policy.
 
     SSE-S3: Chime's pipelines write and concatenate with no key policy to grant, and a
     download link needs only s3:GetObject (SSE-KMS would add kms:Decrypt for every reader and
@@ -194,7 +199,7 @@ def _private_bucket(
         construct_id,
         encryption=s3.BucketEncryption.S3_MANAGED,
         block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        object_ownership=object_ownership,
         enforce_ssl=True,
         removal_policy=config.stateful_removal_policy,
         **options,

@@ -16,6 +16,7 @@ from infra.auth import Identity
 from infra.bundling import function_code
 from infra.cleanup import CleanupSchedule
 from infra.config import MeetingsConfig
+from infra.console import ConsoleSite
 from infra.data import MeetingsTable
 from infra.events import ChimeEventIngestion
 from infra.function import MeetingsFunction, pascal_case
@@ -38,6 +39,8 @@ OUTPUT_RECORDINGS_BUCKET = "RecordingsBucketName"
 OUTPUT_WEBHOOK_KEY_ARN = "WebhookKeyArn"
 OUTPUT_WEBHOOK_DELIVERY_QUEUE_URL = "WebhookDeliveryQueueUrl"
 OUTPUT_WEBHOOK_DEAD_LETTER_QUEUE_URL = "WebhookDeadLetterQueueUrl"
+OUTPUT_CONSOLE_URL = "ConsoleUrl"
+OUTPUT_CONSOLE_CLIENT_ID = "ConsoleClientId"
 # The variables of the settings the stack fills with deployed resources (Settings'
 # recordings_bucket, account_id, webhook_key_id, webhook_{delivery,retry}_queue_url). Their values
 # are CloudFormation's (tokens at synth time), set as they are: the settings' own rules
@@ -103,6 +106,7 @@ class MeetingsStack(Stack):
         self.media = MediaRecording(self, "Media", config=config)
         self.webhooks = WebhookDelivery(self, "Webhooks", config=config, bus=self.domain_events.bus)
         self.functions = self._functions(config, code or function_code())
+        self.console = self._console(config)
 
         self.api_alias = self.functions["api"].published_alias()
         self.api = MeetingsApi(
@@ -111,7 +115,10 @@ class MeetingsStack(Stack):
             config=config,
             handler=self.api_alias,
             authorizer=self.identity.authorizer,
+            browser_origins=[self.console.origin] if self.console else [],
         )
+        if self.console:
+            self.console.publish(api_url=self.api.url, config=config)
         self.chime_events = ChimeEventIngestion(
             self, "ChimeEvents", consumer=self.functions["events"]
         )
@@ -144,6 +151,21 @@ class MeetingsStack(Stack):
             feature_alarms=[*self.media.alarms, *self.webhooks.alarms],
         )
         self._outputs()
+
+    def _console(self, config: MeetingsConfig) -> ConsoleSite | None:
+        """The console's site and app client, trusted by the authorizer (flag `console`)."""
+        if not config.console:
+            return None
+        assert self.identity.user_pool is not None  # the config model requires the stack's pool
+        console = ConsoleSite(
+            self,
+            "Console",
+            config=config,
+            user_pool=self.identity.user_pool,
+            access_logs=self.media.access_logs,
+        )
+        self.identity.trust(console.client)
+        return console
 
     def _functions(self, config: MeetingsConfig, code: lambda_.Code) -> dict[str, MeetingsFunction]:
         environment = function_environment(
@@ -200,6 +222,12 @@ class MeetingsStack(Stack):
             outputs[OUTPUT_USER_POOL_CLIENT_ID] = (
                 self.identity.client.user_pool_client_id,
                 "App client id (the JWT audience)",
+            )
+        if self.console:
+            outputs[OUTPUT_CONSOLE_URL] = (self.console.redirect_uri, "The console's URL")
+            outputs[OUTPUT_CONSOLE_CLIENT_ID] = (
+                self.console.client.user_pool_client_id,
+                "The console's app client id (a JWT audience too)",
             )
         for name, (value, description) in outputs.items():
             CfnOutput(self, name, value=value, description=description)

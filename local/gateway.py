@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from urllib.parse import urlsplit
 
 from meetings.deployment import CORS_ALLOWED_HEADERS, CORS_EXPOSED_HEADERS
 
-from local import apigw
+from local import activity, apigw
 from local.auth import LocalIssuer, TokenRejectedError
 from local.console_site import ConsoleSite
 from local.lambda_runtime import HandlerPool
@@ -101,20 +102,33 @@ class LocalGateway:
     def handle(
         self, method: str, target: str, headers: list[tuple[str, str]], body: bytes
     ) -> apigw.HttpResponse:
+        """The response; one activity line for the terminal (method, path, status, time,
+        the caller's `sub` from a verified token)."""
+        started = time.perf_counter()
+        path = urlsplit(target).path
+        response, caller = self._respond(method, target, headers, body)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        activity.report_request(method, path, response.status, elapsed_ms, caller)
+        return response
+
+    def _respond(
+        self, method: str, target: str, headers: list[tuple[str, str]], body: bytes
+    ) -> tuple[apigw.HttpResponse, str | None]:
         url = urlsplit(target)
         if self.console is not None and self.console.serves(url.path):
             return self.console.respond(method, url.path)
         origin = _header(headers, "origin")
         if method == "OPTIONS" and origin and _header(headers, "access-control-request-method"):
-            return self._preflight(origin)
+            return self._preflight(origin), None
+        caller = None
         if url.path.startswith(LOCAL_PREFIX):
             response = self._control(method, url.path, body)
         else:
-            response = self._invoke(method, url.path, url.query, headers, body)
+            response, caller = self._invoke(method, url.path, url.query, headers, body)
         allowed = self.cors.allow_origin(origin)
         if allowed:
             response.headers.extend(self.cors.response_headers(allowed))
-        return response
+        return response, caller
 
     def _preflight(self, origin: str) -> apigw.HttpResponse:
         allowed = self.cors.allow_origin(origin)
@@ -135,25 +149,26 @@ class LocalGateway:
 
     def _invoke(
         self, method: str, path: str, query: str, headers: list[tuple[str, str]], body: bytes
-    ) -> apigw.HttpResponse:
+    ) -> tuple[apigw.HttpResponse, str | None]:
+        """The function's response and the caller's `sub` (None: no verified token)."""
         match = apigw.match_route(method, path)
         if match is None:
-            return apigw.to_http_response(apigw.gateway_response(404))
+            return apigw.to_http_response(apigw.gateway_response(404)), None
         if len(body) > MAX_BODY_BYTES:
-            return apigw.to_http_response(apigw.gateway_response(413))
+            return apigw.to_http_response(apigw.gateway_response(413)), None
         claims = None
         if match.route.needs_token:
             try:
                 claims = self.issuer.verify(_bearer_token(headers))
             except TokenRejectedError as rejection:
                 challenge = f'Bearer scope="" error="invalid_token" error_description="{rejection}"'
-                return apigw.to_http_response(
-                    apigw.gateway_response(401, {"www-authenticate": challenge})
-                )
+                response = apigw.gateway_response(401, {"www-authenticate": challenge})
+                return apigw.to_http_response(response), None
         event = apigw.build_event(
             match=match, path=path, raw_query=query, headers=headers, body=body, claims=claims
         )
-        return self._call_function(event)
+        caller = claims.get("sub") if claims else None
+        return self._call_function(event), str(caller) if caller is not None else None
 
     def _call_function(self, event: dict[str, Any]) -> apigw.HttpResponse:
         future = self.pool.submit(event)

@@ -19,6 +19,7 @@ from meetings.domain.webhooks import Lane
 from meetings.settings import Settings
 from moto.core.models import DEFAULT_ACCOUNT_ID
 
+from local.activity import reported
 from local.auth import LocalIssuer
 from local.aws_services import DEFAULT_TRANSACTION_IN_FLIGHT_MS, LocalAwsServices
 from local.chime import ChimeEmulator, EmulatorConfig, EmulatorServer, EventBridgeSink
@@ -338,12 +339,12 @@ class LocalStack:
             sqs=self.client("sqs"),
             queue_url=resources["chime_queue_url"],
             queue_arn=resources["chime_queue_arn"],
-            invoke=lambda event: self.invoke("events", event),
+            invoke=self._invoker("events"),
         )
         streams = self.client("dynamodbstreams")
         self.cleanup_schedule = RateSchedule(
             period_seconds=self._cleanup_period(),
-            invoke=lambda event: self.invoke("cleanup", event),
+            invoke=self._invoker("cleanup"),
             payload={},
             now=self.world.now,
         )
@@ -390,7 +391,9 @@ class LocalStack:
             self._stoppers.append(part.stop)
 
     def _invoker(self, function: str) -> Callable[[dict[str, Any]], Any]:
-        return lambda event: self.invoke(function, event)
+        """Invokes `function`; the terminal gets a line per invocation of the functions
+        whose work a developer watches (local/activity.py)."""
+        return reported(function, lambda event: self.invoke(function, event))
 
     def _cleanup_period(self) -> float:
         if self.config.cleanup_every_seconds is not None:
@@ -421,7 +424,7 @@ class LocalStack:
             set_chaos=self.set_chaos,
             delivery_stats=lambda: dict(self.events_poller.stats),
             lost_events=lambda: list(self.events_poller.lost),
-            run_cleanup=lambda body: self.invoke("cleanup", body),
+            run_cleanup=self._invoker("cleanup"),
             domain_events=lambda: list(self.domain_events),
             advance_clock=self.advance_clock,
         )

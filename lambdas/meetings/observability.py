@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Callable
 from typing import Any, Final, TypeVar, cast
 
@@ -20,6 +21,10 @@ METRICS_NAMESPACE = "ChimeMeetings"
 
 logger = Logger(service=SERVICE_NAME)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
+# Most invocations count nothing (a read, a batch of presence events): an invocation without
+# application metrics is normal here, not the mistake Powertools warns about at every flush.
+# The filter is the one Powertools' metrics documentation gives for such functions.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 # botocore and urllib3 log full request and response bodies (join tokens included) at DEBUG.
 for _noisy in ("botocore", "boto3", "urllib3"):

@@ -10,7 +10,7 @@ import pytest
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-from synth_support import CUSTOM_CONTEXT, Deployment, synthesize
+from synth_support import CONSOLE_CONTEXT, CUSTOM_CONTEXT, Deployment, synthesize
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -37,6 +37,12 @@ def default(deploy: Callable[[dict[str, Any]], Deployment]) -> Deployment:
 @pytest.fixture(scope="session")
 def custom(deploy: Callable[[dict[str, Any]], Deployment]) -> Deployment:
     return deploy(CUSTOM_CONTEXT)
+
+
+@pytest.fixture(scope="session")
+def console(deploy: Callable[[dict[str, Any]], Deployment]) -> Deployment:
+    """The default stack with the console deployed (context flag `console`)."""
+    return deploy(CONSOLE_CONTEXT)
 
 
 @pytest.fixture(scope="session")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from aws_cdk import App
 from aws_cdk.assertions import Template
 
 from app import build_app
@@ -41,6 +42,8 @@ CUSTOM_CONTEXT: dict[str, Any] = {
     "eventsConcurrency": 5,
 }
 
+CONSOLE_CONTEXT: dict[str, Any] = {"console": True}
+
 
 @dataclass(frozen=True)
 class Deployment:
@@ -59,6 +62,11 @@ class Deployment:
 
     def logical_id(self, construct: Any) -> str:
         return self.stack.get_logical_id(construct.node.default_child)
+
+    @property
+    def outdir(self) -> Path:
+        """Where the app wrote the template and its assets."""
+        return Path(cast(App, self.stack.node.root).outdir)
 
 
 def synthesize(outdir: Path, context: dict[str, Any]) -> Deployment:

@@ -138,6 +138,11 @@ def test_unrelated_context_keys_of_the_cdk_are_ignored() -> None:
         ({"eventsConcurrency": 1}, "eventsConcurrency:"),
         ({"eventsConcurrency": 1001}, "eventsConcurrency:"),
         ({"createServiceLinkedRoles": "maybe"}, "createServiceLinkedRoles:"),
+        ({"console": "perhaps"}, "console:"),
+        (
+            {"console": True, "jwtIssuer": "https://issuer.example.com", "jwtAudience": ["a"]},
+            "console: the console signs in through the stack's Cognito user pool",
+        ),
     ],
 )
 def test_bad_values_are_refused_by_key(context: dict[str, Any], expected: str) -> None:

@@ -9,7 +9,7 @@ import pytest
 from aws_cdk import Acknowledgment, Token
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
-from synth_support import CUSTOM_CONTEXT, SKIP_BUNDLING
+from synth_support import CONSOLE_CONTEXT, CUSTOM_CONTEXT, SKIP_BUNDLING
 
 from app import build_app
 from infra import acknowledgments
@@ -17,7 +17,11 @@ from infra.acknowledgments import Acknowledged, acknowledged
 from infra.stack import MeetingsStack
 
 DEPLOY_DOCS = Path(__file__).resolve().parents[2] / "docs" / "deploy.md"
-CONFIGURATIONS: dict[str, dict[str, Any]] = {"default": {}, "custom": CUSTOM_CONTEXT}
+CONFIGURATIONS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "custom": CUSTOM_CONTEXT,
+    "console": CONSOLE_CONTEXT,
+}
 
 
 def build_stack(context: dict[str, Any], outdir: Path) -> MeetingsStack:
@@ -79,18 +83,22 @@ def test_every_acknowledgment_matches_a_finding_and_no_more(
         assert any(covers(item, finding, path) for finding, path in raw), item
 
 
-def test_every_acknowledgment_gives_a_real_reason(default: Any) -> None:
-    for item in acknowledged(default.stack):
-        assert len(item.reason) >= 80, item
+def test_every_acknowledgment_gives_a_real_reason(default: Any, console: Any) -> None:
+    for stack in (default.stack, console.stack):
+        for item in acknowledged(stack):
+            assert len(item.reason) >= 80, item
 
 
 def test_the_deploy_docs_list_every_acknowledgment_with_its_reason(
-    default: Any, custom: Any
+    default: Any, custom: Any, console: Any
 ) -> None:
     docs = " ".join(DEPLOY_DOCS.read_text().split())
-    for stack in (default.stack, custom.stack):
+    for stack in (default.stack, custom.stack, console.stack):
         for item in acknowledged(stack):
             finding = item.finding.replace(f":chime:{stack.region}:", ":chime:<region>:")
+            finding = finding.replace(
+                f"-assets-<AWS::AccountId>-{stack.region}/", "-assets-<AWS::AccountId>-<region>/"
+            )
             if not Token.is_unresolved(stack.account):
                 finding = finding.replace(stack.account, "<AWS::AccountId>")
             assert f"`{finding}`" in docs, finding
