@@ -116,7 +116,7 @@ class LocalGateway:
     ) -> tuple[apigw.HttpResponse, str | None]:
         url = urlsplit(target)
         if self.console is not None and self.console.serves(url.path):
-            return self.console.respond(method, url.path)
+            return self.console.respond(method, url.path), None
         origin = _header(headers, "origin")
         if method == "OPTIONS" and origin and _header(headers, "access-control-request-method"):
             return self._preflight(origin), None
