@@ -23,8 +23,9 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3_deployment
 from constructs import Construct
 
-from infra.acknowledgments import acknowledge
+from infra.acknowledgments import acknowledge, acknowledge_scan
 from infra.config import MeetingsConfig
+from infra.function import LOG_GROUP_KEY_REASON
 from infra.media import private_bucket
 
 CONSOLE_DIRECTORY: Final = Path(__file__).resolve().parent.parent / "console"
@@ -66,6 +67,22 @@ DEPLOYMENT_STATEMENTS_REASON: Final = (
 DEPLOYMENT_RUNTIME_REASON: Final = (
     "The BucketDeployment function's runtime is chosen by aws-cdk-lib together with the AWS "
     "CLI layer it bundles; it moves forward with CDK upgrades and runs only during deployments."
+)
+UNVERSIONED_PAGE_REASON: Final = (
+    "Each deployment replaces the console's files whole from the repository, which is their "
+    "history; versioning would only keep noncurrent copies of generated files."
+)
+UNVERSIONED_REQUEST_LOGS_REASON: Final = (
+    "CloudFront writes each log object once, under a key of its own, and nothing rewrites "
+    "them; the lifecycle's expiry must really delete, where versioning would keep noncurrent "
+    "copies past logRetentionDays."
+)
+DEPLOYMENT_ONLY_REASON: Final = (
+    "CDK's BucketDeployment function runs only as a CloudFormation custom resource while the "
+    "stack deploys: it calls the public S3 and CloudFront endpoints (no VPC to reach), once "
+    "per deployment (no concurrency to bound), its environment holds no secret, and a failure "
+    "fails the deployment, which CloudFormation rolls back (nothing for a dead-letter queue "
+    "to keep)."
 )
 # The wildcard actions of CDK's grants for the deployment function (cdk-nag names each).
 DEPLOYMENT_WILDCARD_ACTIONS: Final = (
@@ -175,6 +192,10 @@ class ConsoleSite(Construct):
         acknowledge(self.distribution, "AwsSolutions-CFR4", CLOUDFRONT_TLS_REASON)
         acknowledge(self.distribution, "AwsSolutions-CFR2", CLOUDFRONT_WAF_REASON)
         acknowledge(self.distribution, "AwsSolutions-CFR1", CLOUDFRONT_GEO_REASON)
+        acknowledge_scan(self.distribution, "CKV_AWS_174", CLOUDFRONT_TLS_REASON)
+        acknowledge_scan(self.distribution, "CKV_AWS_68", CLOUDFRONT_WAF_REASON)
+        acknowledge_scan(self.bucket, "CKV_AWS_21", UNVERSIONED_PAGE_REASON)
+        acknowledge_scan(self.request_logs, "CKV_AWS_21", UNVERSIONED_REQUEST_LOGS_REASON)
         self.origin = f"https://{self.distribution.distribution_domain_name}"
         # The page is its own redirect target: it finishes the code exchange at its root.
         self.redirect_uri = f"{self.origin}/"
@@ -203,6 +224,13 @@ class ConsoleSite(Construct):
 
     def publish(self, *, api_url: str, config: MeetingsConfig) -> s3_deployment.BucketDeployment:
         """Upload console/ and its config.json, then invalidate the distribution's cache."""
+        deployment_logs = logs.LogGroup(
+            self,
+            "DeploymentLogs",
+            retention=config.log_retention,
+            removal_policy=config.stateful_removal_policy,
+        )
+        acknowledge_scan(deployment_logs, "CKV_AWS_158", LOG_GROUP_KEY_REASON)
         deployment = s3_deployment.BucketDeployment(
             self,
             "Deployment",
@@ -215,12 +243,7 @@ class ConsoleSite(Construct):
             distribution=self.distribution,
             distribution_paths=["/*"],
             memory_limit=256,
-            log_group=logs.LogGroup(
-                self,
-                "DeploymentLogs",
-                retention=config.log_retention,
-                removal_policy=config.stateful_removal_policy,
-            ),
+            log_group=deployment_logs,
         )
         self._acknowledge_deployment_handler()
         return deployment
@@ -256,6 +279,10 @@ class ConsoleSite(Construct):
                     handler, f"AwsSolutions-IAM5[{statement}]", DEPLOYMENT_STATEMENTS_REASON
                 )
             acknowledge(handler, "AwsSolutions-L1", DEPLOYMENT_RUNTIME_REASON)
+            for check in ("CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117", "CKV_AWS_173"):
+                acknowledge_scan(handler, check, DEPLOYMENT_ONLY_REASON)
+            policy = handler.node.find_child("ServiceRole").node.find_child("DefaultPolicy")
+            acknowledge_scan(policy, "CKV_AWS_111", DEPLOYMENT_STATEMENTS_REASON)
 
     def page_config(self, api_url: str) -> dict[str, Any]:
         """What the page reads from config.json (docs/deploy.md, "The console")."""
