@@ -25,6 +25,7 @@ def _figures(name: str, quick: bool) -> list[Figure]:
             scales=(100, 1_000) if quick else (1_000, 10_000, 100_000),
             open_meetings=10 if quick else 100,
         ),
+        "meeting_cost": lambda: _module("meeting_cost").measure(),
         "throughput": lambda: _module("throughput").measure(join_seconds=3 if quick else 8),
         "join_rush": lambda: _module("join_rush").measure(users=60 if quick else 250),
         "asset": lambda: _module("asset").measure(),
