@@ -54,6 +54,7 @@ class Request:
     service: str
     operation: str
     at: float  # the bench's simulated second
+    function: str = ""  # the function that made it
     units: list[Units] = field(default_factory=list)
     entries: int = 0  # EventBridge PutEvents events, in 64 KB chunks
     payload: list[dict[str, Any]] = field(default_factory=list)  # PutEvents' entries
@@ -137,6 +138,7 @@ class CapacityMeter:
         self._lock = threading.Lock()
         self.requests: list[Request] = []
         self.now = 0.0  # set by the scenario before each step
+        self.function = ""  # set by the scenario around each invocation
         # (old image, new image) of every item a request changed: the table's stream.
         self.changes: list[tuple[dict[str, Any] | None, dict[str, Any] | None]] = []
         self._attached: list[tuple[Any, str]] = []
@@ -191,7 +193,7 @@ class CapacityMeter:
     def _after(self, service: str, *, context: dict[str, Any], parsed: Any = None, **_: Any) -> None:
         operation = str(context.get("capacity_operation", "?"))
         params = context.get("capacity_params", {})
-        request = Request(service, operation, self.now)
+        request = Request(service, operation, self.now, self.function)
         if service == "dynamodb":
             failed = isinstance(parsed, dict) and "Error" in parsed
             request.units = self._dynamodb_units(operation, params, parsed or {}, context, failed)

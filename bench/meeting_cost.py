@@ -120,12 +120,19 @@ def _captured_stdout() -> Iterator[io.StringIO]:
 
 
 def _invoke(
-    tally: Tally, function: str, handler: Callable[[Any, Any], Any], event: Any, records: int = 0
+    tally: Tally,
+    meter: CapacityMeter,
+    function: str,
+    handler: Callable[[Any, Any], Any],
+    event: Any,
+    records: int = 0,
 ) -> Any:
+    calling, meter.function = meter.function, function
     with _captured_stdout() as logs:
         started = time.perf_counter()
         answer = handler(event, LocalLambdaContext(f"meetings-bench-{function}", 60.0))
         elapsed = (time.perf_counter() - started) * 1000
+    meter.function = calling
     invocation = Invocation(function, elapsed, len(logs.getvalue().encode()), records)
     (tally.cleanup_runs if function == "cleanup" else tally.invocations).append(invocation)
     return answer
@@ -166,7 +173,7 @@ class Lifecycle:
         from meetings.handlers.api import handler  # noqa: PLC0415
 
         event = self.backend.api_event(method, path, user=user, body=body)
-        answer = _invoke(self.tally, "api", handler, event)
+        answer = _invoke(self.tally, self.meter, "api", handler, event)
         self.tally.api_requests += 1
         status = int(answer["statusCode"])
         if status >= 300:
@@ -184,7 +191,7 @@ class Lifecycle:
             del self.received[:EVENTS_BATCH]  # the emulator appends to this very list
             self.tally.chime_events += len(batch)
             self.tally.chime_event_bytes += sum(len(json.dumps(e).encode()) for e in batch)
-            answer = _invoke(self.tally, "events", handler, sqs_event(batch), len(batch))
+            answer = _invoke(self.tally, self.meter, "events", handler, sqs_event(batch), len(batch))
             if answer.get("batchItemFailures"):
                 raise RuntimeError(f"the events function refused records: {answer}")
         while changes := self.meter.take_changes(PUBLISHER_BATCH):
@@ -219,7 +226,7 @@ class Lifecycle:
 
         records = len(event["Records"])
         before = len(self.meter.requests)
-        answer: dict[str, Any] = _invoke(self.tally, "publisher", handler, event, records)
+        answer: dict[str, Any] = _invoke(self.tally, self.meter, "publisher", handler, event, records)
         published = [
             entry
             for request in self.meter.requests[before:]
@@ -253,12 +260,12 @@ class Lifecycle:
             }
             for entry in entries
         ]
-        _invoke(self.tally, "webhook_fanout", handler, {"Records": records}, len(records))
+        _invoke(self.tally, self.meter, "webhook_fanout", handler, {"Records": records}, len(records))
 
     def _cleanup(self) -> None:
         from meetings.handlers.cleanup import handler  # noqa: PLC0415
 
-        _invoke(self.tally, "cleanup", handler, {})
+        _invoke(self.tally, self.meter, "cleanup", handler, {})
         self.settle()
 
     def connect(self, attendee_id: str, *, video: bool) -> None:

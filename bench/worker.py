@@ -26,6 +26,7 @@ def _figures(name: str, quick: bool) -> list[Figure]:
             open_meetings=10 if quick else 100,
         ),
         "meeting_cost": lambda: _module("meeting_cost").measure(),
+        "hot_keys": lambda: _module("hot_keys").measure(),
         "throughput": lambda: _module("throughput").measure(join_seconds=3 if quick else 8),
         "join_rush": lambda: _module("join_rush").measure(users=60 if quick else 250),
         "asset": lambda: _module("asset").measure(),
