@@ -1,7 +1,8 @@
 """`python -m bench [--quick] [--only name,...]`: every figure, printed as it comes.
 
 Figures (in order): cold_start, overhead, roundtrips, event_cost, cleanup_scaling,
-meeting_cost (`python -m bench.meeting_cost`), hot_keys (`python -m bench.hot_keys`), throughput,
+meeting_cost (`python -m bench.meeting_cost`), hot_keys (`python -m bench.hot_keys`),
+event_flatness (`python -m bench.event_flatness`), throughput,
 join_rush, asset, end_reason_accuracy (precision and recall of the stated end reasons
 under event chaos; `python -m bench.end_reason_accuracy --help` runs it alone with its arguments),
 webhook_reliability (bad receivers and event chaos: nothing lost, the healthy receiver's latency;
@@ -33,6 +34,7 @@ FIGURES: Final = (
     "cleanup_scaling",
     "meeting_cost",
     "hot_keys",
+    "event_flatness",
     "throughput",
     "join_rush",
     "asset",

@@ -89,16 +89,23 @@ def index_writes(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -
         after = new if new and pk_name in new and sk_name in new else None
         if before is None and after is None:
             continue
-        if before is not None and after is not None and before[pk_name] == after[pk_name] and (
-            before[sk_name] == after[sk_name]
+        if (
+            before is not None
+            and after is not None
+            and before[pk_name] == after[pk_name]
+            and (before[sk_name] == after[sk_name])
         ):
             size = max(item_size(before), item_size(after))
             units.append(Units(index, str(after[pk_name]["S"]), write=write_units(size)))
             continue
         if before is not None:
-            units.append(Units(index, str(before[pk_name]["S"]), write=write_units(item_size(before))))
+            units.append(
+                Units(index, str(before[pk_name]["S"]), write=write_units(item_size(before)))
+            )
         if after is not None:
-            units.append(Units(index, str(after[pk_name]["S"]), write=write_units(item_size(after))))
+            units.append(
+                Units(index, str(after[pk_name]["S"]), write=write_units(item_size(after)))
+            )
     return units
 
 
@@ -183,14 +190,18 @@ class CapacityMeter:
         item: dict[str, Any] | None = answer.get("Item")
         return item
 
-    def _before(self, model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+    def _before(
+        self, model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any
+    ) -> None:
         context["capacity_operation"] = model.name
         context["capacity_params"] = params
         if model.service_model.service_name == "dynamodb":
             keys = _written_keys(model.name, params)
             context["capacity_old"] = [(key, tx, self._image(key)) for key, tx in keys]
 
-    def _after(self, service: str, *, context: dict[str, Any], parsed: Any = None, **_: Any) -> None:
+    def _after(
+        self, service: str, *, context: dict[str, Any], parsed: Any = None, **_: Any
+    ) -> None:
         operation = str(context.get("capacity_operation", "?"))
         params = context.get("capacity_params", {})
         request = Request(service, operation, self.now, self.function)
@@ -236,7 +247,9 @@ def _read_request_units(
         item = parsed.get("Item")
         size = item_size(item) if item else 0
         consistent = bool(params.get("ConsistentRead"))
-        return [Units(BASE_TABLE, _pk(params["Key"]), read=_read_units(size, consistent=consistent))]
+        return [
+            Units(BASE_TABLE, _pk(params["Key"]), read=_read_units(size, consistent=consistent))
+        ]
     if operation == "BatchGetItem":
         found = {
             (_pk(item), item[deployment.SORT_KEY]["S"]): item_size(item)
@@ -248,7 +261,9 @@ def _read_request_units(
             consistent = bool(request.get("ConsistentRead"))
             for key in request["Keys"]:
                 size = found.get((_pk(key), key[deployment.SORT_KEY]["S"]), 0)
-                units.append(Units(BASE_TABLE, _pk(key), read=_read_units(size, consistent=consistent)))
+                units.append(
+                    Units(BASE_TABLE, _pk(key), read=_read_units(size, consistent=consistent))
+                )
         return units
     if operation == "Query":
         items = parsed.get("Items", [])

@@ -60,7 +60,7 @@ def _shards() -> int:
 def _instance_key(partition: str, instance: int, shards: int) -> str:
     """The trace's key as the `instance`-th meeting of the simulation would have it."""
     if partition.startswith(_PER_MEETING):
-        return f"{partition.split('#')[0]}#m{instance}"
+        return f"{partition.split('#', maxsplit=1)[0]}#m{instance}"
     if partition.startswith("OPEN#"):
         digest = hashlib.blake2b(str(instance).encode(), digest_size=4).digest()
         return f"OPEN#{int.from_bytes(digest, 'big') % shards}"

@@ -183,15 +183,18 @@ class Lifecycle:
 
     def settle(self) -> None:
         """Deliver what Chime emitted (one SQS batch per 10) and drain the stream."""
-        from bench.event_cost import sqs_event  # noqa: PLC0415
         from meetings.handlers.events import handler  # noqa: PLC0415
+
+        from bench.event_cost import sqs_event  # noqa: PLC0415
 
         while self.received:
             batch = self.received[:EVENTS_BATCH]
             del self.received[:EVENTS_BATCH]  # the emulator appends to this very list
             self.tally.chime_events += len(batch)
             self.tally.chime_event_bytes += sum(len(json.dumps(e).encode()) for e in batch)
-            answer = _invoke(self.tally, self.meter, "events", handler, sqs_event(batch), len(batch))
+            answer = _invoke(
+                self.tally, self.meter, "events", handler, sqs_event(batch), len(batch)
+            )
             if answer.get("batchItemFailures"):
                 raise RuntimeError(f"the events function refused records: {answer}")
         while changes := self.meter.take_changes(PUBLISHER_BATCH):
@@ -226,7 +229,9 @@ class Lifecycle:
 
         records = len(event["Records"])
         before = len(self.meter.requests)
-        answer: dict[str, Any] = _invoke(self.tally, self.meter, "publisher", handler, event, records)
+        answer: dict[str, Any] = _invoke(
+            self.tally, self.meter, "publisher", handler, event, records
+        )
         published = [
             entry
             for request in self.meter.requests[before:]
@@ -260,7 +265,9 @@ class Lifecycle:
             }
             for entry in entries
         ]
-        _invoke(self.tally, self.meter, "webhook_fanout", handler, {"Records": records}, len(records))
+        _invoke(
+            self.tally, self.meter, "webhook_fanout", handler, {"Records": records}, len(records)
+        )
 
     def _cleanup(self) -> None:
         from meetings.handlers.cleanup import handler  # noqa: PLC0415
@@ -376,8 +383,10 @@ def demo_bill(tally: Tally, api_milliseconds: float) -> Bill:
     log_handler = tally.chime_events
     invocations = api_calls + log_handler
     gb_seconds = (
-        api_calls * math.ceil(api_milliseconds) + log_handler * DEMO_LOG_HANDLER_MS
-    ) / 1000 * (DEMO_MEMORY_MB / 1024)
+        (api_calls * math.ceil(api_milliseconds) + log_handler * DEMO_LOG_HANDLER_MS)
+        / 1000
+        * (DEMO_MEMORY_MB / 1024)
+    )
     log_bytes = tally.chime_event_bytes + invocations * PLATFORM_LOG_BYTES
     counts = {
         "DynamoDB requests": gets + puts + deletes,
@@ -453,8 +462,8 @@ def measure(runs: int = 1) -> list[Figure]:
     cleanup_gb_s = _gb_seconds(tally.cleanup_runs, memory)
     cleanup_hour = CLEANUP_EVERY_SECONDS and 3600 // CLEANUP_EVERY_SECONDS
     per_run = cleanup_gb_s / max(1, len(tally.cleanup_runs))
-    fixed_month = 730 * cleanup_hour * (
-        PRICES["lambda_request"] + per_run * PRICES["lambda_gb_second_arm"]
+    fixed_month = (
+        730 * cleanup_hour * (PRICES["lambda_request"] + per_run * PRICES["lambda_gb_second_arm"])
     )
     return [
         Figure(

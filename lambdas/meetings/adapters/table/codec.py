@@ -5,9 +5,12 @@ Every key the code writes is built here:
   `openByCreated` and `openByDeadline` while open.
 - attendee: `MEETING#<meetingId>` / `ATTENDEE#<attendeeId>`. Presence and capabilities; in
   `rosterByAdded`.
-- activity: `MEETING#<meetingId>` / `ACTIVITY`. The meeting's activity log (checkpoint and
-  recent entries, domain/presence.py) and its version; written by the events function only.
-  No index attribute, so no index copies it; the meeting item stays small.
+- activity: `MEETING#<meetingId>` / `ACTIVITY`. The head of the meeting's activity log
+  (domain/presence.py): its version and the chunk it starts from; written by the events
+  function only. Its log, in chunks of its own partition: `ACTIVITY#<meetingId>` /
+  `<version, 10 digits>`, the entries one write added (and, on the chunk a compaction wrote,
+  the checkpoint and every entry it kept), each written once (adapters/table/activity.py).
+  No index attribute on either, so no index copies them; every item a write touches is small.
 - recording: `MEETING#<meetingId>` / `RECORDING#<recordingId>`. A recording's state
   (adapters/table/recordings.py); in `openByDeadline` under the partition `RECORDING` while
   it is not final, so the cleanup finds the ones due a check.
@@ -131,6 +134,17 @@ def open_meetings_key(host_user_id: str) -> Item:
 
 def activity_key(meeting_id: str) -> Item:
     return _key(meeting_pk(meeting_id), ACTIVITY_SK)
+
+
+def activity_log_pk(meeting_id: str) -> str:
+    return f"ACTIVITY#{meeting_id}"
+
+
+CHUNK_DIGITS: Final = 10  # a chunk's sort key: the log version that wrote it, zero-padded
+
+
+def log_chunk_key(meeting_id: str, version: int) -> Item:
+    return _key(activity_log_pk(meeting_id), f"{version:0{CHUNK_DIGITS}d}")
 
 
 def key_of(item: Mapping[str, Any]) -> tuple[str, str]:
