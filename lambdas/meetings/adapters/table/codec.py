@@ -2,7 +2,8 @@
 
 Every key the code writes is built here:
 - meeting: `MEETING#<meetingId>` / `MEETING`. The record; in `byHost` always, in
-  `openByCreated` and `openByDeadline` while open.
+  `openByCreated` and `openByDeadline` while open, under its shard `OPEN#<n>` (n from the
+  meeting id, deployment.OPEN_SHARDS); items written before the shards are under `OPEN`.
 - attendee: `MEETING#<meetingId>` / `ATTENDEE#<attendeeId>`. Presence and capabilities; in
   `rosterByAdded`.
 - activity: `MEETING#<meetingId>` / `ACTIVITY`. The head of the meeting's activity log
@@ -37,6 +38,7 @@ Index attributes (meetings.deployment) are derived from the record on every full
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, Final, TypeVar
@@ -68,9 +70,11 @@ ROOM_SK: Final = "ROOM"
 ATTENDEE_SK_PREFIX: Final = "ATTENDEE#"
 USER_SK_PREFIX: Final = "USER#"
 RECORDING_SK_PREFIX: Final = "RECORDING#"
-# The due index's partition of recordings that are not final (meetings use OPEN_PARTITION).
+# The due index's partition of recordings that are not final (meetings use their shard).
 RECORDING_DUE_PARTITION: Final = "RECORDING"
-OPEN_PARTITION: Final = "OPEN"
+# The open indexes' one partition before they were sharded: still read, so that meetings
+# opened before are seen until they end (docs/deploy.md, "Open-index shards").
+LEGACY_OPEN_PARTITION: Final = "OPEN"
 OPEN_MEETINGS_SK: Final = "OPEN_MEETINGS"
 WEBHOOKS_PK: Final = "WEBHOOKS"
 WEBHOOK_SK_PREFIX: Final = "WEBHOOK#"
@@ -106,6 +110,20 @@ def room_pk(room_name: str) -> str:
 
 def host_pk(user_id: str) -> str:
     return f"HOST#{user_id}"
+
+
+def open_partition(meeting_id: str) -> str:
+    """The open indexes' shard of a meeting: a stable hash of its id, so every writer agrees."""
+    digest = hashlib.blake2b(meeting_id.encode(), digest_size=4).digest()
+    return f"OPEN#{int.from_bytes(digest, 'big') % deployment.OPEN_SHARDS}"
+
+
+def open_partitions() -> tuple[str, ...]:
+    """Every partition the open indexes may hold a meeting under, the legacy one last."""
+    return (
+        *(f"OPEN#{shard}" for shard in range(deployment.OPEN_SHARDS)),
+        LEGACY_OPEN_PARTITION,
+    )
 
 
 def _key(pk: str, sk: str) -> Item:
@@ -289,9 +307,9 @@ def meeting_to_item(
     values[deployment.HOST_INDEX_PK] = host_pk(record.hostUserId)
     values[deployment.HOST_INDEX_SK] = _created_sort_key(record)
     if record.status.is_open:
-        values[deployment.OPEN_INDEX_PK] = OPEN_PARTITION
+        values[deployment.OPEN_INDEX_PK] = open_partition(record.meetingId)
         values[deployment.OPEN_INDEX_SK] = _created_sort_key(record)
-        values[deployment.DUE_INDEX_PK] = OPEN_PARTITION
+        values[deployment.DUE_INDEX_PK] = open_partition(record.meetingId)
         values[deployment.DUE_INDEX_SK] = rfc3339(
             next_due_at_ms(record, reconcile_interval_seconds)
         )
