@@ -47,6 +47,7 @@ class Units:
     partition: str
     write: float = 0.0
     read: float = 0.0
+    read_bytes: int = 0  # the items' size behind `read`, before rounding to units
 
 
 @dataclass
@@ -275,7 +276,8 @@ def _read_request_units(
         target = BASE_TABLE if index is None else index
         consistent = index is None and bool(params.get("ConsistentRead"))
         partition = _queried_partition(params)
-        return [Units(target, partition, read=_read_units(size, consistent=consistent))]
+        units = _read_units(size, consistent=consistent)
+        return [Units(target, partition, read=units, read_bytes=size)]
     return []
 
 

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from bench.backend import REGION, TABLE_NAME, Backend, in_process_backend
-from bench.capacity import CapacityMeter, Request, by_operation
+from bench.capacity import READ_UNIT_BYTES, CapacityMeter, Request, by_operation
 from bench.stats import Figure, Sample
 from local.lambda_runtime import LocalLambdaContext
 
@@ -337,10 +337,27 @@ def _gb_seconds(invocations: list[Invocation], memory: dict[str, int]) -> float:
     return sum(math.ceil(i.milliseconds) / 1000 * memory[i.function] / 1024 for i in invocations)
 
 
+def _is_cleanup_listing(request: Request) -> bool:
+    return request.function == "cleanup" and request.operation == "Query"
+
+
+def cleanup_listing_units(tally: Tally) -> tuple[int, float]:
+    """The cleanup's listing queries over the lifecycle, and their read units: a cost of the
+    schedule, paid once per run however many meetings are open."""
+    listings = [r for r in tally.requests if _is_cleanup_listing(r)]
+    return len(listings), sum(r.read_units for r in listings)
+
+
 def bill(tally: Tally, memory: dict[str, int]) -> Bill:
+    """The meeting's own share: everything it caused, except the cleanup's listing queries,
+    of which it pays only its items' bytes (what one more open meeting adds to a run)."""
     dynamodb = [r for r in tally.requests if r.service == "dynamodb"]
+    own = [r for r in dynamodb if not _is_cleanup_listing(r)]
     wcu = sum(r.write_units for r in dynamodb)
-    rcu = sum(r.read_units for r in dynamodb)
+    listed_bytes = sum(
+        unit.read_bytes for r in dynamodb if _is_cleanup_listing(r) for unit in r.units
+    )
+    rcu = sum(r.read_units for r in own) + listed_bytes / READ_UNIT_BYTES / 2
     entries = sum(r.entries for r in tally.requests if r.operation == "PutEvents")
     invocations = tally.invocations
     batches = Counter(i.function for i in invocations)
@@ -351,7 +368,7 @@ def bill(tally: Tally, memory: dict[str, int]) -> Bill:
     log_bytes = sum(i.log_bytes + PLATFORM_LOG_BYTES for i in invocations)
     gb_seconds = _gb_seconds(invocations, memory)
     counts = {
-        "DynamoDB requests": len(dynamodb),
+        "DynamoDB requests (cleanup listings apart)": len(own),
         "DynamoDB write units": wcu,
         "DynamoDB read units": rcu,
         "Lambda invocations": len(invocations),
@@ -460,10 +477,18 @@ def measure(runs: int = 1) -> list[Figure]:
     chime = chime_charge() * 1000
     last, demo, tally = bills[-1], demos[-1], tallies[-1]
     cleanup_gb_s = _gb_seconds(tally.cleanup_runs, memory)
-    cleanup_hour = CLEANUP_EVERY_SECONDS and 3600 // CLEANUP_EVERY_SECONDS
-    per_run = cleanup_gb_s / max(1, len(tally.cleanup_runs))
+    cleanup_hour = 3600 // CLEANUP_EVERY_SECONDS
+    runs = max(1, len(tally.cleanup_runs))
+    per_run = cleanup_gb_s / runs
+    listings, listing_units = cleanup_listing_units(tally)
     fixed_month = (
-        730 * cleanup_hour * (PRICES["lambda_request"] + per_run * PRICES["lambda_gb_second_arm"])
+        730
+        * cleanup_hour
+        * (
+            PRICES["lambda_request"]
+            + per_run * PRICES["lambda_gb_second_arm"]
+            + listing_units / runs * PRICES["dynamodb_read_unit"]
+        )
     )
     return [
         Figure(
@@ -485,7 +510,9 @@ def measure(runs: int = 1) -> list[Figure]:
                 "DynamoDB write units by table or index and key kind": units_by_kind(tally),
                 "invocations by function": dict(Counter(i.function for i in tally.invocations)),
                 "cleanup schedule (shared, not per meeting)": (
-                    f"{cleanup_hour} runs/h, {per_run:.4f} GB-s each: ${fixed_month:.2f}/month"
+                    f"{cleanup_hour} runs/h, {per_run:.4f} GB-s and {listings / runs:.0f} "
+                    f"listing queries ({listing_units / runs:.1f} RCU) each: "
+                    f"${fixed_month:.2f}/month"
                 ),
             },
         ),
