@@ -276,8 +276,8 @@ def _read_request_units(
         target = BASE_TABLE if index is None else index
         consistent = index is None and bool(params.get("ConsistentRead"))
         partition = _queried_partition(params)
-        units = _read_units(size, consistent=consistent)
-        return [Units(target, partition, read=units, read_bytes=size)]
+        read = _read_units(size, consistent=consistent)
+        return [Units(target, partition, read=read, read_bytes=size)]
     return []
 
 

@@ -427,12 +427,13 @@ def demo_bill(tally: Tally, api_milliseconds: float) -> Bill:
 def units_by_kind(tally: Tally) -> dict[str, float]:
     """Write units by where they land: the table or an index, and the partition's kind (its
     key up to the first `#`)."""
-    totals: Counter[str] = Counter()
+    totals: dict[str, float] = {}
     for request in tally.requests:
         for unit in request.units:
             if unit.write:
-                totals[f"{unit.target} {unit.partition.split('#')[0]}"] += unit.write
-    return dict(totals.most_common())
+                where = f"{unit.target} {unit.partition.split('#')[0]}"
+                totals[where] = totals.get(where, 0.0) + unit.write
+    return dict(sorted(totals.items(), key=lambda entry: -entry[1]))
 
 
 def chime_charge() -> float:

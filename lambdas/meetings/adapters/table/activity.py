@@ -35,7 +35,7 @@ DynamoDB cancels for a conflict with another one in flight on one of its items
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from meetings import deployment
 from meetings.adapters.table.base import DEFAULT_RETENTION_DAYS, TableBase
@@ -72,6 +72,9 @@ from meetings.service.ports import (
     TransactionConflictError,
     TransactionRejectedError,
 )
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 # The head's and the chunks' attributes.
 ENTRIES_ATTRIBUTE: Final = "entries"  # string set of encoded entries
@@ -144,7 +147,7 @@ class ActivityTable(TableBase):
     def __init__(
         self,
         table_name: str,
-        client: Any = None,
+        client: DynamoDBClient | None = None,
         *,
         retention_days: int = DEFAULT_RETENTION_DAYS,
     ) -> None:
