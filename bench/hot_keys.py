@@ -115,8 +115,13 @@ def simulate(
     ]
 
 
+def _share_of_partition(load: KeyLoad) -> float:
+    return max(load.peak_wcu / PARTITION_WCU, load.peak_rcu / PARTITION_RCU)
+
+
 def top_table(loads: list[KeyLoad], top: int = TOP) -> str:
-    """The busiest keys of each target, as a Markdown table."""
+    """The busiest keys of each target (by their peak's share of a partition), as a Markdown
+    table."""
     lines = [
         "| table / index | partition key | peak WCU/s | peak RCU/s | mean WCU/s | mean RCU/s |",
         "|---|---|---|---|---|---|",
@@ -125,7 +130,7 @@ def top_table(loads: list[KeyLoad], top: int = TOP) -> str:
     for load in loads:
         by_target[load.target].append(load)
     for target in sorted(by_target):
-        ranked = sorted(by_target[target], key=lambda k: (k.peak_wcu, k.peak_rcu), reverse=True)
+        ranked = sorted(by_target[target], key=_share_of_partition, reverse=True)
         for load in ranked[:top]:
             lines.append(
                 f"| {target} | {load.partition} | {load.peak_wcu:,.0f} | {load.peak_rcu:,.0f} "
