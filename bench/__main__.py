@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from bench.environments import CACHE_ROOT, PROJECT_ROOT
-from bench.stats import Figure
+from bench.stats import Figure, print_figures
 
 FIGURES: Final = (
     "cold_start",
@@ -74,12 +74,6 @@ def run_figure(name: str, quick: bool) -> list[Figure]:
         return [Figure.from_dict(data) for data in json.loads(result.read_text())]
 
 
-def _print(figure: Figure) -> None:
-    print(figure.line())
-    for key, value in figure.notes.items():
-        print(f"    {key}: {value}")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="tiny inputs, for a smoke run")
@@ -100,8 +94,7 @@ def main() -> int:
             print(f"   FAILED: {error}", flush=True)
             failed.append(name)
             continue
-        for figure in figures:
-            _print(figure)
+        print_figures(figures)
         sys.stdout.flush()
         results[name] = [figure.as_dict() for figure in figures]
     CACHE_ROOT.mkdir(exist_ok=True)

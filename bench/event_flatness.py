@@ -24,16 +24,16 @@ from typing import Final
 
 import boto3
 from meetings.adapters.table.activity import ActivityTable
-from meetings.adapters.table.codec import attendee_to_item, meeting_to_item
+from meetings.adapters.table.codec import attendee_to_item
 from meetings.adapters.table.store import MeetingTable
 from meetings.domain.chime_events import ChimeEvent, ChimeEventType
-from meetings.domain.records import AttendeeRecord, MeetingRecord
+from meetings.domain.records import AttendeeRecord
 from meetings.service.events import ChimeEventService
 from meetings.wiring import wall_clock_ms
 
 from bench.capacity import CapacityMeter
-from bench.item_growth import MEETING_ID, T0, TABLE_NAME, _table
-from bench.stats import Figure, Sample
+from bench.item_growth import MEETING_ID, T0, TABLE_NAME, _table, put_meeting
+from bench.stats import Figure, Sample, print_figures
 
 ATTENDEES: Final = [f"{i:08d}-0000-4000-8000-00000000000a" for i in range(10)]
 EARLY: Final = 10
@@ -75,14 +75,7 @@ def _batches(first: int, last: int, size: int) -> Iterator[list[ChimeEvent]]:
 
 def measure_units(late: int = LATE, window: int = MEAN_WINDOW) -> Flatness:
     with _table() as client:
-        meeting = MeetingRecord(
-            meetingId=MEETING_ID,
-            externalMeetingId="long",
-            mediaRegion="us-east-1",
-            hostUserId="host",
-            createdAt=T0,
-        )
-        client.put_item(TableName=TABLE_NAME, Item=meeting_to_item(meeting))
+        put_meeting(client, "long")
         for index, attendee_id in enumerate(ATTENDEES):
             # As the API records them when they join (the events then update them).
             attendee = AttendeeRecord(
@@ -139,10 +132,7 @@ def measure(late: int = LATE, window: int = MEAN_WINDOW) -> list[Figure]:
 
 
 def main() -> None:
-    for figure in measure():
-        print(figure.line())
-        for key, value in figure.notes.items():
-            print(f"    {key}: {value}")
+    print_figures(measure())
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from typing import Final
 
 from bench.capacity import Request
 from bench.meeting_cost import run_lifecycle
-from bench.stats import Figure, Sample
+from bench.stats import Figure, Sample, print_figures
 
 OPEN_MEETINGS: Final = 10_000
 CREATES_PER_SECOND: Final = 100
@@ -172,10 +172,7 @@ def measure(open_meetings: int = OPEN_MEETINGS, creates: int = CREATES_PER_SECON
 
 
 def main() -> None:
-    for figure in measure():
-        print(figure.line())
-        for key, value in figure.notes.items():
-            print(f"    {key}: {value}")
+    print_figures(measure())
 
 
 if __name__ == "__main__":

@@ -156,17 +156,22 @@ def _table() -> Iterator[Any]:
         os.environ.update(saved)
 
 
+def put_meeting(client: Any, external_meeting_id: str) -> None:
+    """The bench's meeting, created at T0 by `host`, as the API records it."""
+    meeting = MeetingRecord(
+        meetingId=MEETING_ID,
+        externalMeetingId=external_meeting_id,
+        mediaRegion="us-east-1",
+        hostUserId="host",
+        createdAt=T0,
+    )
+    client.put_item(TableName=TABLE_NAME, Item=meeting_to_item(meeting))
+
+
 def measure(ages: Sequence[int] = DEFAULT_AGES) -> list[Age]:
     results = []
     with _table() as client:
-        meeting = MeetingRecord(
-            meetingId=MEETING_ID,
-            externalMeetingId="growth",
-            mediaRegion="us-east-1",
-            hostUserId="host",
-            createdAt=T0,
-        )
-        client.put_item(TableName=TABLE_NAME, Item=meeting_to_item(meeting))
+        put_meeting(client, "growth")
         recording = _Recording(client)
         service = ChimeEventService(
             ActivityTable(TABLE_NAME, recording),  # type: ignore[arg-type]

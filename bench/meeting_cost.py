@@ -41,7 +41,7 @@ from typing import Any, Final
 
 from bench.backend import REGION, TABLE_NAME, Backend, in_process_backend
 from bench.capacity import READ_UNIT_BYTES, CapacityMeter, Request, by_operation
-from bench.stats import Figure, Sample
+from bench.stats import Figure, Sample, print_figures
 from local.lambda_runtime import LocalLambdaContext
 
 ATTENDEES: Final = 10
@@ -535,10 +535,7 @@ def measure(runs: int = 1) -> list[Figure]:
 
 
 def main() -> None:
-    for figure in measure():
-        print(figure.line())
-        for key, value in figure.notes.items():
-            print(f"    {key}: {value}")
+    print_figures(measure())
 
 
 if __name__ == "__main__":

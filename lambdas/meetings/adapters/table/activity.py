@@ -214,13 +214,12 @@ class ActivityTable(TableBase):
             "ConsistentRead": True,
         }
         chunks: list[Item] = []
+        start: Item | None = None
         while True:
-            with dynamodb_errors():
-                answer: Any = self.client.query(**arguments)
-            chunks.extend(answer.get("Items", []))
-            if not answer.get("LastEvaluatedKey"):
+            items, start = self._query_from(arguments, start)
+            chunks.extend(items)
+            if not start:
                 return activity_from_items(head, chunks)
-            arguments["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
     # --- write -------------------------------------------------------------------------------
 
@@ -311,15 +310,8 @@ class ActivityTable(TableBase):
         if change.attendee_expires_at is not None:
             expires_at = min(expires_at, change.attendee_expires_at)
         item[deployment.TTL_ATTRIBUTE] = {"N": str(expires_at)}
-        return {
-            "Put": {
-                "TableName": self.table_name,
-                "Item": item,
-                # Versions only grow, so a chunk is written once; never over another.
-                "ConditionExpression": "attribute_not_exists(#pk)",
-                "ExpressionAttributeNames": {"#pk": deployment.PARTITION_KEY},
-            }
-        }
+        # Versions only grow, so a chunk is written once; never over another.
+        return self._put_new(item)
 
     def _meeting_action(self, change: ActivityWrite) -> dict[str, Any]:
         assignments, names, values = _names_and_values(change.meeting_fields, "m")

@@ -68,11 +68,7 @@ class CleanupTable(TableBase):
                 "ExpressionAttributeValues": values | {":pk": {"S": shard}},
                 "Limit": shard_limit,
             }
-            if start:
-                arguments["ExclusiveStartKey"] = start
-            with dynamodb_errors():
-                answer: Any = self.client.query(**arguments)
-            return answer.get("Items", []), answer.get("LastEvaluatedKey")
+            return self._query_from(arguments, start)
 
         positions = start_key or dict.fromkeys(open_partitions())
         merge = ShardMerge(

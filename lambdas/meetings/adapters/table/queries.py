@@ -27,7 +27,6 @@ from meetings.adapters.table.codec import (
     room_from_item,
     room_key,
 )
-from meetings.adapters.table.errors import dynamodb_errors
 from meetings.adapters.table.shards import ShardMerge, shard_limit
 from meetings.domain import pagination
 from meetings.domain.records import AttendeeRecord, MeetingRecord, MeetingStatus, UserPointerRecord
@@ -181,11 +180,7 @@ class MeetingReads(TableBase):
                 "Limit": limit,
                 "ScanIndexForward": False,
             }
-            if start_key:
-                arguments["ExclusiveStartKey"] = start_key
-            with dynamodb_errors():
-                answer: Any = self.client.query(**arguments)
-            return answer.get("Items", []), answer.get("LastEvaluatedKey")
+            return self._query_from(arguments, start_key)
 
         shards = open_partitions()
         merge = ShardMerge(
