@@ -1,5 +1,8 @@
 """Item sizes and bytes written per Chime event as a meeting ages (docs/performance.md).
 
+Since the log moved into write-once chunks, the "activity item" measured here is the log's
+small head; bench/event_flatness.py counts the write units per event of the chunked layout.
+
 One 250-person meeting against moto in-process (the table from `meetings.deployment`): the
 250 join, then each in turn starts its camera, stops it, leaves and joins again, in batches
 of 10 events (the stack's SQS batch size) through the events service. At each age (events
