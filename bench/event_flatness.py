@@ -10,7 +10,7 @@ ten joins; from event 11 on, attendee `(k - 1) % 10` in turn starts its camera, 
 leaves and joins again, one event every 2 s (event #5,000 is at 2 h 47 min; the activity log
 compacts past its 30-minute horizon many times before). Event #10 and event #5,000 are both
 attendee 9 joining, each delivered alone (one event per invocation, as a quiet queue hands
-them over); the events between them go in batches of 50 to keep the run short. Write units
+them over); the events between them go in batches of 100 to keep the run short. Write units
 per bench/capacity.py: the table's item writes (doubled in a transaction) plus index copies.
 The 200 events up to #5,000 are also delivered one by one, to give the mean per event with
 the compactions they include, and the largest single event.
@@ -39,7 +39,7 @@ ATTENDEES: Final = [f"{i:08d}-0000-4000-8000-00000000000a" for i in range(10)]
 EARLY: Final = 10
 LATE: Final = 5_000
 MEAN_WINDOW: Final = 200
-FILL_BATCH: Final = 50
+FILL_BATCH: Final = 100
 RATIO_GOAL: Final = 1.1
 _CYCLE: Final = (
     ChimeEventType.VIDEO_STARTED,
