@@ -1,6 +1,8 @@
 """`python -m bench [--quick] [--only name,...]`: every figure, printed as it comes.
 
-Figures (in order): cold_start, overhead, roundtrips, event_cost, cleanup_scaling, throughput,
+Figures (in order): cold_start, overhead, roundtrips, event_cost, cleanup_scaling,
+meeting_cost (`python -m bench.meeting_cost`), hot_keys (`python -m bench.hot_keys`),
+event_flatness (`python -m bench.event_flatness`), throughput,
 join_rush, asset, end_reason_accuracy (precision and recall of the stated end reasons
 under event chaos; `python -m bench.end_reason_accuracy --help` runs it alone with its arguments),
 webhook_reliability (bad receivers and event chaos: nothing lost, the healthy receiver's latency;
@@ -22,7 +24,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from bench.environments import CACHE_ROOT, PROJECT_ROOT
-from bench.stats import Figure
+from bench.stats import Figure, print_figures
 
 FIGURES: Final = (
     "cold_start",
@@ -30,6 +32,9 @@ FIGURES: Final = (
     "roundtrips",
     "event_cost",
     "cleanup_scaling",
+    "meeting_cost",
+    "hot_keys",
+    "event_flatness",
     "throughput",
     "join_rush",
     "asset",
@@ -69,12 +74,6 @@ def run_figure(name: str, quick: bool) -> list[Figure]:
         return [Figure.from_dict(data) for data in json.loads(result.read_text())]
 
 
-def _print(figure: Figure) -> None:
-    print(figure.line())
-    for key, value in figure.notes.items():
-        print(f"    {key}: {value}")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="tiny inputs, for a smoke run")
@@ -95,8 +94,7 @@ def main() -> int:
             print(f"   FAILED: {error}", flush=True)
             failed.append(name)
             continue
-        for figure in figures:
-            _print(figure)
+        print_figures(figures)
         sys.stdout.flush()
         results[name] = [figure.as_dict() for figure in figures]
     CACHE_ROOT.mkdir(exist_ok=True)

@@ -1,7 +1,10 @@
 """Figure 5 — cleanup scaling: DynamoDB items read by one scheduled cleanup run with 1k, 10k
 and 100k ended meetings in the table besides 100 open ones. It must stay flat: the cleanup
 reads the open meetings' due index only, never the ended ones (no scan). The floor is the
-same run with no ended meeting at all.
+same run with no ended meeting at all. The index's shards are read a few items at a time and
+merged (adapters/table/shards.py): a page re-reads the few items per shard the page before
+read but did not take, so the count may differ from the floor's by a few items per shard
+(where the runs' due instants fall), but not with the number of ended meetings.
 
 The ended meetings are written straight into moto's in-process backend (`Table.put_item`),
 not through `BatchWriteItem`: the items are the ones `meeting_to_item` builds, but skipping
@@ -22,6 +25,7 @@ from local.lambda_runtime import LocalLambdaContext
 OPEN_MEETINGS = 100
 SCALES = (1_000, 10_000, 100_000)
 HOUR_MS = 3_600_000
+FLAT_TOLERANCE = 0.05
 
 
 def write_ended_meetings(first: int, count: int) -> None:
@@ -88,8 +92,8 @@ def measure(scales: tuple[int, ...] = SCALES, open_meetings: int = OPEN_MEETINGS
                     Sample.of([read]),
                     floor,
                     " items",
-                    goal="flat (ratio 1.00x against no ended meeting)",
-                    met=read == floor_read,
+                    goal="flat (within 5 % of no ended meeting)",
+                    met=abs(read - floor_read) <= FLAT_TOLERANCE * floor_read,
                     notes={
                         "requests": requests,
                         "floor requests": floor_requests,

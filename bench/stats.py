@@ -103,3 +103,11 @@ class Figure:
             met=data["met"],
             notes=data["notes"],
         )
+
+
+def print_figures(figures: list[Figure]) -> None:
+    """Each figure's line and its notes, as `python -m bench` prints them."""
+    for figure in figures:
+        print(figure.line())
+        for key, value in figure.notes.items():
+            print(f"    {key}: {value}")

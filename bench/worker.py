@@ -25,6 +25,11 @@ def _figures(name: str, quick: bool) -> list[Figure]:
             scales=(100, 1_000) if quick else (1_000, 10_000, 100_000),
             open_meetings=10 if quick else 100,
         ),
+        "meeting_cost": lambda: _module("meeting_cost").measure(),
+        "hot_keys": lambda: _module("hot_keys").measure(),
+        "event_flatness": lambda: _module("event_flatness").measure(
+            late=500 if quick else 5_000, window=20 if quick else 200
+        ),
         "throughput": lambda: _module("throughput").measure(join_seconds=3 if quick else 8),
         "join_rush": lambda: _module("join_rush").measure(users=60 if quick else 250),
         "asset": lambda: _module("asset").measure(),

@@ -22,6 +22,11 @@ HOST_INDEX_PK: Final = "hostPk"
 HOST_INDEX_SK: Final = "hostSk"
 
 # Sparse GSI: open meetings (removed from the index when a meeting ends), newest first.
+# Both open indexes spread open meetings over OPEN_SHARDS partition keys, `OPEN#0` ...
+# `OPEN#<OPEN_SHARDS - 1>`, by a hash of the meeting id: one key would take every create and
+# every change of every open meeting (docs/performance.md, "No hot key"). Readers query every
+# shard and merge. Changing it moves every open meeting's key: see docs/deploy.md.
+OPEN_SHARDS: Final = 16
 OPEN_INDEX: Final = "openByCreated"
 OPEN_INDEX_PK: Final = "openPk"
 OPEN_INDEX_SK: Final = "openSk"

@@ -103,7 +103,7 @@ class Container:
     def activity_store(self) -> ActivityTable:
         from meetings.adapters.table.activity import ActivityTable  # noqa: PLC0415
 
-        return ActivityTable(self.settings.table_name)
+        return ActivityTable(self.settings.table_name, retention_days=self.settings.retention_days)
 
     @cached_property
     def cleanup_queries(self) -> CleanupTable:

@@ -15,6 +15,7 @@ from meetings.adapters.table.idempotency import IDEMPOTENCY_PARTITION
 from meetings.service.creating import IDEMPOTENCY_KEY_PREFIX
 
 from tests.integration.conftest import (
+    TABLE_NAME,
     ApiAnswer,
     Caller,
     api_event,
@@ -608,6 +609,42 @@ def test_admin_lists_all_open_meetings_and_any_host(api: Api) -> None:
     assert (refused.status, refused.error_code) == (403, "FORBIDDEN")
     own = api("GET", "/meetings", caller=ALICE, query={"status": "open"})
     assert [m["meetingId"] for m in own.body["meetings"]] == [mine]
+
+
+def test_admin_pages_through_every_shard_and_the_legacy_partition(api: Api, backend: Any) -> None:
+    """The open index spread over its shards (and one meeting still under the single `OPEN`
+    partition of the layout before them): pages of two give each open meeting once, newest
+    first, as one partition did."""
+    ids = {meeting_id_of(create(api, Caller(f"host{i}"))) for i in range(7)}
+    ended = meeting_id_of(create(api))
+    api("DELETE", f"/meetings/{ended}", caller=ALICE)
+    legacy = meeting_id_of(create(api, BOB))
+    key = {"pk": {"S": f"MEETING#{legacy}"}, "sk": {"S": "MEETING"}}
+    backend.update_item(
+        TableName=TABLE_NAME,
+        Key=key,
+        UpdateExpression="SET #open = :legacy, #due = :legacy",
+        ExpressionAttributeNames={
+            "#open": deployment.OPEN_INDEX_PK,
+            "#due": deployment.DUE_INDEX_PK,
+        },
+        ExpressionAttributeValues={":legacy": {"S": "OPEN"}},
+    )
+    listed: list[dict[str, Any]] = []
+    token = None
+    for _ in range(10):
+        query = {"status": "open", "limit": "2", **({"nextToken": token} if token else {})}
+        page = api("GET", "/meetings", caller=ADMIN, query=query)
+        assert page.status == 200, page.body
+        listed += page.body["meetings"]
+        token = page.body["nextToken"]
+        if token is None:
+            break
+    assert [m["meetingId"] for m in listed] == [
+        m["meetingId"]
+        for m in sorted(listed, key=lambda m: (m["createdAt"], m["meetingId"]), reverse=True)
+    ]
+    assert sorted(m["meetingId"] for m in listed) == sorted(ids | {legacy})
 
 
 @pytest.mark.parametrize(

@@ -90,7 +90,7 @@ def test_meeting_item_round_trips_with_index_attributes() -> None:
     )
     item = meeting_to_item(record, reconcile_interval_seconds=180)
     assert item[deployment.HOST_INDEX_PK] == {"S": "HOST#alice"}
-    assert item[deployment.OPEN_INDEX_PK] == {"S": codec.OPEN_PARTITION}
+    assert item[deployment.OPEN_INDEX_PK] == {"S": codec.open_partition(record.meetingId)}
     # The max-duration deadline (60 s) comes before the first reconciliation (180 s).
     assert item[deployment.DUE_INDEX_SK] == {"S": "2025-11-25T19:01:00.000Z"}
     assert "endedAt" not in item

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from meetings import deployment
 
-from tests.integration.conftest import Caller, lambda_context
+from tests.integration.conftest import TABLE_NAME, Caller, lambda_context
 from tests.integration.test_events_lifecycle import (
     SETTLED_LATER_MS,
     apply_events,
@@ -111,3 +111,27 @@ def test_of_two_overlapping_runs_one_claims_each_meeting(api: Api, chime: Any) -
     (seen,), _ = queries.page(due_by=None, limit=10, start_key=None)
     assert queries.claim(meeting_id, seen.due, "2099-01-01T00:00:00.000Z")
     assert not queries.claim(meeting_id, seen.due, "2099-01-01T00:00:00.000Z")
+
+
+def test_a_meeting_left_under_the_unsharded_partition_is_still_reconciled(
+    api: Api, chime: Any, backend: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Items written before the open indexes were sharded sit under `OPEN` until their meeting
+    ends (docs/deploy.md, "Upgrading a table that holds data"): the cleanup reads them too."""
+    sharded, _ = open_meeting(api)
+    legacy, _ = open_meeting(api)
+    backend.update_item(
+        TableName=TABLE_NAME,
+        Key={"pk": {"S": f"MEETING#{legacy}"}, "sk": {"S": "MEETING"}},
+        UpdateExpression="SET #open = :legacy, #due = :legacy",
+        ExpressionAttributeNames={
+            "#open": deployment.OPEN_INDEX_PK,
+            "#due": deployment.DUE_INDEX_PK,
+        },
+        ExpressionAttributeValues={":legacy": {"S": "OPEN"}},
+        ConditionExpression="attribute_exists(pk)",
+    )
+    later = int(time.time() * 1000) + 200_000
+    assert run_cleanup(monkeypatch, later, {})["reconciled"] == 2
+    everything = run_cleanup(monkeypatch, later, {"reconcile": "all"})
+    assert everything["reconciled"] == 2, (sharded, legacy)

@@ -16,6 +16,7 @@ from meetings.adapters.table.activity import ActivityTable
 from meetings.adapters.table.codec import meeting_to_item
 from meetings.adapters.table.store import MeetingTable
 from meetings.domain.chime_events import ChimeEvent, ChimeEventType
+from meetings.domain.presence import entry_for
 from meetings.domain.records import MeetingRecord, MeetingStatus, Presence
 from meetings.service.events import ChimeEventService
 from meetings.wiring import wall_clock_ms
@@ -122,8 +123,51 @@ def test_an_all_day_250_person_meeting_keeps_its_items_small_and_ends(quick_tabl
         Presence.LEFT,
         ended_at,
     )
-    # The meeting item holds no log; the activity item is bounded (docs/events.md).
-    assert largest[codec.MEETING_SK] < 4_000 and largest[codec.ACTIVITY_SK] < 60_000, largest
+    # The meeting item holds no log; the activity's head stays tiny and every chunk of the
+    # log is bounded (a compaction's holds the most: docs/events.md).
+    assert largest[codec.MEETING_SK] < 4_000 and largest[codec.ACTIVITY_SK] < 200, largest
+    assert max(item_size(chunk) for chunk in log_chunks(table)) < 60_000
+
+
+def log_chunks(client: Any) -> list[dict[str, Any]]:
+    pages = client.get_paginator("query").paginate(
+        TableName=TABLE_NAME,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": codec.activity_log_pk(MEETING_ID)}},
+    )
+    return [item for page in pages for item in page["Items"]]
+
+
+def test_a_head_of_the_earlier_layout_is_read_then_moved_into_a_chunk(quick_table: Any) -> None:
+    """Before the chunks, the head held the whole log: such a log still counts, and the first
+    compaction moves what it keeps into a chunk."""
+    table = quick_table
+    record_meeting(table)
+    joins = [event(ChimeEventType.ATTENDEE_JOINED, T0 + 1_000 + i, i) for i in range(3)]
+    legacy = [entry.encode() for entry in map(entry_for, joins) if entry is not None]
+    head = codec.activity_key(MEETING_ID) | {"entries": {"SS": legacy}, "version": {"N": "1"}}
+    table.put_item(TableName=TABLE_NAME, Item=head)
+    store = MeetingTable(TABLE_NAME, table)
+    service = ChimeEventService(ActivityTable(TABLE_NAME, table), store, clock=wall_clock_ms)
+    service.apply(MEETING_ID, [event(ChimeEventType.VIDEO_STARTED, T0 + 5_000, 0)])
+    meeting = store.get_meeting(MEETING_ID)
+    assert meeting is not None and meeting.connected == 3
+    # Camera toggles of the three over 45 minutes: enough entries, old enough, to compact.
+    toggles = [
+        event(
+            ChimeEventType.VIDEO_STOPPED if i % 2 else ChimeEventType.VIDEO_STARTED,
+            T0 + 10_000 + i * 4_000,
+            i % 3,
+        )
+        for i in range(700)
+    ]
+    service.apply(MEETING_ID, toggles)
+    head = item(table, codec.ACTIVITY_SK)
+    assert "entries" not in head and int(head["base"]["N"]) == int(head["version"]["N"])
+    snapshot = ActivityTable(TABLE_NAME, table).read(MEETING_ID, [])
+    assert snapshot is not None and snapshot.log.checkpoint is not None
+    meeting = store.get_meeting(MEETING_ID)
+    assert meeting is not None and (meeting.connected, meeting.peakConnected) == (3, 3)
 
 
 class ConflictOnce:

@@ -65,3 +65,37 @@ def test_round_trips_event_cost_and_cleanup_count_on_tiny_inputs() -> None:
 
     flat = cleanup_scaling.measure(scales=(50,), open_meetings=3)
     assert [f.measured.median for f in flat] == [flat[0].floor.median]
+
+
+def test_index_copies_of_a_write_follow_the_index_keys() -> None:
+    """bench/capacity.py: an index copy per index the item is in; a moved key is a delete
+    and a put; an item in no index writes no copy."""
+    from meetings import deployment  # noqa: PLC0415
+
+    from bench.capacity import index_writes  # noqa: PLC0415
+
+    def meeting(open_pk: str | None, padding: int = 0) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "pk": {"S": "MEETING#m"},
+            "sk": {"S": "MEETING"},
+            deployment.HOST_INDEX_PK: {"S": "HOST#h"},
+            deployment.HOST_INDEX_SK: {"S": "t#m"},
+            "pad": {"S": "x" * padding},
+        }
+        if open_pk is not None:
+            item |= {deployment.OPEN_INDEX_PK: {"S": open_pk}, deployment.OPEN_INDEX_SK: {"S": "t"}}
+        return item
+
+    grown = index_writes(meeting("OPEN#1"), meeting("OPEN#1", padding=1500))
+    assert sorted((u.target, u.partition, u.write) for u in grown) == [
+        (deployment.HOST_INDEX, "HOST#h", 2),
+        (deployment.OPEN_INDEX, "OPEN#1", 2),
+    ]
+    moved = index_writes(meeting("OPEN"), meeting("OPEN#1"))
+    assert sorted(u.partition for u in moved if u.target == deployment.OPEN_INDEX) == [
+        "OPEN",
+        "OPEN#1",
+    ]
+    ended = index_writes(meeting("OPEN#1"), meeting(None))
+    assert [u.partition for u in ended if u.target == deployment.OPEN_INDEX] == ["OPEN#1"]
+    assert index_writes({"pk": {"S": "ACTIVITY#m"}, "sk": {"S": "1"}}, None) == []

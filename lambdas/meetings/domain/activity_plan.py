@@ -25,9 +25,9 @@ from meetings.domain.records import (
 )
 from meetings.domain.replay import AttendeeActivity, Replay
 
-# One activity write changes at most this many attendees (with the activity and the meeting,
-# one transaction's 100 items).
-MAX_ATTENDEES_PER_WRITE: Final = 98
+# One activity write changes at most this many attendees (with the activity's head, the log
+# chunk it adds and the meeting, one transaction's 100 items).
+MAX_ATTENDEES_PER_WRITE: Final = 97
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +67,8 @@ class ActivityWrite:
     attendee_expires_at: int | None = None
     # The whole log to store instead of adding `new_entries` (compacted, or marked incomplete).
     rewrite: ActivityLog | None = None
+    # The meeting's creation instant: how long the stored log must be kept follows from it.
+    created_at: int = 0
 
     @property
     def changes_log(self) -> bool:
@@ -198,6 +200,7 @@ def plan_activity_write(
         attendees_added=created,
         attendee_expires_at=meeting.expiresAt if ended_at is not None else None,
         rewrite=log if rewritten else None,
+        created_at=meeting.createdAt,
     )
 
 
@@ -209,7 +212,7 @@ def log_after(snapshot: ActivitySnapshot, change: ActivityWrite) -> ActivityLog:
 
 
 def split_write(change: ActivityWrite) -> list[ActivityWrite]:
-    """One transaction holds the activity item, the meeting and at most 98 attendees: the log's
+    """One transaction holds the activity, the meeting and at most 97 attendees: the log's
     and the meeting's change go with the first of them; each later part re-checks that the
     activity and the meeting are as the first left them."""
     first = replace(change, attendees=change.attendees[:MAX_ATTENDEES_PER_WRITE])
@@ -226,6 +229,7 @@ def split_write(change: ActivityWrite) -> list[ActivityWrite]:
                 meeting_fields={},
                 attendees=change.attendees[start : start + MAX_ATTENDEES_PER_WRITE],
                 attendee_expires_at=change.attendee_expires_at,
+                created_at=change.created_at,
             )
         )
     return parts

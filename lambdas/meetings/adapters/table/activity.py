@@ -1,14 +1,27 @@
 """The events handler's reads and conditional writes of a meeting's activity.
 
-A meeting's activity log (domain/presence.py: a checkpoint and the entries after it) lives on
-its own item, `MEETING#<id>` / `ACTIVITY` (codec.py): the string set `entries`, the
-string `checkpoint` and the number `version`, raised by one on every write of the item. It has
-no index attribute, so no index copies it, and the meeting item stays small.
+A meeting's activity log (domain/presence.py: a checkpoint and the entries after it) is stored
+so that every write is small, however old the meeting (codec.py):
+- the head, `MEETING#<id>` / `ACTIVITY`: the number `version`, raised by one on every write of
+  the log, and `base`, the version of the chunk the log starts from (absent: the first);
+- chunks, `ACTIVITY#<id>` / `<version>`: each write of the log puts one, keyed by the version
+  it makes. A write that adds entries puts them (`entries`, a string set); a write that
+  replaces the log (a compaction, or a late entry marking the checkpoint incomplete) puts the
+  whole new log — its `checkpoint` and every entry it keeps — and moves `base` to itself.
+The log is the chunk at `base` and every later one: one Query, from `base` on, paged. Chunks
+before `base` are never read again; like every chunk they carry a TTL from the meeting's
+creation (long enough for any meeting and its retention), so nothing has to delete them.
+A compaction's chunk holds at most what the log keeps (MAX_ENTRIES entries and a checkpoint),
+one write among the hundreds of entries it folds; every other write adds a head of a few
+dozen bytes and a chunk of its own entries.
+
+A head written by the layout before this one holds the log itself (`entries`, `checkpoint`):
+it is read as the log's start, and the first compaction moves it into a chunk.
+
 One write stores what the service derived, in one TransactWriteItems:
-- the activity item: the new entries added (or, after a compaction or a late entry, the whole
-  log set), conditioned on the version the change was derived from — the log is no longer
-  grow-only, so only the version can say "the log is as read"; or, when the log does not
-  change, a ConditionCheck on that version;
+- the head: the version raised, conditioned on the version the change was derived from (only
+  the version can say "the log is as read"), and the new chunk, conditioned on being new; or,
+  when the log does not change, a ConditionCheck on that version;
 - the meeting: the derived fields that changed, conditioned on the status read; or, when none
   changed, a ConditionCheck on the status (every derivation depends on it: an ended meeting
   clamps the log at its end);
@@ -21,22 +34,25 @@ DynamoDB cancels for a conflict with another one in flight on one of its items
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final
 
 from meetings import deployment
-from meetings.adapters.table.base import TableBase
+from meetings.adapters.table.base import DEFAULT_RETENTION_DAYS, TableBase
 from meetings.adapters.table.checkpoint import decode_checkpoint, encode_checkpoint
 from meetings.adapters.table.codec import (
     ACTIVITY_SK,
     ATTENDEE_SK_PREFIX,
+    CHUNK_DIGITS,
     MEETING_SK,
     Item,
     activity_key,
+    activity_log_pk,
     attendee_from_item,
     attendee_key,
     attendee_to_item,
     key_of,
+    log_chunk_key,
     meeting_from_item,
     meeting_key,
     sort_key_of,
@@ -49,7 +65,7 @@ from meetings.domain.activity_plan import (
     ActivityWrite,
     AttendeeChange,
 )
-from meetings.domain.presence import ActivityLog, decode_log
+from meetings.domain.presence import ActivityLog, Checkpoint, LogEntry, decode_log
 from meetings.domain.records import AttendeeRecord, Presence
 from meetings.service.ports import (
     ActivityConflictError,
@@ -57,20 +73,57 @@ from meetings.service.ports import (
     TransactionRejectedError,
 )
 
-# The activity item's attributes.
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+# The head's and the chunks' attributes.
 ENTRIES_ATTRIBUTE: Final = "entries"  # string set of encoded entries
-CHECKPOINT_ATTRIBUTE: Final = "checkpoint"  # the encoded checkpoint, once the log was compacted
+CHECKPOINT_ATTRIBUTE: Final = "checkpoint"  # the encoded checkpoint (a compaction's chunk)
 VERSION_ATTRIBUTE: Final = "version"
+BASE_ATTRIBUTE: Final = "base"  # the version of the chunk the log starts from
+# How long after its meeting's creation a chunk is kept: Chime ends every meeting within 24
+# hours, the backend notices within a day more at worst, and the meeting's items are kept for
+# the retention after its end (docs/architecture.md, the table).
+_LONGEST_MEETING_SECONDS: Final = 2 * 86_400
+_SECONDS_PER_DAY: Final = 86_400
 
 
-def activity_from_item(item: Mapping[str, Any] | None) -> tuple[ActivityLog, int]:
-    """The log and the version an activity item holds (an absent item: empty, version 0)."""
-    if item is None:
+def _chunk_entries(item: Mapping[str, Any]) -> list[str]:
+    return list(item.get(ENTRIES_ATTRIBUTE, {}).get("SS", []))
+
+
+def _checkpoint_of(item: Mapping[str, Any] | None) -> Checkpoint | None:
+    text = None if item is None else item.get(CHECKPOINT_ATTRIBUTE, {}).get("S")
+    return decode_checkpoint(text) if text else None
+
+
+def _number(item: Mapping[str, Any] | None, name: str) -> int:
+    return 0 if item is None else int(item.get(name, {}).get("N", "0"))
+
+
+def activity_from_items(
+    head: Mapping[str, Any] | None, chunks: Iterable[Mapping[str, Any]]
+) -> tuple[ActivityLog, int]:
+    """The log and the version a head and its chunks (from `base` on) hold (no head: empty,
+    version 0). Without a `base` the head itself may hold the log's start (the earlier layout)."""
+    if head is None:
         return ActivityLog(), 0
-    entries = decode_log(item.get(ENTRIES_ATTRIBUTE, {}).get("SS", []))
-    text = item.get(CHECKPOINT_ATTRIBUTE, {}).get("S")
-    checkpoint = decode_checkpoint(text) if text else None
-    return ActivityLog(entries, checkpoint), int(item.get(VERSION_ATTRIBUTE, {}).get("N", "0"))
+    base = _number(head, BASE_ATTRIBUTE)
+    chunks = list(chunks)
+    if base:
+        first = next((c for c in chunks if _chunk_version(c) == base), None)
+        checkpoint = _checkpoint_of(first)
+        encoded: list[str] = []
+    else:
+        checkpoint = _checkpoint_of(head)
+        encoded = _chunk_entries(head)
+    for chunk in chunks:
+        encoded += _chunk_entries(chunk)
+    return ActivityLog(decode_log(encoded), checkpoint), _number(head, VERSION_ATTRIBUTE)
+
+
+def _chunk_version(item: Mapping[str, Any]) -> int:
+    return int(sort_key_of(item))
 
 
 def _names_and_values(fields: Mapping[str, Any], prefix: str) -> tuple[str, dict[str, str], Item]:
@@ -84,35 +137,22 @@ def _names_and_values(fields: Mapping[str, Any], prefix: str) -> tuple[str, dict
     return ", ".join(assignments), names, values
 
 
-def _log_clauses(
-    change: ActivityWrite, names: dict[str, str], values: Item
-) -> tuple[list[str], list[str], list[str]]:
-    """(SET, REMOVE, ADD) parts that store the change's log: the new entries added, or the
-    whole log (entries and checkpoint) written over the old one. The version goes up by one."""
-    sets: list[str] = []
-    removes: list[str] = []
-    additions = ["#version :one"]
-    if change.rewrite is None:
-        additions.append("#entries :entries")
-        values[":entries"] = {"SS": sorted(entry.encode() for entry in change.new_entries)}
-        return sets, removes, additions
-    names["#checkpoint"] = CHECKPOINT_ATTRIBUTE
-    entries = sorted(entry.encode() for entry in change.rewrite.entries)
-    if entries:
-        sets.append("#entries = :entries")
-        values[":entries"] = {"SS": entries}
-    else:
-        removes.append("#entries")  # DynamoDB stores no empty set
-    if change.rewrite.checkpoint is not None:
-        sets.append("#checkpoint = :checkpoint")
-        values[":checkpoint"] = {"S": encode_checkpoint(change.rewrite.checkpoint)}
-    else:
-        removes.append("#checkpoint")
-    return sets, removes, additions
+def _encoded(entries: Iterable[LogEntry]) -> list[str]:
+    return sorted(entry.encode() for entry in entries)
 
 
 class ActivityTable(TableBase):
     """A meeting's activity with what it derives (port: ActivityStore)."""
+
+    def __init__(
+        self,
+        table_name: str,
+        client: DynamoDBClient | None = None,
+        *,
+        retention_days: int = DEFAULT_RETENTION_DAYS,
+    ) -> None:
+        super().__init__(table_name, client)
+        self.retention_seconds = retention_days * _SECONDS_PER_DAY
 
     # --- read --------------------------------------------------------------------------------
 
@@ -120,7 +160,8 @@ class ActivityTable(TableBase):
         self, meeting_id: str, attendee_ids: Sequence[str], *, every_attendee: bool = False
     ) -> ActivitySnapshot | None:
         """The meeting, its activity and the given attendees in one consistent BatchGetItem
-        (or, with every_attendee, the meeting's whole partition); None: no such meeting."""
+        (or, with every_attendee, the meeting's whole partition), then the log's chunks;
+        None: no such meeting."""
         if every_attendee:
             return self._read_partition(meeting_id)
         wanted = [meeting_key(meeting_id), activity_key(meeting_id)]
@@ -133,26 +174,52 @@ class ActivityTable(TableBase):
         for attendee_id, key in zip(attendee_ids, wanted[2:], strict=False):
             item = found.get(key_of(key))
             attendees[attendee_id] = None if item is None else attendee_from_item(item)
-        log, version = activity_from_item(found.get(key_of(wanted[1])))
+        log, version = self._log(meeting_id, found.get(key_of(wanted[1])))
         return ActivitySnapshot(meeting_from_item(meeting_item), log, attendees, version=version)
 
     def _read_partition(self, meeting_id: str) -> ActivitySnapshot | None:
         meeting_item: Item | None = None
-        activity_item: Item | None = None
+        head: Item | None = None
         attendees: dict[str, AttendeeRecord | None] = {}
         for item in self._partition(meeting_id):
             sort_key = sort_key_of(item)
             if sort_key == MEETING_SK:
                 meeting_item = item
             elif sort_key == ACTIVITY_SK:
-                activity_item = item
+                head = item
             elif sort_key.startswith(ATTENDEE_SK_PREFIX):
                 attendee = attendee_from_item(item)
                 attendees[attendee.attendeeId] = attendee
         if meeting_item is None:
             return None
-        log, version = activity_from_item(activity_item)
+        log, version = self._log(meeting_id, head)
         return ActivitySnapshot(meeting_from_item(meeting_item), log, attendees, version=version)
+
+    def _log(self, meeting_id: str, head: Item | None) -> tuple[ActivityLog, int]:
+        """The log the head points at: its chunks from `base` on, read consistently."""
+        if _number(head, VERSION_ATTRIBUTE) == 0:
+            return activity_from_items(head, [])
+        first = max(1, _number(head, BASE_ATTRIBUTE))
+        arguments: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "#pk = :pk AND #sk >= :first",
+            "ExpressionAttributeNames": {
+                "#pk": deployment.PARTITION_KEY,
+                "#sk": deployment.SORT_KEY,
+            },
+            "ExpressionAttributeValues": {
+                ":pk": {"S": activity_log_pk(meeting_id)},
+                ":first": {"S": f"{first:0{CHUNK_DIGITS}d}"},
+            },
+            "ConsistentRead": True,
+        }
+        chunks: list[Item] = []
+        start: Item | None = None
+        while True:
+            items, start = self._query_from(arguments, start)
+            chunks.extend(items)
+            if not start:
+                return activity_from_items(head, chunks)
 
     # --- write -------------------------------------------------------------------------------
 
@@ -163,7 +230,7 @@ class ActivityTable(TableBase):
             return
         if len(change.attendees) > MAX_ATTENDEES_PER_WRITE:
             raise ValueError(f"at most {MAX_ATTENDEES_PER_WRITE} attendees per write")
-        actions = [self._activity_action(change), self._meeting_action(change)]
+        actions = [*self._activity_actions(change), self._meeting_action(change)]
         actions += [self._attendee_action(change, attendee) for attendee in change.attendees]
         try:
             with dynamodb_errors():
@@ -171,7 +238,8 @@ class ActivityTable(TableBase):
         except (TransactionRejectedError, TransactionConflictError) as stale:
             raise ActivityConflictError(str(stale)) from stale
 
-    def _activity_action(self, change: ActivityWrite) -> dict[str, Any]:
+    def _activity_actions(self, change: ActivityWrite) -> list[dict[str, Any]]:
+        """The head's update (or check) and, when the log changes, its new chunk."""
         names: dict[str, str] = {}
         values: Item = {}
         if change.expected_version:
@@ -192,10 +260,20 @@ class ActivityTable(TableBase):
             }
             if values:
                 check["ExpressionAttributeValues"] = values
-            return {"ConditionCheck": check}
-        names |= {"#entries": ENTRIES_ATTRIBUTE, "#version": VERSION_ATTRIBUTE}
+            return [{"ConditionCheck": check}]
+        version = change.expected_version + 1
+        names["#version"] = VERSION_ATTRIBUTE
         values[":one"] = {"N": "1"}
-        sets, removes, additions = _log_clauses(change, names, values)
+        sets: list[str] = []
+        removes: list[str] = []
+        if change.rewrite is not None:
+            # The log starts again at this write's chunk; a head of the earlier layout gives
+            # up the log it held (the chunk now holds what is kept of it).
+            names |= {"#base": BASE_ATTRIBUTE, "#entries": ENTRIES_ATTRIBUTE}
+            names["#checkpoint"] = CHECKPOINT_ATTRIBUTE
+            sets.append("#base = :base")
+            values[":base"] = {"N": str(version)}
+            removes += ["#entries", "#checkpoint"]
         if change.attendee_expires_at is not None:
             names["#expiresAt"] = deployment.TTL_ATTRIBUTE
             sets.append("#expiresAt = :expiresAt")
@@ -205,8 +283,8 @@ class ActivityTable(TableBase):
             clauses.append("SET " + ", ".join(sets))
         if removes:
             clauses.append("REMOVE " + ", ".join(removes))
-        clauses.append("ADD " + ", ".join(additions))
-        return {
+        clauses.append("ADD #version :one")
+        head = {
             "Update": {
                 "TableName": self.table_name,
                 "Key": key,
@@ -216,6 +294,24 @@ class ActivityTable(TableBase):
                 "ExpressionAttributeValues": values,
             }
         }
+        return [head, self._chunk_put(change, version)]
+
+    def _chunk_put(self, change: ActivityWrite, version: int) -> dict[str, Any]:
+        item = log_chunk_key(change.meeting_id, version)
+        if change.rewrite is None:
+            entries = _encoded(change.new_entries)
+        else:
+            entries = _encoded(change.rewrite.entries)
+            if change.rewrite.checkpoint is not None:
+                item[CHECKPOINT_ATTRIBUTE] = {"S": encode_checkpoint(change.rewrite.checkpoint)}
+        if entries:
+            item[ENTRIES_ATTRIBUTE] = {"SS": entries}  # DynamoDB stores no empty set
+        expires_at = change.created_at // 1000 + _LONGEST_MEETING_SECONDS + self.retention_seconds
+        if change.attendee_expires_at is not None:
+            expires_at = min(expires_at, change.attendee_expires_at)
+        item[deployment.TTL_ATTRIBUTE] = {"N": str(expires_at)}
+        # Versions only grow, so a chunk is written once; never over another.
+        return self._put_new(item)
 
     def _meeting_action(self, change: ActivityWrite) -> dict[str, Any]:
         assignments, names, values = _names_and_values(change.meeting_fields, "m")

@@ -108,6 +108,17 @@ class TableBase:
                 return items
             arguments["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
+    def _query_from(
+        self, arguments: dict[str, Any], start_key: Item | None
+    ) -> tuple[list[Item], Any]:
+        """One Query (its arguments but the start key), from `start_key`: its items and the
+        key to go on from (None: no more)."""
+        if start_key:
+            arguments = arguments | {"ExclusiveStartKey": start_key}
+        with dynamodb_errors():
+            answer: Any = self.client.query(**arguments)
+        return answer.get("Items", []), answer.get("LastEvaluatedKey")
+
     def _query_page(
         self,
         *,

@@ -2,12 +2,16 @@
 
 Every key the code writes is built here:
 - meeting: `MEETING#<meetingId>` / `MEETING`. The record; in `byHost` always, in
-  `openByCreated` and `openByDeadline` while open.
+  `openByCreated` and `openByDeadline` while open, under its shard `OPEN#<n>` (n from the
+  meeting id, deployment.OPEN_SHARDS); items written before the shards are under `OPEN`.
 - attendee: `MEETING#<meetingId>` / `ATTENDEE#<attendeeId>`. Presence and capabilities; in
   `rosterByAdded`.
-- activity: `MEETING#<meetingId>` / `ACTIVITY`. The meeting's activity log (checkpoint and
-  recent entries, domain/presence.py) and its version; written by the events function only.
-  No index attribute, so no index copies it; the meeting item stays small.
+- activity: `MEETING#<meetingId>` / `ACTIVITY`. The head of the meeting's activity log
+  (domain/presence.py): its version and the chunk it starts from; written by the events
+  function only. Its log, in chunks of its own partition: `ACTIVITY#<meetingId>` /
+  `<version, 10 digits>`, the entries one write added (and, on the chunk a compaction wrote,
+  the checkpoint and every entry it kept), each written once (adapters/table/activity.py).
+  No index attribute on either, so no index copies them; every item a write touches is small.
 - recording: `MEETING#<meetingId>` / `RECORDING#<recordingId>`. A recording's state
   (adapters/table/recordings.py); in `openByDeadline` under the partition `RECORDING` while
   it is not final, so the cleanup finds the ones due a check.
@@ -34,6 +38,7 @@ Index attributes (meetings.deployment) are derived from the record on every full
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, Final, TypeVar
@@ -65,9 +70,11 @@ ROOM_SK: Final = "ROOM"
 ATTENDEE_SK_PREFIX: Final = "ATTENDEE#"
 USER_SK_PREFIX: Final = "USER#"
 RECORDING_SK_PREFIX: Final = "RECORDING#"
-# The due index's partition of recordings that are not final (meetings use OPEN_PARTITION).
+# The due index's partition of recordings that are not final (meetings use their shard).
 RECORDING_DUE_PARTITION: Final = "RECORDING"
-OPEN_PARTITION: Final = "OPEN"
+# The open indexes' one partition before they were sharded: still read, so that meetings
+# opened before are seen until they end (docs/deploy.md, "Open-index shards").
+LEGACY_OPEN_PARTITION: Final = "OPEN"
 OPEN_MEETINGS_SK: Final = "OPEN_MEETINGS"
 WEBHOOKS_PK: Final = "WEBHOOKS"
 WEBHOOK_SK_PREFIX: Final = "WEBHOOK#"
@@ -105,6 +112,20 @@ def host_pk(user_id: str) -> str:
     return f"HOST#{user_id}"
 
 
+def open_partition(meeting_id: str) -> str:
+    """The open indexes' shard of a meeting: a stable hash of its id, so every writer agrees."""
+    digest = hashlib.blake2b(meeting_id.encode(), digest_size=4).digest()
+    return f"OPEN#{int.from_bytes(digest, 'big') % deployment.OPEN_SHARDS}"
+
+
+def open_partitions() -> tuple[str, ...]:
+    """Every partition the open indexes may hold a meeting under, the legacy one last."""
+    return (
+        *(f"OPEN#{shard}" for shard in range(deployment.OPEN_SHARDS)),
+        LEGACY_OPEN_PARTITION,
+    )
+
+
 def _key(pk: str, sk: str) -> Item:
     return {deployment.PARTITION_KEY: {"S": pk}, deployment.SORT_KEY: {"S": sk}}
 
@@ -131,6 +152,17 @@ def open_meetings_key(host_user_id: str) -> Item:
 
 def activity_key(meeting_id: str) -> Item:
     return _key(meeting_pk(meeting_id), ACTIVITY_SK)
+
+
+def activity_log_pk(meeting_id: str) -> str:
+    return f"ACTIVITY#{meeting_id}"
+
+
+CHUNK_DIGITS: Final = 10  # a chunk's sort key: the log version that wrote it, zero-padded
+
+
+def log_chunk_key(meeting_id: str, version: int) -> Item:
+    return _key(activity_log_pk(meeting_id), f"{version:0{CHUNK_DIGITS}d}")
 
 
 def key_of(item: Mapping[str, Any]) -> tuple[str, str]:
@@ -275,9 +307,9 @@ def meeting_to_item(
     values[deployment.HOST_INDEX_PK] = host_pk(record.hostUserId)
     values[deployment.HOST_INDEX_SK] = _created_sort_key(record)
     if record.status.is_open:
-        values[deployment.OPEN_INDEX_PK] = OPEN_PARTITION
+        values[deployment.OPEN_INDEX_PK] = open_partition(record.meetingId)
         values[deployment.OPEN_INDEX_SK] = _created_sort_key(record)
-        values[deployment.DUE_INDEX_PK] = OPEN_PARTITION
+        values[deployment.DUE_INDEX_PK] = open_partition(record.meetingId)
         values[deployment.DUE_INDEX_SK] = rfc3339(
             next_due_at_ms(record, reconcile_interval_seconds)
         )

@@ -18,12 +18,12 @@ from meetings.adapters.table.codec import (
     CONTENT_SHARE_SUFFIX,
     MEETING_SK,
     OPEN_MEETINGS_ATTRIBUTE,
-    OPEN_PARTITION,
     USER_SK_PREFIX,
     Item,
     meeting_from_item,
     meeting_key,
     open_meetings_key,
+    open_partition,
     room_key,
     sort_key_of,
 )
@@ -231,7 +231,7 @@ class MeetingEnds(MeetingTableBase):
             }
             values |= {
                 ":settlesAt": {"N": str(origin.settles_at)},
-                ":duePk": {"S": OPEN_PARTITION},
+                ":duePk": {"S": open_partition(meeting_id)},
                 ":dueSk": {"S": rfc3339(origin.settles_at)},
             }
         names |= {f"#rm{index}": name for index, name in enumerate(removed)}

@@ -8,10 +8,11 @@ with a key inside the partition that query reads. A token that is not is Invalid
 
 from __future__ import annotations
 
+from typing import Any, Final
+
 from meetings import deployment
 from meetings.adapters.table.base import PlainKey, TableBase
 from meetings.adapters.table.codec import (
-    OPEN_PARTITION,
     Item,
     attendee_from_item,
     attendee_key,
@@ -20,14 +21,20 @@ from meetings.adapters.table.codec import (
     meeting_from_item,
     meeting_key,
     meeting_pk,
+    open_partitions,
     pointer_from_item,
     pointer_key,
     room_from_item,
     room_key,
 )
+from meetings.adapters.table.shards import ShardMerge, shard_limit
 from meetings.domain import pagination
 from meetings.domain.records import AttendeeRecord, MeetingRecord, MeetingStatus, UserPointerRecord
 from meetings.service.ports import PageRequest, RoomClaim
+
+# A filtered listing of the open meetings reads at most this many pages' worth of meetings
+# for one page (the same bound as a filtered Query's rounds in TableBase._query_page).
+MAX_FILTERED_READS: Final = 10
 
 # A listing's filter: the filter expression, its names and its values.
 Condition = tuple[str, dict[str, str], Item]
@@ -139,17 +146,62 @@ class MeetingReads(TableBase):
     def list_open(
         self, *, status_filter: str | None, page: PageRequest
     ) -> tuple[list[MeetingRecord], str | None]:
-        """Every open meeting, newest first (admins). status_filter: CREATED | STARTED | None."""
+        """Every open meeting, newest first (admins). status_filter: CREATED | STARTED | None.
+
+        The open index's shards are merged newest first (shards.py). Its sort key is unique
+        (the creation instant, then the meeting id), so a page's token needs only the last
+        sort key handed out: the next page reads every shard from below it. The status filter
+        is applied to the merged items, reading at most MAX_FILTERED_READS pages' worth."""
         open_statuses = {MeetingStatus.CREATED, MeetingStatus.STARTED}
-        condition = (
-            _status_is(MeetingStatus(status_filter)) if status_filter in open_statuses else None
+        wanted = MeetingStatus(status_filter) if status_filter in open_statuses else None
+        start = pagination.decode_token(
+            page.token,
+            page.binding,
+            page.now,
+            key_names=frozenset({deployment.OPEN_INDEX_SK}),
+            fixed={},
         )
-        return self._list_newest_first(
-            (deployment.OPEN_INDEX, deployment.OPEN_INDEX_PK, deployment.OPEN_INDEX_SK),
-            OPEN_PARTITION,
-            condition,
-            page,
+        below = None if start is None else start[deployment.OPEN_INDEX_SK]
+
+        def query(shard: str, start_key: Item | None, limit: int) -> tuple[list[Item], Any]:
+            condition = "#pk = :pk"
+            values: Item = {":pk": {"S": shard}}
+            names = {"#pk": deployment.OPEN_INDEX_PK}
+            if below is not None:
+                condition += " AND #sk < :below"
+                names["#sk"] = deployment.OPEN_INDEX_SK
+                values[":below"] = {"S": below}
+            arguments: dict[str, Any] = {
+                "TableName": self.table_name,
+                "IndexName": deployment.OPEN_INDEX,
+                "KeyConditionExpression": condition,
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+                "Limit": limit,
+                "ScanIndexForward": False,
+            }
+            return self._query_from(arguments, start_key)
+
+        shards = open_partitions()
+        merge = ShardMerge(
+            query,
+            dict.fromkeys(shards),
+            index_keys=(deployment.OPEN_INDEX_PK, deployment.OPEN_INDEX_SK),
+            descending=True,
+            per_shard=shard_limit(page.limit, len(shards)),
         )
+        meetings: list[MeetingRecord] = []
+        last: str | None = None
+        for read, item in enumerate(merge, start=1):
+            last = item[deployment.OPEN_INDEX_SK]["S"]
+            meeting = meeting_from_item(item)
+            if wanted is None or meeting.status is wanted:
+                meetings.append(meeting)
+            if len(meetings) == page.limit or read == page.limit * MAX_FILTERED_READS:
+                break
+        more = last is not None and merge.positions() is not None
+        token_key = {deployment.OPEN_INDEX_SK: last} if more and last else None
+        return meetings, _next_token(token_key, page)
 
     def _list_newest_first(
         self,
