@@ -71,8 +71,11 @@ class LocalGateway:
         cors: CorsPolicy | None = None,
         host: str = "127.0.0.1",
         port: int = 3000,
+        routes: tuple[apigw.Route, ...] = apigw.ROUTES,
     ) -> None:
+        """`routes`: the HTTP API's routes (the local stack passes the template's)."""
         self.pool = pool
+        self.routes = routes
         self.issuer = issuer
         self.control_plane = control_plane
         self.cors = cors or CorsPolicy()
@@ -131,7 +134,7 @@ class LocalGateway:
     def _invoke(
         self, method: str, path: str, query: str, headers: list[tuple[str, str]], body: bytes
     ) -> apigw.HttpResponse:
-        match = apigw.match_route(method, path)
+        match = apigw.match_route(method, path, self.routes)
         if match is None:
             return apigw.to_http_response(apigw.gateway_response(404))
         if len(body) > MAX_BODY_BYTES:

@@ -1,15 +1,20 @@
 """The whole backend on one machine: moto, the Chime emulator, the deployed handlers in worker
-processes, their event sources, the schedule and the API gateway — wired as the CDK stack
-wires them in AWS (same table definition, same rule pattern, same schedule expression)."""
+processes, their event sources, the schedule and the API gateway — run from the synthesized
+template (local/template/): its functions (handler, environment, memory, timeout), routes,
+authorizer, rule patterns, event source mappings and schedule, each function's AWS calls
+authorized by its own role's policies (local/iam/)."""
 
 from __future__ import annotations
 
 import json
 import logging
+import shutil
 import socket
+import tempfile
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -33,7 +38,11 @@ from local.event_delivery import (
     rate_seconds,
 )
 from local.gateway import CorsPolicy, LocalGateway
+from local.iam.guard import IamGuard
 from local.lambda_runtime import HandlerPool
+from local.template.binding import BoundTemplate
+from local.template.model import TemplateError
+from local.template.synth import TEMPLATE_DIR
 
 log = logging.getLogger("local.stack")
 
@@ -60,8 +69,7 @@ class LocalStackConfig:
     recordings_bucket: str = "meetings-local-recordings"
     bus_name: str = "meetings-local"
     cors_origins: tuple[str, ...] = ("*",)
-    cleanup_schedule: str = deployment.DEFAULT_CLEANUP_SCHEDULE
-    cleanup_every_seconds: float | None = None  # overrides the schedule's period
+    cleanup_every_seconds: float | None = None  # overrides the template schedule's period
     log_level: str = "INFO"
     # Where the functions' output goes (every worker appends to this file); None: the console.
     worker_log_path: str | None = None
@@ -75,6 +83,12 @@ class LocalStackConfig:
     # runs several batches of one SQS source side by side: a batch waiting on a slow receiver
     # holds only its own poller.
     webhook_delivery_workers: int = 1
+    # Where the synthesized template lives (synthesized there when missing or stale).
+    template_dir: str = str(TEMPLATE_DIR)
+    # Each function's AWS calls are authorized by its role's policies (local/iam/).
+    enforce_iam: bool = True
+    # Where the IAM decisions are recorded (one JSON-lines file per function); None: nowhere.
+    iam_usage_dir: str | None = None
 
 
 def check_port_free(host: str, port: int, what: str) -> None:
@@ -108,7 +122,8 @@ class LocalStack:
         self.domain_events: list[dict[str, Any]] = []
         self._stoppers: list[Any] = []
         self._pools: dict[str, HandlerPool] = {}
-        self._webhook_env: dict[str, str] = {}
+        self._guards: dict[str, IamGuard] = {}
+        self.deployed: BoundTemplate
 
     # --- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -119,6 +134,16 @@ class LocalStack:
             (cfg.chime_port, "Chime emulator"),
         ):
             check_port_free(cfg.host, port, what)
+        # The template first: a stale one is synthesized, a mismatch stops the start here.
+        self.deployed = BoundTemplate.load(
+            Path(cfg.template_dir), account=ACCOUNT_ID, region=cfg.region
+        )
+        issuer, audiences = self.deployed.authorizer()
+        if self.issuer.audience not in audiences or issuer != self.issuer.issuer:
+            raise TemplateError(
+                f"the template's JWT authorizer trusts {issuer} for {audiences}, not the local "
+                f"issuer {self.issuer.issuer} ({self.issuer.audience})"
+            )
         self._start_moto()
         self._start_chime()
         resources = self._create_resources()
@@ -174,23 +199,30 @@ class LocalStack:
 
     def _create_resources(self) -> dict[str, str]:
         cfg = self.config
+        deployed = self.deployed
         table = self.client("dynamodb").create_table(**deployment.table_definition(cfg.table_name))
+        description = table["TableDescription"]
+        deployed.bind_table(cfg.table_name, description["TableArn"], description["LatestStreamArn"])
         self.client("dynamodb").update_time_to_live(
             TableName=cfg.table_name,
             TimeToLiveSpecification={"Enabled": True, "AttributeName": deployment.TTL_ATTRIBUTE},
         )
         self.client("s3").create_bucket(Bucket=cfg.recordings_bucket)
+        deployed.bind_environment_target(
+            "RECORDINGS_BUCKET",
+            Ref=cfg.recordings_bucket,
+            Arn=f"arn:aws:s3:::{cfg.recordings_bucket}",
+        )
         events, sqs = self.client("events"), self.client("sqs")
-        events.create_event_bus(Name=cfg.bus_name)
+        bus_arn = events.create_event_bus(Name=cfg.bus_name)["EventBusArn"]
+        deployed.bind_bus(cfg.bus_name, bus_arn)
         chime_queue = self._queue(sqs, "chime-events")
-        events.put_rule(
-            Name="chime-meeting-state-change",
-            EventPattern=json.dumps(deployment.CHIME_EVENT_PATTERN),
+        deployed.bind_queue(
+            deployed.template.queue_of("events").queue_logical_id,
+            chime_queue["url"],
+            chime_queue["arn"],
         )
-        events.put_targets(
-            Rule="chime-meeting-state-change",
-            Targets=[{"Id": "events-queue", "Arn": chime_queue["arn"]}],
-        )
+        # A local tap on the project's bus (not deployed): what /_local/domain-events shows.
         domain_queue = self._queue(sqs, "domain-events")
         events.put_rule(
             Name="domain-events",
@@ -202,7 +234,10 @@ class LocalStack:
             EventBusName=cfg.bus_name,
             Targets=[{"Id": "log", "Arn": domain_queue["arn"]}],
         )
-        webhooks = self._create_webhook_resources(events, sqs)
+        webhooks = self._create_webhook_resources(sqs)
+        for name in deployment.HANDLERS:
+            deployed.bind_function(name, f"{FUNCTION_PREFIX}-{name}")
+        self._create_rules(events)
         return webhooks | {
             "stream_arn": table["TableDescription"]["LatestStreamArn"],
             "chime_queue_url": chime_queue["url"],
@@ -211,13 +246,38 @@ class LocalStack:
             "domain_queue_arn": domain_queue["arn"],
         }
 
-    def _create_webhook_resources(self, events: Any, sqs: Any) -> dict[str, str]:
-        """As deployed (docs/webhooks.md): the KMS key sealing secrets; the bus → rule →
-        "webhook events" queue; the deliveries queue, whose maxReceiveCount is the retry
-        schedule's attempts, and its dead-letter queue."""
+    def _create_rules(self, events: Any) -> None:
+        """The template's rules, with its patterns, each on its bus and to its queues."""
+        for rule in self.deployed.template.rules:
+            bus = {} if rule.bus_logical_id is None else {"EventBusName": self.config.bus_name}
+            events.put_rule(Name=rule.logical_id, EventPattern=json.dumps(rule.pattern), **bus)
+            targets = [
+                {"Id": f"target{n}", "Arn": self.deployed.bindings.attributes.get(queue, {})["Arn"]}
+                for n, queue in enumerate(rule.target_queue_logical_ids)
+                if self._bound(queue, f"rule {rule.logical_id}")
+            ]
+            events.put_targets(Rule=rule.logical_id, Targets=targets, **bus)
+
+    def _bound(self, logical_id: str, user: str) -> bool:
+        if "Arn" not in self.deployed.bindings.attributes.get(logical_id, {}):
+            raise TemplateError(f"{user} targets {logical_id}, which the local stack does not run")
+        return True
+
+    def _create_webhook_resources(self, sqs: Any) -> dict[str, str]:
+        """As deployed (docs/webhooks.md): the KMS key sealing secrets; the "webhook events"
+        queue the rule feeds; the deliveries queue, whose maxReceiveCount is the (local,
+        shortened) retry schedule's attempts, and its dead-letter queue."""
+        deployed = self.deployed
         key = self.client("kms").create_key(Description="webhook secrets")["KeyMetadata"]
-        self._webhook_env = {"WEBHOOK_KEY_ID": key["KeyId"], "WEBHOOK_TARGETS": "loopback"}
-        settings = Settings.from_environ(self.function_environment())
+        deployed.bind_environment_target("WEBHOOK_KEY_ID", Ref=key["KeyId"], Arn=key["Arn"])
+        settings = Settings.from_environ(
+            {
+                **deployed.literal_environment("webhook_delivery"),
+                "TABLE_NAME": self.config.table_name,
+                "EVENT_BUS_NAME": self.config.bus_name,
+                **self.config.extra_environment,
+            }
+        )
         policy = RetryPolicy(
             base_seconds=settings.webhook_retry_base_seconds,
             horizon_seconds=settings.webhook_retry_horizon_seconds,
@@ -232,15 +292,16 @@ class LocalStack:
                 {"deadLetterTargetArn": dead["arn"], "maxReceiveCount": policy.attempts}
             ),
         )
-        self._webhook_env["WEBHOOK_DELIVERY_QUEUE_URL"] = deliveries["url"]
+        deliveries_id = deployed.template.queue_of("webhook_delivery").queue_logical_id
+        deployed.bind_queue(deliveries_id, deliveries["url"], deliveries["arn"])
+        dead_id = deployed.template.dead_letter_queue_of(deliveries_id)
+        if dead_id is not None:
+            deployed.bind_queue(dead_id, dead["url"], dead["arn"])
         webhook_events = self._queue(sqs, "webhook-events")
-        pattern = deployment.webhook_event_pattern(self._domain_source())
-        bus = self.config.bus_name
-        events.put_rule(Name="webhooks", EventBusName=bus, EventPattern=json.dumps(pattern))
-        events.put_targets(
-            Rule="webhooks",
-            EventBusName=bus,
-            Targets=[{"Id": "webhook-events", "Arn": webhook_events["arn"]}],
+        deployed.bind_queue(
+            deployed.template.queue_of("webhook_fanout").queue_logical_id,
+            webhook_events["url"],
+            webhook_events["arn"],
         )
         return {
             "webhook_events_url": webhook_events["url"],
@@ -257,15 +318,16 @@ class LocalStack:
         return {"url": url, "arn": arn["Attributes"]["QueueArn"]}
 
     def _domain_source(self) -> str:
-        return self.config.extra_environment.get(
-            "DOMAIN_EVENT_SOURCE", deployment.DEFAULT_DOMAIN_EVENT_SOURCE
-        )
+        environment = self.deployed.literal_environment("publisher") | self.config.extra_environment
+        return environment.get("DOMAIN_EVENT_SOURCE", deployment.DEFAULT_DOMAIN_EVENT_SOURCE)
 
-    def function_environment(self) -> dict[str, str]:
-        """The environment the CDK stack gives the functions, pointed at the local services
-        through boto3's standard endpoint variables."""
+    def function_environment(self, function: str = "api") -> dict[str, str]:
+        """A function's environment as the template sets it (references resolved to the local
+        resources), pointed at the local services through boto3's standard endpoint variables;
+        webhooks confined to loopback, tracing and metrics off."""
         cfg = self.config
-        env = {
+        env = self.deployed.environment(function)
+        env |= {
             "AWS_ACCESS_KEY_ID": "local",
             "AWS_SECRET_ACCESS_KEY": "local",
             "AWS_DEFAULT_REGION": cfg.region,
@@ -279,23 +341,16 @@ class LocalStack:
             "AWS_ENDPOINT_URL_CHIME_SDK_MEDIA_PIPELINES": self.chime_url,
             "AWS_ENDPOINT_URL_S3": self.aws_url,
             "AWS_ENDPOINT_URL_KMS": self.aws_url,
-            "TABLE_NAME": cfg.table_name,
-            "RECORDINGS_BUCKET": cfg.recordings_bucket,
-            "ACCOUNT_ID": ACCOUNT_ID,
-            "EVENT_BUS_NAME": cfg.bus_name,
-            "DEFAULT_MEDIA_REGION": cfg.region,
-            "POWERTOOLS_SERVICE_NAME": "meetings",
+            "WEBHOOK_TARGETS": "loopback",
             "POWERTOOLS_LOG_LEVEL": cfg.log_level,
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
             "POWERTOOLS_METRICS_DISABLED": "true",
         }
-        env.update(self._webhook_env)
         env.update(cfg.extra_environment)
         return env
 
     def _start_functions(self) -> None:
-        env = self.function_environment()
         sizes = {
             "api": self.config.api_workers,
             "events": self.config.events_workers,
@@ -305,20 +360,54 @@ class LocalStack:
             # A batch's attempts run side by side in one worker.
             "webhook_delivery": self.config.webhook_delivery_workers,
         }
+        self._iam_dir = Path(tempfile.mkdtemp(prefix="meetings-local-iam-"))
+        self._stoppers.append(lambda: shutil.rmtree(self._iam_dir, ignore_errors=True))
         for name, workers in sizes.items():
+            spec = self.deployed.function(name)
             pool = HandlerPool(
-                deployment.HANDLERS[name],
+                spec.handler,
                 function_name=f"{FUNCTION_PREFIX}-{name}",
-                environment=env,
+                environment=self.function_environment(name),
                 workers=workers,
-                timeout_seconds=29.0 if name == "api" else 60.0,
+                timeout_seconds=float(spec.timeout_seconds),
                 log_path=self.config.worker_log_path,
                 world_offset=self.world.offset,
+                memory_mb=spec.memory_mb,
+                iam_guard=self._guard(name),
             )
             self._pools[name] = pool
             self._stoppers.append(pool.close)
         for pool in self._pools.values():
             pool.warm_up()
+
+    def _guard(self, name: str) -> IamGuard | None:
+        if not self.config.enforce_iam:
+            return None
+        policy_path = self.policy_path(name)
+        self.deployed.write_policy(name, policy_path)
+        usage_dir = self.config.iam_usage_dir
+        if usage_dir is not None:
+            Path(usage_dir).mkdir(parents=True, exist_ok=True)
+        self._guards[name] = IamGuard(
+            function=name,
+            role=self.deployed.function(name).role_logical_id,
+            account=ACCOUNT_ID,
+            policy_path=str(policy_path),
+            usage_path=None if usage_dir is None else str(Path(usage_dir) / f"{name}.jsonl"),
+        )
+        return self._guards[name]
+
+    def policy_path(self, function: str) -> Path:
+        """Where the function's workers read its role's statements (rewritable by tests)."""
+        return self._iam_dir / f"{function}.policy.json"
+
+    def _poller_client(self, function: str) -> Any:
+        """An SQS client for an event source mapping: Lambda polls with the function's role."""
+        client = self.client("sqs")
+        guard = self._guards.get(function)
+        if guard is not None:
+            guard.attach(client)
+        return client
 
     def invoke(self, function: str, event: dict[str, Any]) -> Any:
         future: Future[Any] = self._pools[function].submit(event)
@@ -328,19 +417,25 @@ class LocalStack:
         # Chime → the default bus → the rule → SQS, as deployed (moto accepts the `aws.chime`
         # source that real EventBridge keeps for AWS itself).
         self.chime.add_sink(EventBridgeSink(client=self.client("events")))
+        template = self.deployed.template
+        events_source = template.queue_of("events")
         self.events_poller = SqsBatchPoller(
-            sqs=self.client("sqs"),
+            sqs=self._poller_client("events"),
             queue_url=resources["chime_queue_url"],
             queue_arn=resources["chime_queue_arn"],
             invoke=lambda event: self.invoke("events", event),
+            batch_size=events_source.batch_size,
+            report_batch_item_failures=events_source.report_batch_item_failures,
         )
         streams = self.client("dynamodbstreams")
+        schedule = template.schedules[0]
         self.cleanup_schedule = RateSchedule(
-            period_seconds=self._cleanup_period(),
-            invoke=lambda event: self.invoke("cleanup", event),
-            payload={},
+            period_seconds=self._cleanup_period(schedule.expression),
+            invoke=lambda event: self.invoke(schedule.function, event),
+            payload=dict(schedule.input),
             now=self.world.now,
         )
+        stream_source = template.stream_sources[0]
         self.ttl_sweeper = TtlSweeper(
             dynamodb=self.client("dynamodb"),
             table_name=self.config.table_name,
@@ -353,7 +448,8 @@ class LocalStack:
             StreamPoller(
                 streams=streams,
                 stream_arn=resources["stream_arn"],
-                invoke=lambda event: self.invoke("publisher", event),
+                invoke=lambda event: self.invoke(stream_source.function, event),
+                batch_size=stream_source.batch_size,
             ),
             SqsBatchPoller(
                 sqs=self.client("sqs"),
@@ -365,10 +461,14 @@ class LocalStack:
             self.ttl_sweeper,
             *(
                 SqsBatchPoller(
-                    sqs=self.client("sqs"),
+                    sqs=self._poller_client(function),
                     queue_url=resources[f"webhook_{queue}_url"],
                     queue_arn=resources[f"webhook_{queue}_arn"],
                     invoke=self._invoker(function),
+                    batch_size=template.queue_of(function).batch_size,
+                    report_batch_item_failures=template.queue_of(
+                        function
+                    ).report_batch_item_failures,
                 )
                 for queue, function, pollers in (
                     ("events", "webhook_fanout", 1),
@@ -384,10 +484,10 @@ class LocalStack:
     def _invoker(self, function: str) -> Callable[[dict[str, Any]], Any]:
         return lambda event: self.invoke(function, event)
 
-    def _cleanup_period(self) -> float:
+    def _cleanup_period(self, expression: str) -> float:
         if self.config.cleanup_every_seconds is not None:
             return self.config.cleanup_every_seconds
-        return rate_seconds(self.config.cleanup_schedule)
+        return rate_seconds(expression)
 
     def _record_domain_events(self, event: dict[str, Any]) -> dict[str, Any]:
         for record in event["Records"]:
@@ -424,6 +524,7 @@ class LocalStack:
             cors=CorsPolicy(allowed_origins=self.config.cors_origins),
             host=self.config.host,
             port=self.config.api_port,
+            routes=self.deployed.routes(),
         )
         self.gateway.start()
         self.api_url = self.gateway.url
