@@ -387,7 +387,10 @@ class LocalStack:
         self.deployed.write_policy(name, policy_path)
         usage_dir = self.config.iam_usage_dir
         if usage_dir is not None:
+            # What the used/granted table reads (local/iam/usage.py).
             Path(usage_dir).mkdir(parents=True, exist_ok=True)
+            self.deployed.write_policy(name, Path(usage_dir) / f"{name}.policy.json")
+            self.deployed.write_arn_names(Path(usage_dir) / "names.json")
         self._guards[name] = IamGuard(
             function=name,
             role=self.deployed.function(name).role_logical_id,
@@ -400,6 +403,17 @@ class LocalStack:
     def policy_path(self, function: str) -> Path:
         """Where the function's workers read its role's statements (rewritable by tests)."""
         return self._iam_dir / f"{function}.policy.json"
+
+    def set_role_policy(
+        self,
+        function: str,
+        documents: list[dict[str, Any]] | None = None,
+        *,
+        trace: Path | None = None,
+    ) -> None:
+        """What the function's role allows from its next call on (None: as synthesized), and
+        where its decisions are traced (None: nowhere). Tests remove one permission with it."""
+        self.deployed.write_policy(function, self.policy_path(function), documents, trace)
 
     def _poller_client(self, function: str) -> Any:
         """An SQS client for an event source mapping: Lambda polls with the function's role."""

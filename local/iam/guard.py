@@ -9,8 +9,14 @@ raise AWS's. The Lambda code is unchanged and cannot tell.
 
 Every decision is recorded once per distinct (action, resource, condition context) as a JSON
 line in the guard's usage file, which the used/granted report reads. The role's statements
-are read from a JSON file the local stack writes; a test may rewrite it (one permission
-removed) and the workers follow from their next call.
+are read from a JSON file the local stack writes (`{"documents": [...], "trace": path|null}`);
+a test may rewrite it — one permission removed, or a trace file that then receives every
+decision of the function's calls until the next rewrite — and the workers follow from their
+next call.
+
+A presigned URL is authorized when it is used, with the signer's permissions; locally the
+guard judges it when it is signed and refuses to sign one its role could not use (the same
+permission, found one step earlier).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from typing import Any, ClassVar, Final
 import botocore.session
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.client import BaseClient
+from botocore.exceptions import ClientError
 
 from local.iam.actions import UnmodelledOperationError, Where, requests_for
 from local.iam.policy import Decision, Policy, Request
@@ -88,7 +95,9 @@ class _State:
         self._lock = threading.Lock()
         self._policy_stamp: tuple[int, int] | None = None
         self._policy = Policy(())
+        self._trace: str | None = None
         self._recorded: set[tuple[str, str, str, str]] = set()
+        self._traced: set[tuple[str, str, str, str]] = set()
 
     @classmethod
     def of(cls, guard: IamGuard) -> _State:
@@ -100,8 +109,10 @@ class _State:
         stamp = (stat.st_ino, stat.st_mtime_ns)
         if stamp != self._policy_stamp:
             with self._lock:
-                documents = json.loads(Path(self.guard.policy_path).read_text())
-                self._policy = Policy.from_documents(documents)
+                written = json.loads(Path(self.guard.policy_path).read_text())
+                self._policy = Policy.from_documents(written["documents"])
+                self._trace = written.get("trace")
+                self._traced = set()
                 self._policy_stamp = stamp
         return self._policy
 
@@ -119,7 +130,10 @@ class _State:
             decision = policy.decide(request)
             self.record(request, decision)
             if decision != "allow":
-                context[_REFUSAL] = _answer(service, self._message(request, decision))
+                refusal = _answer(service, self._message(request, decision))
+                if context.get("is_presign_request"):
+                    raise ClientError(refusal[1], model.name)  # type: ignore[arg-type]
+                context[_REFUSAL] = refusal
                 return
 
     # before-call: a refused call is answered here and never sent.
@@ -138,23 +152,24 @@ class _State:
         )
 
     def record(self, request: Request, decision: Decision) -> None:
-        if self.guard.usage_path is None:
-            return
         context = json.dumps({k: list(v) for k, v in request.context.items()}, sort_keys=True)
         key = (request.action, request.resource, context, decision)
+        line = {
+            "function": self.guard.function,
+            "action": request.action,
+            "resource": request.resource,
+            "context": json.loads(context),
+            "decision": decision,
+        }
         with self._lock:
-            if key in self._recorded:
-                return
-            self._recorded.add(key)
-            line = {
-                "function": self.guard.function,
-                "action": request.action,
-                "resource": request.resource,
-                "context": json.loads(context),
-                "decision": decision,
-            }
-            with open(self.guard.usage_path, "a") as usage:
-                usage.write(json.dumps(line) + "\n")
+            for path, seen in (
+                (self.guard.usage_path, self._recorded),
+                (self._trace, self._traced),
+            ):
+                if path is not None and key not in seen:
+                    seen.add(key)
+                    with open(path, "a") as out:
+                        out.write(json.dumps(line) + "\n")
 
 
 def _answer(service: str, message: str) -> tuple[AWSResponse, dict[str, Any]]:

@@ -133,6 +133,24 @@ class Statement:
             sid=str(statement.get("Sid", "")),
         )
 
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"Effect": self.effect}
+        for key, values in (
+            ("Sid", self.sid),
+            ("Action", list(self.actions)),
+            ("NotAction", list(self.not_actions)),
+            ("Resource", list(self.resources)),
+            ("NotResource", list(self.not_resources)),
+        ):
+            if values:
+                out[key] = values
+        if self.conditions:
+            block: dict[str, dict[str, list[str]]] = {}
+            for condition in self.conditions:
+                block.setdefault(condition.operator, {})[condition.key] = list(condition.values)
+            out["Condition"] = block
+        return out
+
     def matches_action(self, action: str) -> bool:
         if self.not_actions:
             return not any(matches(a, action, ignore_case=True) for a in self.not_actions)
@@ -178,6 +196,9 @@ class Policy:
                 for statement in _as_list(document.get("Statement", []))
             )
         )
+
+    def to_documents(self) -> list[dict[str, Any]]:
+        return [{"Version": "2012-10-17", "Statement": [s.to_json() for s in self.statements]}]
 
     def decide(self, request: Request) -> Decision:
         allowed = False

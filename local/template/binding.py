@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from local.apigw import Route, compile_route
+from local.iam.usage import logical_name
 from local.template.check import check
 from local.template.model import Bindings, DeployedTemplate, FunctionSpec, TemplateError, resolve
 from local.template.synth import TEMPLATE_DIR, load_template
@@ -94,15 +95,32 @@ class BoundTemplate:
         return [resolve(document, self.bindings, strict=False) for document in documents]
 
     def write_policy(
-        self, name: str, path: Path, documents: list[dict[str, Any]] | None = None
+        self,
+        name: str,
+        path: Path,
+        documents: list[dict[str, Any]] | None = None,
+        trace: Path | None = None,
     ) -> None:
-        """Write a role's documents where its workers read them (atomically: a worker reads
-        the old or the new file, never half of one)."""
+        """Write a role's documents (default: as synthesized) where its workers read them,
+        atomically: a worker reads the old file or the new one, never half of one. `trace`:
+        a file that then receives the decisions of every call the function makes."""
+        written = {
+            "documents": self.policy_documents(name) if documents is None else documents,
+            "trace": None if trace is None else str(trace),
+        }
         temporary = path.with_suffix(".tmp")
-        temporary.write_text(
-            json.dumps(documents if documents is not None else self.policy_documents(name))
-        )
+        temporary.write_text(json.dumps(written))
         temporary.replace(path)
+
+    def write_arn_names(self, path: Path) -> None:
+        """Local ARN → the template resource it stands for (readable usage tables)."""
+        names = {
+            attributes[key]: logical_name(logical_id)
+            for logical_id, attributes in self.bindings.attributes.items()
+            for key in ("Arn", "StreamArn")
+            if key in attributes
+        }
+        path.write_text(json.dumps(names, indent=1))
 
 
 def _logical_id(reference: Any, variable: str) -> str:

@@ -168,8 +168,9 @@ class DeployedTemplate:
             self._rule(lid, props) for lid, props in self.of_type("AWS::Events::Rule").items()
         ]
         self.schedules = [
-            self._schedule(props, by_logical_id)
+            schedule
             for props in self.of_type("AWS::Scheduler::Schedule").values()
+            if (schedule := self._schedule(props, by_logical_id)) is not None
         ]
         self.routes = {
             props["RouteKey"]: props.get("AuthorizationType", "NONE")
@@ -242,11 +243,14 @@ class DeployedTemplate:
             target_queue_logical_ids=tuple(_target_of(t["Arn"]) for t in props.get("Targets", [])),
         )
 
-    def _schedule(self, props: Mapping[str, Any], functions: Mapping[str, str]) -> ScheduleSpec:
+    def _schedule(
+        self, props: Mapping[str, Any], functions: Mapping[str, str]
+    ) -> ScheduleSpec | None:
+        """The schedule, if it invokes one of the functions (else the check names it missing)."""
         target = props["Target"]
         function = functions.get(_target_of(target["Arn"]))
         if function is None:
-            raise TemplateError(f"the schedule invokes {target['Arn']}, none of the functions")
+            return None
         return ScheduleSpec(
             props["ScheduleExpression"], function, json.loads(target.get("Input", "{}"))
         )
