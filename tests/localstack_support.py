@@ -24,7 +24,6 @@ import pytest
 
 from local.stack import LocalStack, LocalStackConfig
 
-
 # Every local stack of a test session records its functions' IAM decisions here; the session
 # writes the used/granted table beside it (tests/conftest.py, docs/deploy.md).
 IAM_USAGE_DIR = Path(__file__).resolve().parents[1] / "build" / "iam-usage"
