@@ -108,7 +108,7 @@ def _name(resource: str, names: Mapping[str, str]) -> str:
 
 def render(rows: list[Row]) -> str:
     lines = [
-        "| function | action | resource | condition | calls |",
+        "| function | action | resource | condition | distinct calls |",
         "|---|---|---|---|---|",
     ]
     for row in rows:

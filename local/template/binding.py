@@ -115,9 +115,9 @@ class BoundTemplate:
     def write_arn_names(self, path: Path) -> None:
         """Local ARN → the template resource it stands for (readable usage tables)."""
         names = {
-            attributes[key]: logical_name(logical_id)
+            attributes[key]: logical_name(logical_id) + suffix
             for logical_id, attributes in self.bindings.attributes.items()
-            for key in ("Arn", "StreamArn")
+            for key, suffix in (("Arn", ""), ("StreamArn", " stream"))
             if key in attributes
         }
         path.write_text(json.dumps(names, indent=1))

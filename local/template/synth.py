@@ -15,6 +15,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -44,6 +45,7 @@ LOCAL_CONTEXT: Final[dict[str, Any]] = {
     "jwtAudience": [DEFAULT_AUDIENCE],
 }
 _HASH_FILE: Final = "inputs.sha256"
+log = logging.getLogger("local.template")
 
 
 class SynthError(RuntimeError):
@@ -75,6 +77,7 @@ def template_path(directory: Path = TEMPLATE_DIR) -> Path:
         stamp = directory / _HASH_FILE
         found = _template_file(directory)
         if found is None or not stamp.exists() or stamp.read_text().strip() != wanted:
+            log.info("synthesizing the template into %s (missing or stale)", directory)
             _synthesize(directory)
             found = _template_file(directory)
             if found is None:
