@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import socket
-import tempfile
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -19,8 +17,6 @@ from typing import Any
 
 import boto3
 from meetings import deployment
-from meetings.domain.webhook_retries import RetryPolicy
-from meetings.settings import Settings
 from moto.core.models import DEFAULT_ACCOUNT_ID
 
 from local.auth import LocalIssuer
@@ -39,7 +35,9 @@ from local.event_delivery import (
 )
 from local.gateway import CorsPolicy, LocalGateway
 from local.iam.guard import IamGuard
+from local.iam.roles import LocalRoles
 from local.lambda_runtime import HandlerPool
+from local.resources import LocalNames, LocalResources
 from local.template.binding import BoundTemplate
 from local.template.model import TemplateError
 from local.template.synth import TEMPLATE_DIR
@@ -122,7 +120,6 @@ class LocalStack:
         self.domain_events: list[dict[str, Any]] = []
         self._stoppers: list[Any] = []
         self._pools: dict[str, HandlerPool] = {}
-        self._guards: dict[str, IamGuard] = {}
         self.deployed: BoundTemplate
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -146,7 +143,17 @@ class LocalStack:
             )
         self._start_moto()
         self._start_chime()
-        resources = self._create_resources()
+        resources = LocalResources(
+            self.client,
+            self.deployed,
+            LocalNames(
+                table_name=cfg.table_name,
+                recordings_bucket=cfg.recordings_bucket,
+                bus_name=cfg.bus_name,
+                function_prefix=FUNCTION_PREFIX,
+                extra_environment=cfg.extra_environment,
+            ),
+        ).create()
         self._start_functions()
         self.webhook_dead_letters_url = resources["webhook_dead_letters_url"]
         self._start_event_sources(resources)
@@ -197,130 +204,6 @@ class LocalStack:
             aws_secret_access_key="local",  # noqa: S106 - moto accepts any credentials
         )
 
-    def _create_resources(self) -> dict[str, str]:
-        cfg = self.config
-        deployed = self.deployed
-        table = self.client("dynamodb").create_table(**deployment.table_definition(cfg.table_name))
-        description = table["TableDescription"]
-        deployed.bind_table(cfg.table_name, description["TableArn"], description["LatestStreamArn"])
-        self.client("dynamodb").update_time_to_live(
-            TableName=cfg.table_name,
-            TimeToLiveSpecification={"Enabled": True, "AttributeName": deployment.TTL_ATTRIBUTE},
-        )
-        self.client("s3").create_bucket(Bucket=cfg.recordings_bucket)
-        deployed.bind_environment_target(
-            "RECORDINGS_BUCKET",
-            Ref=cfg.recordings_bucket,
-            Arn=f"arn:aws:s3:::{cfg.recordings_bucket}",
-        )
-        events, sqs = self.client("events"), self.client("sqs")
-        bus_arn = events.create_event_bus(Name=cfg.bus_name)["EventBusArn"]
-        deployed.bind_bus(cfg.bus_name, bus_arn)
-        chime_queue = self._queue(sqs, "chime-events")
-        deployed.bind_queue(
-            deployed.template.queue_of("events").queue_logical_id,
-            chime_queue["url"],
-            chime_queue["arn"],
-        )
-        # A local tap on the project's bus (not deployed): what /_local/domain-events shows.
-        domain_queue = self._queue(sqs, "domain-events")
-        events.put_rule(
-            Name="domain-events",
-            EventBusName=cfg.bus_name,
-            EventPattern=json.dumps({"source": [self._domain_source()]}),
-        )
-        events.put_targets(
-            Rule="domain-events",
-            EventBusName=cfg.bus_name,
-            Targets=[{"Id": "log", "Arn": domain_queue["arn"]}],
-        )
-        webhooks = self._create_webhook_resources(sqs)
-        for name in deployment.HANDLERS:
-            deployed.bind_function(name, f"{FUNCTION_PREFIX}-{name}")
-        self._create_rules(events)
-        return webhooks | {
-            "stream_arn": table["TableDescription"]["LatestStreamArn"],
-            "chime_queue_url": chime_queue["url"],
-            "chime_queue_arn": chime_queue["arn"],
-            "domain_queue_url": domain_queue["url"],
-            "domain_queue_arn": domain_queue["arn"],
-        }
-
-    def _create_rules(self, events: Any) -> None:
-        """The template's rules, with its patterns, each on its bus and to its queues."""
-        for rule in self.deployed.template.rules:
-            bus = {} if rule.bus_logical_id is None else {"EventBusName": self.config.bus_name}
-            events.put_rule(Name=rule.logical_id, EventPattern=json.dumps(rule.pattern), **bus)
-            targets = [
-                {"Id": f"target{n}", "Arn": self.deployed.bindings.attributes.get(queue, {})["Arn"]}
-                for n, queue in enumerate(rule.target_queue_logical_ids)
-                if self._bound(queue, f"rule {rule.logical_id}")
-            ]
-            events.put_targets(Rule=rule.logical_id, Targets=targets, **bus)
-
-    def _bound(self, logical_id: str, user: str) -> bool:
-        if "Arn" not in self.deployed.bindings.attributes.get(logical_id, {}):
-            raise TemplateError(f"{user} targets {logical_id}, which the local stack does not run")
-        return True
-
-    def _create_webhook_resources(self, sqs: Any) -> dict[str, str]:
-        """As deployed (docs/webhooks.md): the KMS key sealing secrets; the "webhook events"
-        queue the rule feeds; the deliveries queue, whose maxReceiveCount is the (local,
-        shortened) retry schedule's attempts, and its dead-letter queue."""
-        deployed = self.deployed
-        key = self.client("kms").create_key(Description="webhook secrets")["KeyMetadata"]
-        deployed.bind_environment_target("WEBHOOK_KEY_ID", Ref=key["KeyId"], Arn=key["Arn"])
-        settings = Settings.from_environ(
-            {
-                **deployed.literal_environment("webhook_delivery"),
-                "TABLE_NAME": self.config.table_name,
-                "EVENT_BUS_NAME": self.config.bus_name,
-                **self.config.extra_environment,
-            }
-        )
-        policy = RetryPolicy(
-            base_seconds=settings.webhook_retry_base_seconds,
-            horizon_seconds=settings.webhook_retry_horizon_seconds,
-        )
-        dead = self._queue(sqs, "webhook-deliveries-dlq")
-        deliveries = self._queue(
-            sqs,
-            "webhook-deliveries",
-            # An attempt takes at most 10 s: it must not come back while still in flight.
-            VisibilityTimeout="60",
-            RedrivePolicy=json.dumps(
-                {"deadLetterTargetArn": dead["arn"], "maxReceiveCount": policy.attempts}
-            ),
-        )
-        deliveries_id = deployed.template.queue_of("webhook_delivery").queue_logical_id
-        deployed.bind_queue(deliveries_id, deliveries["url"], deliveries["arn"])
-        dead_id = deployed.template.dead_letter_queue_of(deliveries_id)
-        if dead_id is not None:
-            deployed.bind_queue(dead_id, dead["url"], dead["arn"])
-        webhook_events = self._queue(sqs, "webhook-events")
-        deployed.bind_queue(
-            deployed.template.queue_of("webhook_fanout").queue_logical_id,
-            webhook_events["url"],
-            webhook_events["arn"],
-        )
-        return {
-            "webhook_events_url": webhook_events["url"],
-            "webhook_events_arn": webhook_events["arn"],
-            "webhook_deliveries_url": deliveries["url"],
-            "webhook_deliveries_arn": deliveries["arn"],
-            "webhook_dead_letters_url": dead["url"],
-        }
-
-    def _queue(self, sqs: Any, name: str, **attributes: str) -> dict[str, str]:
-        attributes = {"VisibilityTimeout": "2", **attributes}
-        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
-        return {"url": url, "arn": arn["Attributes"]["QueueArn"]}
-
-    def _domain_source(self) -> str:
-        environment = self.deployed.literal_environment("publisher") | self.config.extra_environment
-        return environment.get("DOMAIN_EVENT_SOURCE", deployment.DEFAULT_DOMAIN_EVENT_SOURCE)
-
     def function_environment(self, function: str = "api") -> dict[str, str]:
         """A function's environment as the template sets it (references resolved to the local
         resources), pointed at the local services through boto3's standard endpoint variables;
@@ -360,8 +243,8 @@ class LocalStack:
             # A batch's attempts run side by side in one worker.
             "webhook_delivery": self.config.webhook_delivery_workers,
         }
-        self._iam_dir = Path(tempfile.mkdtemp(prefix="meetings-local-iam-"))
-        self._stoppers.append(lambda: shutil.rmtree(self._iam_dir, ignore_errors=True))
+        self.roles = LocalRoles(self.deployed, ACCOUNT_ID, self.config.iam_usage_dir)
+        self._stoppers.append(self.roles.close)
         for name, workers in sizes.items():
             spec = self.deployed.function(name)
             pool = HandlerPool(
@@ -381,28 +264,7 @@ class LocalStack:
             pool.warm_up()
 
     def _guard(self, name: str) -> IamGuard | None:
-        if not self.config.enforce_iam:
-            return None
-        policy_path = self.policy_path(name)
-        self.deployed.write_policy(name, policy_path)
-        usage_dir = self.config.iam_usage_dir
-        if usage_dir is not None:
-            # What the used/granted table reads (local/iam/usage.py).
-            Path(usage_dir).mkdir(parents=True, exist_ok=True)
-            self.deployed.write_policy(name, Path(usage_dir) / f"{name}.policy.json")
-            self.deployed.write_arn_names(Path(usage_dir) / "names.json")
-        self._guards[name] = IamGuard(
-            function=name,
-            role=self.deployed.function(name).role_logical_id,
-            account=ACCOUNT_ID,
-            policy_path=str(policy_path),
-            usage_path=None if usage_dir is None else str(Path(usage_dir) / f"{name}.jsonl"),
-        )
-        return self._guards[name]
-
-    def policy_path(self, function: str) -> Path:
-        """Where the function's workers read its role's statements (rewritable by tests)."""
-        return self._iam_dir / f"{function}.policy.json"
+        return self.roles.guard(name) if self.config.enforce_iam else None
 
     def set_role_policy(
         self,
@@ -413,14 +275,13 @@ class LocalStack:
     ) -> None:
         """What the function's role allows from its next call on (None: as synthesized), and
         where its decisions are traced (None: nowhere). Tests remove one permission with it."""
-        self.deployed.write_policy(function, self.policy_path(function), documents, trace)
+        self.roles.set_policy(function, documents, trace=trace)
 
     def _poller_client(self, function: str) -> Any:
         """An SQS client for an event source mapping: Lambda polls with the function's role."""
         client = self.client("sqs")
-        guard = self._guards.get(function)
-        if guard is not None:
-            guard.attach(client)
+        if self.config.enforce_iam:
+            self.roles.guard(function).attach(client)
         return client
 
     def invoke(self, function: str, event: dict[str, Any]) -> Any:
