@@ -266,17 +266,6 @@ class LocalStack:
     def _guard(self, name: str) -> IamGuard | None:
         return self.roles.guard(name) if self.config.enforce_iam else None
 
-    def set_role_policy(
-        self,
-        function: str,
-        documents: list[dict[str, Any]] | None = None,
-        *,
-        trace: Path | None = None,
-    ) -> None:
-        """What the function's role allows from its next call on (None: as synthesized), and
-        where its decisions are traced (None: nowhere). Tests remove one permission with it."""
-        self.roles.set_policy(function, documents, trace=trace)
-
     def _poller_client(self, function: str) -> Any:
         """An SQS client for an event source mapping: Lambda polls with the function's role."""
         client = self.client("sqs")

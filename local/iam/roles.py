@@ -52,6 +52,8 @@ class LocalRoles:
         *,
         trace: Path | None = None,
     ) -> None:
+        """What the function's role allows from its next call on (None: as synthesized), and
+        where its decisions are traced (None: nowhere). Tests remove one permission with it."""
         self.deployed.write_policy(function, self.policy_path(function), documents, trace)
 
     def close(self) -> None:

@@ -5,6 +5,8 @@ policy with every reference resolved to a local ARN."""
 from __future__ import annotations
 
 import json
+import os
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,14 @@ from typing import Any
 from local.apigw import Route, compile_route
 from local.iam.usage import logical_name
 from local.template.check import check
-from local.template.model import Bindings, DeployedTemplate, FunctionSpec, TemplateError, resolve
+from local.template.model import (
+    Bindings,
+    DeployedTemplate,
+    FunctionSpec,
+    TemplateError,
+    resolve,
+    target_of,
+)
 from local.template.synth import TEMPLATE_DIR, load_template
 
 
@@ -46,7 +55,10 @@ class BoundTemplate:
     def bind_environment_target(self, variable: str, **attributes: str) -> None:
         """The resource a function variable names (e.g. RECORDINGS_BUCKET → the bucket)."""
         reference = self.function("api").environment[variable]
-        logical_id = _logical_id(reference, variable)
+        try:
+            logical_id = target_of(reference)
+        except TemplateError as error:
+            raise TemplateError(f"{variable}: {error}") from None
         self.bindings.bind(logical_id, **attributes)
 
     def bind_queue(self, logical_id: str, url: str, arn: str) -> None:
@@ -108,9 +120,7 @@ class BoundTemplate:
             "documents": self.policy_documents(name) if documents is None else documents,
             "trace": None if trace is None else str(trace),
         }
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(written))
-        temporary.replace(path)
+        _write_atomically(path, json.dumps(written))
 
     def write_arn_names(self, path: Path) -> None:
         """Local ARN → the template resource it stands for (readable usage tables)."""
@@ -120,13 +130,11 @@ class BoundTemplate:
             for key, suffix in (("Arn", ""), ("StreamArn", " stream"))
             if key in attributes
         }
-        path.write_text(json.dumps(names, indent=1))
+        _write_atomically(path, json.dumps(names, indent=1))
 
 
-def _logical_id(reference: Any, variable: str) -> str:
-    if isinstance(reference, dict):
-        if "Ref" in reference:
-            return str(reference["Ref"])
-        if "Fn::GetAtt" in reference:
-            return str(reference["Fn::GetAtt"][0])
-    raise TemplateError(f"{variable} is {reference!r} in the template, not a resource reference")
+def _write_atomically(path: Path, text: str) -> None:
+    """Readers (workers, other stacks of a test session) see the old file or the new one."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}")
+    temporary.write_text(text)
+    temporary.replace(path)

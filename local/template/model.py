@@ -214,12 +214,12 @@ class DeployedTemplate:
                 memory_mb=int(props.get("MemorySize", 128)),
                 timeout_seconds=int(props.get("Timeout", 3)),
                 environment=props.get("Environment", {}).get("Variables", {}),
-                role_logical_id=_target_of(props["Role"]),
+                role_logical_id=target_of(props["Role"]),
             )
         return functions
 
     def _event_source(self, props: Mapping[str, Any], functions: Mapping[str, str]) -> None:
-        function = functions.get(_target_of(props["FunctionName"]))
+        function = functions.get(target_of(props["FunctionName"]))
         if function is None:
             return
         source = props["EventSourceArn"]["Fn::GetAtt"]
@@ -238,9 +238,9 @@ class DeployedTemplate:
         pattern = props["EventPattern"]
         return RuleSpec(
             logical_id=logical_id,
-            bus_logical_id=None if bus in (None, "default") else _target_of(bus),
+            bus_logical_id=None if bus in (None, "default") else target_of(bus),
             pattern=json.loads(pattern) if isinstance(pattern, str) else pattern,
-            target_queue_logical_ids=tuple(_target_of(t["Arn"]) for t in props.get("Targets", [])),
+            target_queue_logical_ids=tuple(target_of(t["Arn"]) for t in props.get("Targets", [])),
         )
 
     def _schedule(
@@ -248,7 +248,7 @@ class DeployedTemplate:
     ) -> ScheduleSpec | None:
         """The schedule, if it invokes one of the functions (else the check names it missing)."""
         target = props["Target"]
-        function = functions.get(_target_of(target["Arn"]))
+        function = functions.get(target_of(target["Arn"]))
         if function is None:
             return None
         return ScheduleSpec(
@@ -263,7 +263,7 @@ class DeployedTemplate:
 
     def dead_letter_queue_of(self, queue_logical_id: str) -> str | None:
         policy = self.resources[queue_logical_id].get("Properties", {}).get("RedrivePolicy")
-        return _target_of(policy["deadLetterTargetArn"]) if policy else None
+        return target_of(policy["deadLetterTargetArn"]) if policy else None
 
     def role_policy_documents(self, role_logical_id: str) -> list[Mapping[str, Any]]:
         """Every identity policy document of a role: its inline ones and the AWS::IAM::Policy
@@ -274,12 +274,12 @@ class DeployedTemplate:
             raise TemplateError(f"{role_logical_id} has managed policies, which are not modelled")
         documents = [p["PolicyDocument"] for p in role.get("Policies", [])]
         for props in self.of_type("AWS::IAM::Policy").values():
-            if any(_target_of(r) == role_logical_id for r in props.get("Roles", [])):
+            if any(target_of(r) == role_logical_id for r in props.get("Roles", [])):
                 documents.append(props["PolicyDocument"])
         return documents
 
 
-def _target_of(reference: Any) -> str:
+def target_of(reference: Any) -> str:
     """The logical id a Ref or Fn::GetAtt names."""
     if isinstance(reference, dict):
         if "Ref" in reference:

@@ -157,12 +157,12 @@ def tour(
     """Every function's allowed calls during the tour, as each role traced them."""
     traces = tmp_path_factory.mktemp("iam-trace")
     for function in deployment.HANDLERS:
-        local_stack.set_role_policy(function, trace=traces / f"{function}.jsonl")
+        local_stack.roles.set_policy(function, trace=traces / f"{function}.jsonl")
     try:
         _drive(Api(local_stack.api_url), local_stack, receiver, wait_until)
     finally:
         for function in deployment.HANDLERS:
-            local_stack.set_role_policy(function)
+            local_stack.roles.set_policy(function)
     made = {f: _traced(traces / f"{f}.jsonl") for f in deployment.HANDLERS}
     refused = [line for lines in made.values() for line in lines if line["decision"] != "allow"]
     assert not refused, f"the synthesized roles refused calls of the tour: {refused}"
@@ -353,11 +353,11 @@ def test_removing_a_permission_fails_the_call_that_needs_it(
     )
     trace = tmp_path / "trace.jsonl"
     without = _granted(local_stack, function).without_action(action)
-    local_stack.set_role_policy(function, without.to_documents(), trace=trace)
+    local_stack.roles.set_policy(function, without.to_documents(), trace=trace)
     try:
         answer = api.request(*request_line, token=token, body=body)
     finally:
-        local_stack.set_role_policy(function)
+        local_stack.roles.set_policy(function)
     assert answer.status == status, answer.body
     refused = [line for line in _traced(trace) if line["decision"] != "allow"]
     assert [line["action"] for line in refused] == [action]
