@@ -10,6 +10,8 @@ import sys
 import threading
 
 from local.stack import LocalStack, LocalStackConfig, PortBusyError
+from local.template.model import TemplateError
+from local.template.synth import SynthError
 
 QUICKSTART = """\
 Local stack ready (Ctrl-C stops it):
@@ -50,7 +52,7 @@ def parse_args(argv: list[str]) -> LocalStackConfig:
         "--cleanup-every",
         type=float,
         default=None,
-        help="seconds between cleanup runs (default: the deployed schedule)",
+        help="seconds between cleanup runs (default: the template's schedule)",
     )
     parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO"))
     args = parser.parse_args(argv)
@@ -69,11 +71,13 @@ def parse_args(argv: list[str]) -> LocalStackConfig:
 def main(argv: list[str] | None = None) -> int:
     config = parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # A first start synthesizes the template (seconds): say so.
+    logging.getLogger("local.template").setLevel(logging.INFO)
     stack = LocalStack(config)
     try:
         stack.start()
-    except PortBusyError as busy:
-        print(f"error: {busy}", file=sys.stderr)
+    except (PortBusyError, TemplateError, SynthError) as refused:
+        print(f"error: {refused}", file=sys.stderr)
         stack.stop()
         return 1
     print(
