@@ -66,7 +66,8 @@ class Options:
     flap_seconds: float = 120.0
     flap_period: float = 20.0
     deadline_seconds: float = 900.0
-    delivery_workers: int = 4  # delivery batches handled at once (Lambda scales these out)
+    # Delivery batches handled at once on each lane (Lambda scales these out).
+    delivery_workers: int = 4
 
 
 @dataclass(frozen=True)
@@ -314,7 +315,7 @@ def run(base_url: str, receivers: Receivers, options: Options) -> dict[str, Any]
 @contextmanager
 def local_stack(delivery_workers: int) -> Iterator[str]:
     """A local stack on ephemeral loopback ports, retries in seconds, `delivery_workers`
-    delivery batches at once; the functions' output goes to a scratch file."""
+    delivery batches at once on each lane; the functions' output goes to a scratch file."""
     from local.stack import LocalStack, LocalStackConfig  # noqa: PLC0415
 
     with tempfile.TemporaryDirectory(prefix="webhooks-") as scratch:

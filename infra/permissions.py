@@ -237,8 +237,10 @@ def _webhook_secrets(sid: str, action: str, key: kms.IKey) -> iam.PolicyStatemen
     )
 
 
-def send_deliveries(queue: sqs.IQueue) -> iam.PolicyStatement:
-    """Queue a delivery (fan-out, ping, redeliver, a retry's next attempt)."""
+def send_deliveries(*queues: sqs.IQueue) -> iam.PolicyStatement:
+    """Queue a delivery (fan-out, ping, redeliver, a first attempt's retry)."""
     return iam.PolicyStatement(
-        sid="SendDeliveries", actions=["sqs:SendMessage"], resources=[queue.queue_arn]
+        sid="SendDeliveries",
+        actions=["sqs:SendMessage"],
+        resources=[queue.queue_arn for queue in queues],
     )

@@ -39,13 +39,14 @@ OUTPUT_WEBHOOK_KEY_ARN = "WebhookKeyArn"
 OUTPUT_WEBHOOK_DELIVERY_QUEUE_URL = "WebhookDeliveryQueueUrl"
 OUTPUT_WEBHOOK_DEAD_LETTER_QUEUE_URL = "WebhookDeadLetterQueueUrl"
 # The variables of the settings the stack fills with deployed resources (Settings'
-# recordings_bucket, account_id, webhook_key_id, webhook_delivery_queue_url). Their values
+# recordings_bucket, account_id, webhook_key_id, webhook_{delivery,retry}_queue_url). Their values
 # are CloudFormation's (tokens at synth time), set as they are: the settings' own rules
 # (a bucket name's pattern, 12 digits) hold for what CloudFormation resolves, not for tokens.
 RECORDINGS_BUCKET_VARIABLE: Final = "RECORDINGS_BUCKET"
 ACCOUNT_ID_VARIABLE: Final = "ACCOUNT_ID"
 WEBHOOK_KEY_ID_VARIABLE: Final = "WEBHOOK_KEY_ID"
 WEBHOOK_DELIVERY_QUEUE_URL_VARIABLE: Final = "WEBHOOK_DELIVERY_QUEUE_URL"
+WEBHOOK_RETRY_QUEUE_URL_VARIABLE: Final = "WEBHOOK_RETRY_QUEUE_URL"
 
 
 def function_environment(
@@ -154,6 +155,7 @@ class MeetingsStack(Stack):
                 ACCOUNT_ID_VARIABLE: self.account,
                 WEBHOOK_KEY_ID_VARIABLE: self.webhooks.key.key_arn,
                 WEBHOOK_DELIVERY_QUEUE_URL_VARIABLE: self.webhooks.deliveries_queue.queue_url,
+                WEBHOOK_RETRY_QUEUE_URL_VARIABLE: self.webhooks.retries_queue.queue_url,
             },
         )
         functions = {}

@@ -1,9 +1,13 @@
 """Webhook delivery: the project's bus → rule → events queue → fan-out → deliveries queue →
 deliverer, plus the KMS key that encrypts the subscriptions' secrets.
 
-Retries live on the deliveries queue. The deliverer backs a failed delivery off by changing
-the message's visibility (SQS allows at most 12 hours per receive) and reporting it as a
-batch item failure, so each attempt is one receive. The queue must not cut that schedule
+Deliveries wait on two lanes: first attempts to healthy endpoints on the deliveries queue,
+retries and every delivery to a failing endpoint on the retries queue, whose event source may
+use at most RETRY_LANE_MAX_CONCURRENCY of the deliverer's concurrency, so slow endpoints never
+take the capacity first attempts need. A first attempt that fails is sent to the retries queue
+(delayed by its backoff). There the deliverer backs a failed delivery off by changing the
+message's visibility (SQS allows at most 12 hours per receive) and reporting it as a batch
+item failure, so each attempt is one receive. The queue must not cut that schedule
 short: it keeps a message for RETENTION (14 days) and parks it in the dead-letter queue only
 after DELIVERY_MAX_RECEIVES receives. Even at the 12 hour ceiling on every attempt those
 receives span 20 x 12 h = 10 days, inside the retention; 24 hours of retries need only 3 of
@@ -44,6 +48,9 @@ MIN_RETRY_SPAN: Final = Duration.hours(24)
 # Both batch sizes: the fan-out reads one subscription query per event, the deliverer POSTs a
 # batch concurrently (FUNCTION_SIZES explains the timeout).
 BATCH_SIZE: Final = 10
+# Concurrent deliverer invocations the retry lane may hold (each up to BATCH_SIZE attempts
+# of up to 10 s): the first lane scales on with the rest of the function's concurrency.
+RETRY_LANE_MAX_CONCURRENCY: Final = 20
 # The deliverer counts one of these (Count, dimension `service`) per attempt.
 DELIVERIES_FAILED_METRIC: Final = "WebhookDeliveriesFailed"
 DELIVERIES_SUCCEEDED_METRIC: Final = "WebhookDeliveriesSucceeded"
@@ -88,6 +95,13 @@ class WebhookDelivery(Construct):
             dead_letter_queue=self.deliveries_dead_letter_queue,
             max_receive_count=DELIVERY_MAX_RECEIVES,
         )
+        self.retries_queue = encrypted_queue(
+            self,
+            "RetriesQueue",
+            visibility_timeout=_visibility_for("webhook_delivery"),
+            dead_letter_queue=self.deliveries_dead_letter_queue,
+            max_receive_count=DELIVERY_MAX_RECEIVES,
+        )
         self.rule_dead_letter_queue = dead_letter_queue_of(
             "the webhook rule's target", self, "RuleDeadLetterQueue"
         )
@@ -109,16 +123,24 @@ class WebhookDelivery(Construct):
                 self.events_queue, batch_size=BATCH_SIZE, report_batch_item_failures=True
             )
         )
-        fanout.grant(send_deliveries(self.deliveries_queue))
+        fanout.grant(send_deliveries(self.deliveries_queue, self.retries_queue))
 
         delivery = functions["webhook_delivery"]
-        # The event source's own grant covers ChangeMessageVisibility on this queue.
+        # The event sources' own grants cover ChangeMessageVisibility on their queues.
         delivery.function.add_event_source(
             sources.SqsEventSource(
                 self.deliveries_queue, batch_size=BATCH_SIZE, report_batch_item_failures=True
             )
         )
-        delivery.grant(decrypt_webhook_secrets(self.key))
+        delivery.function.add_event_source(
+            sources.SqsEventSource(
+                self.retries_queue,
+                batch_size=BATCH_SIZE,
+                report_batch_item_failures=True,
+                max_concurrency=RETRY_LANE_MAX_CONCURRENCY,
+            )
+        )
+        delivery.grant(decrypt_webhook_secrets(self.key), send_deliveries(self.retries_queue))
 
         # The admin API encrypts a new secret and queues pings and redeliveries.
         functions["api"].grant(

@@ -15,7 +15,13 @@ from meetings.domain.webhook_retries import RetryPolicy
 from meetings.settings import Settings
 
 from local.template.binding import BoundTemplate
-from local.template.model import TemplateError
+from local.template.model import TemplateError, target_of
+
+# The delivery lanes' queues (docs/webhooks.md), by the variable that names each.
+LANE_QUEUES = {
+    "WEBHOOK_DELIVERY_QUEUE_URL": "webhook-deliveries",
+    "WEBHOOK_RETRY_QUEUE_URL": "webhook-retries",
+}
 
 
 @dataclass(frozen=True)
@@ -104,8 +110,9 @@ class LocalResources:
 
     def _create_webhook_resources(self, sqs: Any) -> dict[str, str]:
         """As deployed (docs/webhooks.md): the KMS key sealing secrets; the "webhook events"
-        queue the rule feeds; the deliveries queue, whose maxReceiveCount is the (local,
-        shortened) retry schedule's attempts, and its dead-letter queue."""
+        queue the rule feeds; the two delivery lanes' queues (each the one its variable
+        names), whose maxReceiveCount is the (local, shortened) retry schedule's attempts, and
+        their dead-letter queue."""
         deployed = self.deployed
         key = self.client("kms").create_key(Description="webhook secrets")["KeyMetadata"]
         deployed.bind_environment_target("WEBHOOK_KEY_ID", Ref=key["KeyId"], Arn=key["Arn"])
@@ -122,20 +129,27 @@ class LocalResources:
             horizon_seconds=settings.webhook_retry_horizon_seconds,
         )
         dead = self._queue(sqs, "webhook-deliveries-dlq")
-        deliveries = self._queue(
-            sqs,
-            "webhook-deliveries",
+        lane = {
             # An attempt takes at most 10 s: it must not come back while still in flight.
-            VisibilityTimeout="60",
-            RedrivePolicy=json.dumps(
+            "VisibilityTimeout": "60",
+            "RedrivePolicy": json.dumps(
                 {"deadLetterTargetArn": dead["arn"], "maxReceiveCount": policy.attempts}
             ),
-        )
-        deliveries_id = deployed.template.queue_of("webhook_delivery").queue_logical_id
-        deployed.bind_queue(deliveries_id, deliveries["url"], deliveries["arn"])
-        dead_id = deployed.template.dead_letter_queue_of(deliveries_id)
-        if dead_id is not None:
-            deployed.bind_queue(dead_id, dead["url"], dead["arn"])
+        }
+        lanes = {}
+        for variable, name in LANE_QUEUES.items():
+            lanes[name] = self._queue(sqs, name, **lane)
+            deployed.bind_environment_target(
+                variable,
+                Ref=lanes[name]["url"],
+                QueueUrl=lanes[name]["url"],
+                Arn=lanes[name]["arn"],
+                QueueName=name,
+            )
+            lane_id = target_of(deployed.function("webhook_delivery").environment[variable])
+            dead_id = deployed.template.dead_letter_queue_of(lane_id)
+            if dead_id is not None:
+                deployed.bind_queue(dead_id, dead["url"], dead["arn"])
         webhook_events = self._queue(sqs, "webhook-events")
         deployed.bind_queue(
             deployed.template.queue_of("webhook_fanout").queue_logical_id,
@@ -145,8 +159,6 @@ class LocalResources:
         return {
             "webhook_events_url": webhook_events["url"],
             "webhook_events_arn": webhook_events["arn"],
-            "webhook_deliveries_url": deliveries["url"],
-            "webhook_deliveries_arn": deliveries["arn"],
             "webhook_dead_letters_url": dead["url"],
         }
 

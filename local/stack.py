@@ -77,9 +77,9 @@ class LocalStackConfig:
     transaction_in_flight_ms: float = DEFAULT_TRANSACTION_IN_FLIGHT_MS
     # How often expired items are swept (DynamoDB's TTL), besides right after a clock advance.
     ttl_sweep_every_seconds: float = 5.0
-    # Batches of webhook deliveries handled at once (a poller and a worker each), as Lambda
-    # runs several batches of one SQS source side by side: a batch waiting on a slow receiver
-    # holds only its own poller.
+    # Batches of webhook deliveries handled at once on each lane (a poller and a worker
+    # each), as Lambda runs several batches of one SQS source side by side: a batch waiting on
+    # a slow receiver holds only its own poller, and the retry lane only its own pollers.
     webhook_delivery_workers: int = 1
     # Where the synthesized template lives (synthesized there when missing or stale).
     template_dir: str = str(TEMPLATE_DIR)
@@ -240,8 +240,10 @@ class LocalStack:
             "publisher": 1,
             "cleanup": 1,
             "webhook_fanout": 1,
-            # A batch's attempts run side by side in one worker.
-            "webhook_delivery": self.config.webhook_delivery_workers,
+            # A batch's attempts run side by side in one worker; each lane's pollers have
+            # workers of their own, as each Lambda invocation has its own environment.
+            "webhook_delivery": len(self.deployed.template.queues_of("webhook_delivery"))
+            * self.config.webhook_delivery_workers,
         }
         self.roles = LocalRoles(self.deployed, ACCOUNT_ID, self.config.iam_usage_dir)
         self._stoppers.append(self.roles.close)
@@ -325,20 +327,24 @@ class LocalStack:
             self.ttl_sweeper,
             *(
                 SqsBatchPoller(
-                    sqs=self._poller_client(function),
-                    queue_url=resources[f"webhook_{queue}_url"],
-                    queue_arn=resources[f"webhook_{queue}_arn"],
-                    invoke=self._invoker(function),
-                    batch_size=template.queue_of(function).batch_size,
-                    report_batch_item_failures=template.queue_of(
-                        function
-                    ).report_batch_item_failures,
+                    sqs=self._poller_client(source.function),
+                    queue_url=self.deployed.bindings.attributes[source.queue_logical_id][
+                        "QueueUrl"
+                    ],
+                    queue_arn=self.deployed.bindings.attributes[source.queue_logical_id]["Arn"],
+                    invoke=self._invoker(source.function),
+                    batch_size=source.batch_size,
+                    report_batch_item_failures=source.report_batch_item_failures,
                 )
-                for queue, function, pollers in (
-                    ("events", "webhook_fanout", 1),
-                    ("deliveries", "webhook_delivery", self.config.webhook_delivery_workers),
+                # The webhook queues' mappings; each delivery lane has pollers of its own: its
+                # batches never take the other lane's.
+                for source in template.queue_sources
+                if source.function != "events"
+                for _ in range(
+                    self.config.webhook_delivery_workers
+                    if source.function == "webhook_delivery"
+                    else 1
                 )
-                for _ in range(pollers)
             ),
         ]
         for part in parts:

@@ -95,6 +95,7 @@ _RULES: Final[dict[str, _Rule]] = {
     # machine only), the retry schedule and the disable window.
     "webhook_key_id": _Rule("WEBHOOK_KEY_ID"),
     "webhook_delivery_queue_url": _Rule("WEBHOOK_DELIVERY_QUEUE_URL"),
+    "webhook_retry_queue_url": _Rule("WEBHOOK_RETRY_QUEUE_URL"),
     "webhook_targets": _Rule("WEBHOOK_TARGETS", pattern=r"public|loopback"),
     "webhook_retry_base_seconds": _Rule("WEBHOOK_RETRY_BASE_SECONDS", int, ge=1, le=300),
     "webhook_retry_horizon_seconds": _Rule(
@@ -124,6 +125,7 @@ class Settings:
     account_id: str = ""
     webhook_key_id: str = ""
     webhook_delivery_queue_url: str = ""
+    webhook_retry_queue_url: str = ""
     webhook_targets: str = "public"
     webhook_retry_base_seconds: int = 5
     webhook_retry_horizon_seconds: int = 86400

@@ -281,7 +281,9 @@ class Container:
     def delivery_queue(self) -> SqsDeliveryQueue:
         from meetings.adapters.delivery_queue import SqsDeliveryQueue  # noqa: PLC0415
 
-        return SqsDeliveryQueue(self.settings.webhook_delivery_queue_url)
+        return SqsDeliveryQueue(
+            self.settings.webhook_delivery_queue_url, self.settings.webhook_retry_queue_url
+        )
 
     @cached_property
     def webhook_targets(self) -> TargetPolicy:
@@ -307,7 +309,7 @@ class Container:
     def webhook_fanout(self) -> WebhookFanout:
         from meetings.service.webhook_delivery import WebhookFanout  # noqa: PLC0415
 
-        return WebhookFanout(self.webhook_store, self.delivery_queue)
+        return WebhookFanout(self.webhook_store, self.delivery_queue, clock=self.now)
 
     @cached_property
     def webhook_delivering(self) -> WebhookDelivering:

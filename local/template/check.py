@@ -7,6 +7,7 @@ import json
 from typing import Any, Final
 
 from meetings import deployment
+from meetings.domain.webhooks import Lane
 
 from local.event_delivery import rate_seconds
 from local.template.model import DeployedTemplate, TemplateError
@@ -19,9 +20,10 @@ RESOURCE_VARIABLES: Final = (
     "ACCOUNT_ID",
     "WEBHOOK_KEY_ID",
     "WEBHOOK_DELIVERY_QUEUE_URL",
+    "WEBHOOK_RETRY_QUEUE_URL",
 )
-# Functions fed by an SQS queue, and the rule that feeds it with its pattern.
-QUEUE_FED: Final = ("events", "webhook_fanout", "webhook_delivery")
+# Functions fed by SQS queues, and how many: the deliverer reads one queue per lane.
+QUEUE_FED: Final = {"events": 1, "webhook_fanout": 1, "webhook_delivery": len(Lane)}
 
 
 class TemplateMismatchError(TemplateError):
@@ -86,10 +88,12 @@ def _environment(template: DeployedTemplate) -> list[str]:
 
 def _event_sources(template: DeployedTemplate) -> list[str]:
     found = []
-    for function in QUEUE_FED:
-        sources = [s for s in template.queue_sources if s.function == function]
-        if len(sources) != 1:
-            found.append(f"function {function}: {len(sources)} SQS event sources, expected 1")
+    for function, expected in QUEUE_FED.items():
+        sources = template.queues_of(function)
+        if len(sources) != expected:
+            found.append(
+                f"function {function}: {len(sources)} SQS event sources, expected {expected}"
+            )
     streams = [s for s in template.stream_sources if s.function == "publisher"]
     table = template.the_one("AWS::DynamoDB::Table")
     if [s.table_logical_id for s in streams] != [table]:

@@ -255,8 +255,12 @@ class DeployedTemplate:
             props["ScheduleExpression"], function, json.loads(target.get("Input", "{}"))
         )
 
+    def queues_of(self, function: str) -> list[QueueSource]:
+        return [s for s in self.queue_sources if s.function == function]
+
     def queue_of(self, function: str) -> QueueSource:
-        found = [s for s in self.queue_sources if s.function == function]
+        """The one SQS event source of a function fed by one queue."""
+        found = self.queues_of(function)
         if len(found) != 1:
             raise TemplateError(f"the {function} function has {len(found)} SQS event sources")
         return found[0]

@@ -3,8 +3,9 @@ a meeting's lifecycle, and every delivery verified with the Standard Webhooks li
 Python and in Node, as customers' receivers do. A receiver that fails its first attempts gets
 the event on a retry (same `webhook-id`); one answering 410 is disabled, and the others get
 `webhook.disabled`. Receivers verify with their real clocks, also after the world clock moved.
-A receiver that holds its connection does not delay another's delivery in the same batch.
-Only loopback receives traffic."""
+A receiver that holds its connection does not delay another's delivery in the same batch, nor,
+once it is failing, in the next batches: its deliveries wait on the retry lane. Only loopback
+receives traffic."""
 
 from __future__ import annotations
 
@@ -47,7 +48,8 @@ class Receiver:
     """An HTTP server on 127.0.0.1: `/ok` answers 204, `/flaky` 500 to the first two requests
     of each webhook-id then 200, `/gone` 410; `/hold` keeps the delivery of `hold_id` open
     without an answer until `release` is set (`held`: one is being held; `abandoned`: the
-    sender gave up on it)."""
+    sender gave up on it); `/sick` answers 503 to the first webhook-id it sees, every time,
+    and holds every other."""
 
     requests: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -64,9 +66,20 @@ class Receiver:
                 self.abandoned.set()  # the sender closed the connection: it stopped waiting
                 return
 
+    def holds(self, path: str, webhook_id: str) -> bool:
+        if path.startswith("/sick"):
+            return webhook_id != self._first_id_at(path)
+        return path.startswith("/hold") and webhook_id == self.hold_id
+
+    def _first_id_at(self, path: str) -> str:
+        with self.lock:
+            return next(r.headers.get("webhook-id", "") for r in self.requests if r.path == path)
+
     def status_for(self, path: str, webhook_id: str) -> int:
         if path == "/gone":
             return 410
+        if path.startswith("/sick"):
+            return 503
         if path == "/flaky":
             seen = sum(
                 1
@@ -92,7 +105,7 @@ def receiver() -> Iterator[tuple[Receiver, str]]:
             with state.lock:
                 state.requests.append(Received(self.path, headers, body))
                 status = state.status_for(self.path, headers.get("webhook-id", ""))
-            if self.path.startswith("/hold") and headers.get("webhook-id") == state.hold_id:
+            if state.holds(self.path, headers.get("webhook-id", "")):
                 state.hold(self.connection)
             self.send_response(status)
             self.send_header("content-length", "0")
@@ -295,3 +308,29 @@ def test_one_slow_endpoint_does_not_delay_another_in_the_same_batch(
         assert invocation.result(timeout=60) == {"batchItemFailures": []}
     [fast] = state.at(fast_path)
     assert Webhook(fast_secret).verify(fast.body, fast.headers)["data"]["eventId"] == event_id
+
+
+def test_a_failing_slow_endpoint_does_not_delay_another_across_batches(
+    api: Api, unique: Callable[[str], str], wait: Callable[..., Any], receiver: tuple[Receiver, str]
+) -> None:
+    """One delivery worker per lane (the suite's stack): the sick endpoint's held attempt takes
+    the retry lane's only worker, and the healthy endpoint's ping still goes through."""
+    state, base = receiver
+    state.held, state.release, state.abandoned = (threading.Event() for _ in range(3))
+    admin = api.token(unique("admin"), groups=["admins"])
+    sick_path, fast_path = f"/sick?hook={unique('sick')}", f"/ok?hook={unique('fast')}"
+    sick_id, _ = _register(api, admin, base + sick_path, ["webhook.disabled"])
+    fast_id, _ = _register(api, admin, base + fast_path, ["webhook.disabled"])
+    try:
+        assert api.request("POST", f"/webhooks/{sick_id}/ping", token=admin).status == 202
+        wait(lambda: api.request("GET", f"/webhooks/{sick_id}", token=admin)
+             .json["webhook"]["failingSince"], timeout=30)  # fmt: skip
+        assert api.request("POST", f"/webhooks/{sick_id}/ping", token=admin).status == 202
+        assert wait(state.held.is_set, timeout=30)  # the retry lane's worker is stuck on it
+        assert api.request("POST", f"/webhooks/{fast_id}/ping", token=admin).status == 202
+        assert wait(lambda: state.at(fast_path), timeout=30)
+        # The healthy endpoint got its event while the sick one's attempt is still held open.
+        assert not state.abandoned.is_set()
+    finally:
+        state.release.set()
+        api.request("DELETE", f"/webhooks/{sick_id}", token=admin)

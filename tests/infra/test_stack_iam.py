@@ -43,6 +43,7 @@ def expected_statements(stack: Deployment, name: str) -> set[Statement]:
         "key": stack.logical_id(s.webhooks.key),
         "events_queue": stack.logical_id(s.webhooks.events_queue),
         "deliveries": stack.logical_id(s.webhooks.deliveries_queue),
+        "retries": stack.logical_id(s.webhooks.retries_queue),
     }
     account = "<AWS::AccountId>" if Token.is_unresolved(s.account) else s.account
     meetings = f"arn:<AWS::Partition>:chime:{stack.stack.region}:{account}:meeting/*"
@@ -52,6 +53,9 @@ def expected_statements(stack: Deployment, name: str) -> set[Statement]:
     read_recordings = (("s3:GetObject",), (f"{bucket}/recordings/*",))
     read_sink_policy = (("s3:GetBucketPolicy",), (bucket,))
     send_deliveries = (("sqs:SendMessage",), (f"{ids['deliveries']}.Arn",))
+    send_retries = (("sqs:SendMessage",), (f"{ids['retries']}.Arn",))
+    both_lanes = (f"{ids['deliveries']}.Arn", f"{ids['retries']}.Arn")
+    send_to_both_lanes = (("sqs:SendMessage",), both_lanes)
     consume = (
         "sqs:ChangeMessageVisibility",
         "sqs:DeleteMessage",
@@ -152,12 +156,14 @@ def expected_statements(stack: Deployment, name: str) -> set[Statement]:
         "webhook_fanout": {
             (("dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:Query"), (table,)),
             (consume, (f"{ids['events_queue']}.Arn",)),
-            send_deliveries,
+            send_to_both_lanes,
         },
         "webhook_delivery": {
             (read_write, (table,)),
             (consume, (f"{ids['deliveries']}.Arn",)),
+            (consume, (f"{ids['retries']}.Arn",)),
             (("kms:Decrypt",), (f"{ids['key']}.Arn",)),
+            send_retries,
         },
     }
     return common | by_function[name]

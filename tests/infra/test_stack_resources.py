@@ -137,6 +137,8 @@ def test_the_environment_is_the_settings_model(default: Deployment) -> None:
         assert render(env["WEBHOOK_KEY_ID"]) == f"{default.logical_id(stack.webhooks.key)}.Arn"
         deliveries = default.logical_id(stack.webhooks.deliveries_queue)
         assert render(env["WEBHOOK_DELIVERY_QUEUE_URL"]) == deliveries  # Ref: the URL
+        retries = default.logical_id(stack.webhooks.retries_queue)
+        assert render(env["WEBHOOK_RETRY_QUEUE_URL"]) == retries
         assert env["RECORDING_URL_TTL_SECONDS"] == "900"
         assert env["RECORDINGS_VISIBLE_TO_ATTENDEES"] == "false"
         # Loopback deliveries are for the local stack only: deployed, public targets only.
@@ -162,6 +164,7 @@ def test_the_deployed_resources_variables_are_settings_variables() -> None:
         stack_module.ACCOUNT_ID_VARIABLE,
         stack_module.WEBHOOK_KEY_ID_VARIABLE,
         stack_module.WEBHOOK_DELIVERY_QUEUE_URL_VARIABLE,
+        stack_module.WEBHOOK_RETRY_QUEUE_URL_VARIABLE,
     }
     assert deployed <= set(Settings.env_names())
 
@@ -224,7 +227,7 @@ def test_the_rule_delivers_to_the_queue_with_its_own_dead_letter_queue(
 
 def test_every_queue_uses_sse_sqs_and_refuses_plain_http(default: Deployment) -> None:
     queues = default.of_type("AWS::SQS::Queue")
-    assert len(queues) == 10  # 5 of meetings, 5 of webhooks
+    assert len(queues) == 11  # 5 of meetings, 6 of webhooks
     for queue in queues.values():
         assert queue["Properties"]["SqsManagedSseEnabled"] is True
         assert "KmsMasterKeyId" not in queue["Properties"]

@@ -73,11 +73,14 @@ def test_the_default_pattern_is_the_shared_constant() -> None:
     assert deployment.webhook_event_pattern(source) == deployment.WEBHOOK_EVENT_PATTERN
 
 
-def test_the_delivery_queue_lets_retries_span_a_day_and_more(default: Deployment) -> None:
+@pytest.mark.parametrize("lane", ["deliveries_queue", "retries_queue"])
+def test_each_delivery_lane_lets_retries_span_a_day_and_more(
+    lane: str, default: Deployment
+) -> None:
     """Each attempt is one receive whose visibility the deliverer sets (at most 12 hours): the
     queue must keep a delivery through every receive it allows, and allow enough of them."""
     hooks = default.stack.webhooks
-    props = queue(default, hooks.deliveries_queue)
+    props = queue(default, getattr(hooks, lane))
     receives = props["RedrivePolicy"]["maxReceiveCount"]
     retention = props["MessageRetentionPeriod"]
     assert receives >= webhooks.MIN_ATTEMPTS >= 12
@@ -100,7 +103,11 @@ def test_the_events_queue_feeds_the_fanout_with_a_dead_letter_queue(default: Dep
 
 @pytest.mark.parametrize(
     ("function", "queue_attribute"),
-    [("webhook_fanout", "events_queue"), ("webhook_delivery", "deliveries_queue")],
+    [
+        ("webhook_fanout", "events_queue"),
+        ("webhook_delivery", "deliveries_queue"),
+        ("webhook_delivery", "retries_queue"),
+    ],
 )
 def test_each_queue_feeds_its_function_with_partial_batch_failures(
     function: str, queue_attribute: str, default: Deployment
@@ -116,6 +123,24 @@ def test_each_queue_feeds_its_function_with_partial_batch_failures(
             "FunctionResponseTypes": ["ReportBatchItemFailures"],
         },
     )
+
+
+def test_the_retry_lane_can_never_hold_all_of_the_deliverers_concurrency(
+    default: Deployment,
+) -> None:
+    hooks = default.stack.webhooks
+    deliverer = default.logical_id(default.stack.functions["webhook_delivery"].function)
+    limits = {
+        render(m["Properties"]["EventSourceArn"]): m["Properties"].get("ScalingConfig")
+        for m in default.of_type("AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == {"Ref": deliverer}
+    }
+    assert limits == {
+        f"{default.logical_id(hooks.deliveries_queue)}.Arn": None,
+        f"{default.logical_id(hooks.retries_queue)}.Arn": {
+            "MaximumConcurrency": webhooks.RETRY_LANE_MAX_CONCURRENCY
+        },
+    }
 
 
 def test_dead_letters_and_the_failure_rate_raise_alarms(default: Deployment) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
@@ -34,11 +35,15 @@ def webhooks(api: Api, table: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str,
     key_id = boto3.client("kms", region_name=REGION).create_key()["KeyMetadata"]["KeyId"]
     sqs = boto3.client("sqs", region_name=REGION)
     queue_url = sqs.create_queue(QueueName="webhook-deliveries")["QueueUrl"]
+    retry_url = sqs.create_queue(QueueName="webhook-retries")["QueueUrl"]
     monkeypatch.setenv("WEBHOOK_KEY_ID", key_id)
     monkeypatch.setenv("WEBHOOK_DELIVERY_QUEUE_URL", queue_url)
+    monkeypatch.setenv("WEBHOOK_RETRY_QUEUE_URL", retry_url)
     monkeypatch.setenv("WEBHOOK_TARGETS", "loopback")
+    monkeypatch.setenv("WEBHOOK_RETRY_BASE_SECONDS", "1")
     forget_cached_state()
-    return {"key_id": key_id, "queue_url": queue_url, "sqs": sqs, "table": table}
+    return {"key_id": key_id, "queue_url": queue_url, "retry_url": retry_url, "sqs": sqs,
+            "table": table}  # fmt: skip
 
 
 def _create(api: Api, **body: Any) -> ApiAnswer:
@@ -108,10 +113,10 @@ BAD_REGISTRATIONS = [
 def test_bad_registrations_are_clear_400s_that_change_nothing(
     api: Api, webhooks: dict[str, Any]
 ) -> None:
-    for body, field in BAD_REGISTRATIONS:
+    for body, named in BAD_REGISTRATIONS:
         answer = api("POST", "/webhooks", caller=ADMIN, body=body)
         assert (answer.status, answer.error_code) == (400, "VALIDATION_ERROR"), body
-        assert field in json.dumps(answer.body["error"]), body
+        assert named in json.dumps(answer.body["error"]), body
     assert api("GET", "/webhooks", caller=ADMIN).body["webhooks"] == []
 
 
@@ -139,15 +144,23 @@ def test_disabling_by_patch_stops_pings_until_enabled(api: Api, webhooks: dict[s
     assert api("POST", f"/webhooks/{webhook_id}/ping", caller=ADMIN).status == 202
 
 
+@dataclass
+class Receiver:
+    url: str
+    received: list[tuple[dict[str, str], str]] = field(default_factory=list)
+    statuses: list[int] = field(default_factory=list)  # answered in turn, then 200
+
+
 @pytest.fixture
-def receiver() -> Iterator[tuple[str, list[tuple[dict[str, str], str]]]]:
+def receiver() -> Iterator[Receiver]:
+    statuses: list[int] = []
     received: list[tuple[dict[str, str], str]] = []
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["content-length"])).decode()
             received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-            self.send_response(200)
+            self.send_response(statuses.pop(0) if statuses else 200)
             self.send_header("content-length", "0")
             self.end_headers()
 
@@ -156,14 +169,14 @@ def receiver() -> Iterator[tuple[str, list[tuple[dict[str, str], str]]]]:
 
     server = HTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/in", received
+    yield Receiver(f"http://127.0.0.1:{server.server_address[1]}/in", received, statuses)
     server.shutdown()
     server.server_close()
 
 
 def _sqs_event(sqs: Any, queue_url: str) -> dict[str, Any]:
     messages = sqs.receive_message(
-        QueueUrl=queue_url, MaxNumberOfMessages=10, AttributeNames=["All"]
+        QueueUrl=queue_url, MaxNumberOfMessages=10, AttributeNames=["All"], WaitTimeSeconds=5
     )["Messages"]
     return {
         "Records": [
@@ -187,13 +200,13 @@ def _sqs_event(sqs: Any, queue_url: str) -> dict[str, Any]:
 def test_rotated_secrets_sign_a_ping_and_no_secret_reaches_a_log_line(
     api: Api,
     webhooks: dict[str, Any],
-    receiver: tuple[str, list[tuple[dict[str, str], str]]],
+    receiver: Receiver,
     capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     from meetings.handlers.webhook_delivery import handler  # noqa: PLC0415 - after the env
 
-    url, received = receiver
+    url, received = receiver.url, receiver.received
     created = _create(api, url=url)
     webhook_id, first = created.body["webhook"]["webhookId"], created.body["secret"]
     rotated = api("POST", f"/webhooks/{webhook_id}/rotate-secret", caller=ADMIN)
@@ -221,3 +234,28 @@ def test_rotated_secrets_sign_a_ping_and_no_secret_reaches_a_log_line(
     for secret in (first, second):
         assert secret not in logged and secret.removeprefix("whsec_") not in logged
     assert "whsec_" not in logged
+
+
+def test_a_failed_first_attempt_continues_on_the_retry_lane_with_the_same_event(
+    api: Api, webhooks: dict[str, Any], receiver: Receiver
+) -> None:
+    from meetings.handlers.webhook_delivery import handler  # noqa: PLC0415 - after the env
+
+    receiver.statuses.append(503)
+    webhook_id = _create(api, url=receiver.url).body["webhook"]["webhookId"]
+    ping = api("POST", f"/webhooks/{webhook_id}/ping", caller=ADMIN).body
+    sqs = webhooks["sqs"]
+    # Done on the first lane (SQS deletes it there), due again on the retry lane.
+    first = handler(_sqs_event(sqs, webhooks["queue_url"]), lambda_context())
+    assert first == {"batchItemFailures": []}
+    retry_event = _sqs_event(sqs, webhooks["retry_url"])  # visible after its 1 s backoff
+    [message] = [json.loads(r["body"]) for r in retry_event["Records"]]
+    assert (message["lane"], message["priorAttempts"], message["eventId"]) == (
+        "retry",
+        1,
+        ping["eventId"],
+    )
+    assert handler(retry_event, lambda_context()) == {"batchItemFailures": []}
+    log = api("GET", f"/webhooks/{webhook_id}/deliveries", caller=ADMIN).body["deliveries"]
+    assert [(d["attempt"], d["statusCode"]) for d in log] == [(2, 200), (1, 503)]
+    assert {h["webhook-id"] for h, _ in receiver.received} == {ping["eventId"]}

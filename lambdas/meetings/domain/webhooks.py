@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Final
 
@@ -25,6 +25,10 @@ SECRET_OVERLAP_MS: Final = 24 * 3600 * 1000
 ATTEMPT_RETENTION_SECONDS: Final = 7 * 86_400
 # An attempt's error text is cut to this length in the delivery log.
 MAX_ERROR_CHARS: Final = 300
+# How long a subscription stays on the retry lane after its last failing spell ended: an
+# endpoint that fails every first attempt and answers the retry (slow to wake, say) would
+# otherwise come back to the first lane after every success and hold it again.
+PROBATION_MS: Final = 15 * 60 * 1000
 
 
 class WebhookNotFoundError(DomainError):
@@ -43,6 +47,18 @@ class DisabledReason(StrEnum):
     ADMIN = "admin"  # PATCH {"enabled": false}
     GONE = "gone"  # the endpoint answered 410 Gone
     FAILING = "failing"  # every attempt failed for the disable window (a day by default)
+
+
+class Lane(StrEnum):
+    """The deliveries queue a delivery waits on (docs/webhooks.md, "Lanes").
+
+    First attempts to healthy endpoints wait on their own queue; retries, and every delivery to
+    an endpoint that is failing, wait on the retry lane. Slow or failing endpoints therefore
+    use the retry lane's capacity, never the one first attempts need.
+    """
+
+    FIRST = "first"
+    RETRY = "retry"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +84,8 @@ class WebhookRecord:
     disabledReason: DisabledReason | None = None  # noqa: N815
     # First failed attempt since the last success (None: the endpoint is healthy).
     failingSince: int | None = None  # noqa: N815
+    # The success that ended the last failing spell (its probation starts there).
+    recoveredAt: int | None = None  # noqa: N815
     # Raised by every write: updates are conditioned on the version they read.
     version: int = 0
 
@@ -77,6 +95,11 @@ class WebhookRecord:
 
     def wants(self, event_type: str) -> bool:
         return self.enabled and (ALL_EVENTS in self.eventTypes or event_type in self.eventTypes)
+
+    def lane(self, now_ms: int) -> Lane:
+        """Where its deliveries wait: the retry lane while failing and on probation after."""
+        on_probation = self.recoveredAt is not None and now_ms - self.recoveredAt < PROBATION_MS
+        return Lane.RETRY if self.failingSince is not None or on_probation else Lane.FIRST
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +111,10 @@ class Delivery:
     eventId: str  # noqa: N815 - the `webhook-id` header: the receiver's deduplication key
     eventType: str  # noqa: N815
     body: str
+    lane: Lane = Lane.FIRST
+    # Attempts made before the message was queued (on the first lane): a message's receives
+    # count only its own attempts.
+    priorAttempts: int = 0  # noqa: N815
 
     def to_message(self) -> str:
         return json.dumps(
@@ -96,6 +123,8 @@ class Delivery:
                 "eventId": self.eventId,
                 "eventType": self.eventType,
                 "body": self.body,
+                "lane": self.lane.value,
+                "priorAttempts": self.priorAttempts,
             },
             separators=(",", ":"),
         )
@@ -108,7 +137,13 @@ class Delivery:
             eventId=str(raw["eventId"]),
             eventType=str(raw["eventType"]),
             body=str(raw["body"]),
+            # Messages queued before lanes existed were all first attempts.
+            lane=Lane(raw.get("lane", Lane.FIRST.value)),
+            priorAttempts=int(raw.get("priorAttempts", 0)),
         )
+
+    def to_retry_lane(self, attempts_made: int) -> Delivery:
+        return replace(self, lane=Lane.RETRY, priorAttempts=attempts_made)
 
 
 @dataclass(frozen=True, slots=True)

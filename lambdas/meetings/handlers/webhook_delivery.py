@@ -1,11 +1,14 @@
 """Lambda entry point: one attempt of each delivery in a batch from the deliveries queue
 (service/webhook_delivery.py says what an attempt is).
 
-The batch's deliveries run side by side (Powertools' AsyncBatchProcessor, a thread each),
-so one slow endpoint — bounded by the 10-second timeout — never delays another. A failed
-attempt is reported as a batch item failure after the service made the message visible again
-when its next attempt is due; after the schedule's last attempt SQS moves it to the
-dead-letter queue (the queue's maxReceiveCount).
+The function consumes both lanes' queues (domain/webhooks.py, Lane). A batch's deliveries run
+side by side (Powertools' AsyncBatchProcessor, a thread each), so one slow endpoint — bounded
+by the 10-second timeout — never delays another in its batch; its later deliveries wait on
+the retry lane, so it holds no capacity of the first lane either. A delivery moved to the
+retry lane is done on its first-lane message. A failed attempt on the retry lane is reported
+as a batch item failure after the service made the message visible again when its next
+attempt is due; after the schedule's last attempt SQS moves it to the dead-letter queue (the
+queue's maxReceiveCount).
 """
 
 from __future__ import annotations

@@ -509,12 +509,16 @@ class SecretCipher(Protocol):
 
 
 class DeliveryQueue(Protocol):
-    """The deliveries queue: one message per event per subscription."""
+    """The deliveries queues, one per lane (Delivery.lane): one message per event per
+    subscription."""
 
-    def enqueue(self, deliveries: Sequence[Delivery]) -> None: ...
+    def enqueue(self, deliveries: Sequence[Delivery], delay_seconds: int = 0) -> None:
+        """Each delivery on its lane's queue, visible after `delay_seconds` or the queue's
+        longest delay, whichever is shorter."""
+        ...
 
-    def retry_after(self, receipt_handle: str, seconds: int) -> None:
-        """Make a received message visible again in `seconds` (its next attempt)."""
+    def retry_after(self, received: Delivery, receipt_handle: str, seconds: int) -> None:
+        """Make a message received from `received`'s lane visible again in `seconds`."""
         ...
 
 

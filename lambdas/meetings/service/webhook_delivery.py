@@ -1,10 +1,13 @@
 """Delivering domain events to webhook subscriptions (docs/webhooks.md, "Delivery").
 
 Fanout: each domain event becomes one delivery per enabled subscription that wants its type,
-on the deliveries queue. Delivery: one attempt of one delivery — the subscription read, its
-URL checked and resolved again (DNS may have changed since registration), signed with every
-live secret, POSTed to the address just checked, the attempt recorded. A failure schedules
-the next attempt (the message's visibility, domain/webhook_retries.py); a 410 or a day of
+on the deliveries queue of its lane: the first lane for a healthy subscription, the retry lane
+for one whose last attempt failed. Delivery: one attempt of one delivery — the subscription
+read, its URL checked and resolved again (DNS may have changed since registration), signed
+with every live secret, POSTed to the address just checked, the attempt recorded. A failure
+on the first lane moves the delivery to the retry lane; there, a failure schedules the next
+attempt (the message's visibility, domain/webhook_retries.py). So a slow or failing endpoint
+waits on the retry lane and never holds the capacity first attempts use. A 410 or a day of
 failures disables the subscription, which the table's stream turns into `webhook.disabled`.
 """
 
@@ -19,7 +22,7 @@ from enum import Enum
 from typing import Any, Final
 
 from meetings.domain import url_safety
-from meetings.domain.errors import ConflictError
+from meetings.domain.errors import ConflictError, UpstreamUnavailableError
 from meetings.domain.instants import rfc3339
 from meetings.domain.url_safety import IPAddress, Target, TargetPolicy, UnsafeUrlError
 from meetings.domain.webhook_retries import RetryPolicy
@@ -28,6 +31,7 @@ from meetings.domain.webhooks import (
     ATTEMPT_RETENTION_SECONDS,
     Delivery,
     DeliveryAttempt,
+    Lane,
     WebhookRecord,
     delivery_body,
     disable_reason_after_failure,
@@ -55,6 +59,7 @@ class Outcome(Enum):
     RETRY = "retry"  # failed; the message comes back when its next attempt is due
     GIVE_UP = "give_up"  # failed its last attempt: the message goes to the dead-letter queue
     DROPPED = "dropped"  # nothing to deliver to (deleted or disabled subscription)
+    MOVED = "moved"  # handed to the retry lane: done on this lane
 
 
 def resolve_target(
@@ -101,9 +106,10 @@ class DeliverySettings:
 
 
 class WebhookFanout:
-    def __init__(self, store: WebhookStore, queue: DeliveryQueue) -> None:
+    def __init__(self, store: WebhookStore, queue: DeliveryQueue, *, clock: Clock) -> None:
         self._store = store
         self._queue = queue
+        self._clock = clock
 
     def subscriptions(self) -> list[WebhookRecord]:
         """Every subscription (read once per batch of events)."""
@@ -117,8 +123,9 @@ class WebhookFanout:
         if not event_id:
             raise ValueError(f"a {event_type} event without an eventId")
         body = delivery_body(event_type, str(detail.get("occurredAt") or time), detail)
+        now = self._clock()
         deliveries = [
-            Delivery(record.webhookId, event_id, event_type, body)
+            Delivery(record.webhookId, event_id, event_type, body, lane=record.lane(now))
             for record in to
             if record.wants(event_type)
         ]
@@ -153,8 +160,8 @@ class WebhookDelivering:
         self._draw = draw
         self._opened: dict[tuple[str, bytes], bytes] = {}
 
-    def deliver(self, delivery: Delivery, attempt: int, receipt_handle: str) -> Outcome:
-        """One attempt of `delivery` (its `attempt`-th receive)."""
+    def deliver(self, delivery: Delivery, receives: int, receipt_handle: str) -> Outcome:
+        """One attempt of `delivery`, received for the `receives`-th time from its lane."""
         record = self._store.get(delivery.webhookId)
         if record is None or not record.enabled:
             logger.info(
@@ -162,31 +169,58 @@ class WebhookDelivering:
                 extra={"webhookId": delivery.webhookId, "eventId": delivery.eventId},
             )
             return Outcome.DROPPED
-        policy = self._settings.policy
-        if attempt > policy.attempts:
+        attempt = delivery.priorAttempts + receives
+        if attempt > self._settings.policy.attempts:
             # The queue allows more receives than the schedule: on to the dead-letter queue.
-            self._queue.retry_after(receipt_handle, 0)
+            self._queue.retry_after(delivery, receipt_handle, 0)
             return Outcome.GIVE_UP
+        if delivery.lane is Lane.FIRST and record.lane(self._clock()) is Lane.RETRY:
+            # Queued before its endpoint started failing: wait with its kind.
+            return self._move_to_retry_lane(delivery, attempt - 1, receipt_handle, wait=0)
+        return self._try(record, delivery, attempt, receipt_handle)
+
+    def _try(
+        self, record: WebhookRecord, delivery: Delivery, attempt: int, receipt_handle: str
+    ) -> Outcome:
         now = self._clock()
         outcome = self._attempt(record, delivery, now)
         if outcome.delivered:
             self._record(record, delivery, attempt, now, outcome, next_retry_at=None)
-            self._healthy(record)
+            self._healthy(record, now)
             count("WebhookDeliveriesSucceeded")
             return Outcome.DELIVERED
         count("WebhookDeliveriesFailed")
         if self._disable_after_failure(record, outcome, now):
             self._record(record, delivery, attempt, now, outcome, next_retry_at=None)
             return Outcome.DROPPED
-        wait = policy.wait_after(attempt, self._draw())
+        wait = self._settings.policy.wait_after(attempt, self._draw())
         next_retry_at = None if wait is None else now + wait * 1000
         self._record(record, delivery, attempt, now, outcome, next_retry_at=next_retry_at)
         if wait is None:
             count("WebhookDeliveryExhausted")
-            self._queue.retry_after(receipt_handle, 0)
+            self._queue.retry_after(delivery, receipt_handle, 0)
             return Outcome.GIVE_UP
-        self._queue.retry_after(receipt_handle, wait)
+        if delivery.lane is Lane.FIRST:
+            return self._move_to_retry_lane(delivery, attempt, receipt_handle, wait=wait)
+        self._queue.retry_after(delivery, receipt_handle, wait)
         return Outcome.RETRY
+
+    def _move_to_retry_lane(
+        self, delivery: Delivery, attempts_made: int, receipt_handle: str, *, wait: int
+    ) -> Outcome:
+        """Queue the delivery's next attempt on the retry lane, due in `wait` seconds. If the
+        retry lane refuses it, the delivery retries on this lane instead: late, never lost."""
+        try:
+            self._queue.enqueue([delivery.to_retry_lane(attempts_made)], delay_seconds=wait)
+        except UpstreamUnavailableError as refused:
+            logger.warning(
+                "webhook retry lane refused a delivery: it retries on the first lane",
+                extra={"webhookId": delivery.webhookId, "eventId": delivery.eventId,
+                       "error": str(refused)},
+            )  # fmt: skip
+            self._queue.retry_after(delivery, receipt_handle, wait)
+            return Outcome.RETRY
+        return Outcome.MOVED
 
     def _attempt(self, record: WebhookRecord, delivery: Delivery, now: int) -> SendOutcome:
         try:
@@ -249,9 +283,14 @@ class WebhookDelivering:
             },
         )
 
-    def _healthy(self, record: WebhookRecord) -> None:
+    def _healthy(self, record: WebhookRecord, now: int) -> None:
+        def change(current: WebhookRecord) -> WebhookRecord | None:
+            if current.failingSince is None:
+                return None
+            return dataclasses.replace(current, failingSince=None, recoveredAt=now)
+
         if record.failingSince is not None:
-            self._update(record.webhookId, lambda r: dataclasses.replace(r, failingSince=None))
+            self._update(record.webhookId, change)
 
     def _disable_after_failure(self, record: WebhookRecord, outcome: SendOutcome, now: int) -> bool:
         """Note the failure; True if it disabled the subscription."""

@@ -173,7 +173,8 @@ class WebhookAdmin:
         now = self._clock()
         if change.enabled is True and not record.enabled:
             values |= {"enabled": True, "disabledAt": None, "disabledReason": None}
-            values["failingSince"] = None  # a fresh start: a day of failures from now on
+            # A fresh start: a day of failures from now on, and the first lane.
+            values |= {"failingSince": None, "recoveredAt": None}
         elif change.enabled is False and record.enabled:
             values |= {"enabled": False, "disabledAt": now, "disabledReason": DisabledReason.ADMIN}
         return dataclasses.replace(record, **values, updatedAt=now)

@@ -12,7 +12,13 @@ from meetings.domain.errors import ForbiddenError, InvalidRequestError
 from meetings.domain.identity import Identity
 from meetings.domain.url_safety import LOOPBACK_ONLY, TargetPolicy
 from meetings.domain.webhook_retries import RetryPolicy
-from meetings.domain.webhooks import SECRET_OVERLAP_MS, Delivery, DisabledReason
+from meetings.domain.webhooks import (
+    PROBATION_MS,
+    SECRET_OVERLAP_MS,
+    Delivery,
+    DisabledReason,
+    Lane,
+)
 from meetings.service.webhook_delivery import (
     DeliverySettings,
     Outcome,
@@ -142,7 +148,7 @@ def test_the_local_stack_delivers_to_loopback_only() -> None:
     world.store.records[public_id] = deployed.store.records[public_id]
     world.resolver.asked.clear()
     outcome = world.delivering.deliver(Delivery(public_id, "e", "meeting.created", "{}"), 1, "r")
-    assert outcome is Outcome.RETRY and world.sender.sent == [] and world.resolver.asked == []
+    assert outcome is Outcome.MOVED and world.sender.sent == [] and world.resolver.asked == []
     assert LOOPBACK_ONLY in (world.store.attempts[-1].error or "")
 
 
@@ -184,7 +190,7 @@ def test_fanout_queues_one_delivery_per_wanting_enabled_subscription(world: Worl
     ended_only, _ = world.register(event_types=["meeting.ended"])
     off, _ = world.register()
     world.admin.update(ADMIN, off, WebhookChange(enabled=False))
-    fanout = WebhookFanout(world.store, world.queue)
+    fanout = WebhookFanout(world.store, world.queue, clock=lambda: world.now)
     detail = {"eventId": "e1", "meetingId": "m", "occurredAt": "2026-12-02T17:00:00.000Z"}
     assert fanout.fan_out("meeting.ended", detail, "t", fanout.subscriptions()) == 2
     assert fanout.fan_out("attendee.joined", detail, "t", fanout.subscriptions()) == 1
@@ -209,17 +215,42 @@ def test_dns_rebinding_after_registration_is_refused_at_delivery(world: World) -
     webhook_id, _ = world.register()
     world.resolver.answers["hooks.example.com"] = [ipaddress.ip_address("10.1.2.3")]
     outcome = world.delivering.deliver(Delivery(webhook_id, "e", "meeting.created", "{}"), 1, "r")
-    assert outcome is Outcome.RETRY
+    assert outcome is Outcome.MOVED
     assert world.sender.sent == []  # nothing was sent anywhere
     assert (world.store.attempts[-1].error or "").startswith("refused:")
 
 
-def test_a_failure_schedules_the_next_attempt_by_visibility(world: World) -> None:
+def test_a_first_attempt_that_fails_moves_to_the_retry_lane_due_after_its_backoff(
+    world: World,
+) -> None:
     webhook_id, _ = world.register()
     world.sender.status_codes = [503]
-    outcome = world.delivering.deliver(Delivery(webhook_id, "e", "meeting.created", "{}"), 2, "r2")
+    delivery = Delivery(webhook_id, "e", "meeting.created", "{}")
+    assert world.delivering.deliver(delivery, 1, "r1") is Outcome.MOVED
+    assert world.queue.queued == [delivery.to_retry_lane(1)]
+    assert world.queue.delays == [RetryPolicy().nominal_wait(1)]
+    assert world.queue.visibility == []  # done on the first lane: SQS deletes it there
+    assert world.store.attempts[-1].attempt == 1
+
+
+def test_a_retry_lane_that_refuses_leaves_the_retry_on_the_first_lane(world: World) -> None:
+    webhook_id, _ = world.register()
+    world.sender.status_codes = [503]
+    world.queue.refused_lanes = {Lane.RETRY}
+    delivery = Delivery(webhook_id, "e", "meeting.created", "{}")
+    assert world.delivering.deliver(delivery, 1, "r1") is Outcome.RETRY
+    assert world.queue.visibility == [(Lane.FIRST, "r1", RetryPolicy().nominal_wait(1))]
+
+
+def test_a_failure_on_the_retry_lane_schedules_the_next_attempt_by_visibility(
+    world: World,
+) -> None:
+    webhook_id, _ = world.register()
+    world.sender.status_codes = [503]
+    retrying = Delivery(webhook_id, "e", "meeting.created", "{}").to_retry_lane(1)
+    outcome = world.delivering.deliver(retrying, 1, "r2")  # its first receive: attempt 2
     assert outcome is Outcome.RETRY
-    assert world.queue.visibility == [("r2", RetryPolicy().nominal_wait(2))]
+    assert world.queue.visibility == [(Lane.RETRY, "r2", RetryPolicy().nominal_wait(2))]
     attempt = world.store.attempts[-1]
     assert (attempt.statusCode, attempt.attempt, attempt.delivered) == (503, 2, False)
     assert attempt.nextRetryAt == world.now + RetryPolicy().nominal_wait(2) * 1000
@@ -244,7 +275,7 @@ def test_receives_past_the_schedule_send_nothing_and_go_on_to_the_dead_letters(
     delivery = Delivery(webhook_id, "e", "meeting.created", "{}")
     outcome = world.delivering.deliver(delivery, RetryPolicy().attempts + 1, "r")
     assert outcome is Outcome.GIVE_UP and world.sender.sent == []
-    assert world.queue.visibility == [("r", 0)]
+    assert world.queue.visibility == [(Lane.FIRST, "r", 0)]
 
 
 def test_410_disables_the_subscription_and_stops_retrying(world: World) -> None:
@@ -262,15 +293,16 @@ def test_a_day_of_failures_disables_and_a_success_in_between_resets(world: World
     webhook_id, _ = world.register()
     world.sender.status_codes = [500]
     delivery = Delivery(webhook_id, "e", "meeting.created", "{}")
+    retrying = delivery.to_retry_lane(1)
     world.delivering.deliver(delivery, 1, "r")
     world.now += DAY_MS - 1
     world.sender.status_codes = [200]
-    world.delivering.deliver(delivery, 2, "r")
+    world.delivering.deliver(retrying, 1, "r")
     assert world.store.records[webhook_id].failingSince is None
     world.sender.status_codes = [500]
-    world.delivering.deliver(delivery, 1, "r")
+    world.delivering.deliver(retrying, 1, "r")  # on probation: its events take the retry lane
     world.now += DAY_MS
-    assert world.delivering.deliver(delivery, 3, "r") is Outcome.DROPPED
+    assert world.delivering.deliver(retrying, 2, "r") is Outcome.DROPPED
     assert world.store.records[webhook_id].disabledReason is DisabledReason.FAILING
 
 
@@ -282,3 +314,38 @@ def test_ping_and_redeliver_queue_the_same_event_again(world: World) -> None:
     [attempt] = world.admin.deliveries(ADMIN, webhook_id, limit=10, next_token=None).records
     again = world.admin.redeliver(ADMIN, webhook_id, attempt.deliveryId)
     assert (again.eventId, again.body) == (ping.eventId, ping.body)
+
+
+def test_a_failing_endpoint_waits_on_the_retry_lane_until_it_answers_again(
+    world: World,
+) -> None:
+    failing, _ = world.register()
+    healthy, _ = world.register(url="https://hooks.example.com/other")
+    world.sender.status_codes = [None]  # a timeout
+    first = Delivery(failing, "e1", "meeting.created", "{}")
+    assert world.delivering.deliver(first, 1, "r") is Outcome.MOVED
+    fanout = WebhookFanout(world.store, world.queue, clock=lambda: world.now)
+    fanout.fan_out("meeting.ended", {"eventId": "e2"}, "t", fanout.subscriptions())
+    lanes = {(d.webhookId, d.eventId): d.lane for d in world.queue.queued}
+    assert lanes[(failing, "e2")] is Lane.RETRY and lanes[(healthy, "e2")] is Lane.FIRST
+
+    # One queued on the first lane before the failure moves over without being attempted.
+    sent = len(world.sender.sent)
+    queued_earlier = Delivery(failing, "e0", "meeting.created", "{}")
+    assert world.delivering.deliver(queued_earlier, 1, "r") is Outcome.MOVED
+    assert len(world.sender.sent) == sent and world.queue.queued[-1] == (
+        queued_earlier.to_retry_lane(0)
+    )
+
+    world.sender.status_codes = [200]
+    assert world.delivering.deliver(first.to_retry_lane(1), 1, "r") is Outcome.DELIVERED
+    assert world.store.attempts[-1].attempt == 2
+
+    def lane_of_next_event(event_id: str) -> Lane:
+        fanout.fan_out("meeting.ended", {"eventId": event_id}, "t", fanout.subscriptions())
+        return next(d.lane for d in world.queue.queued[-2:] if d.webhookId == failing)
+
+    # Answering again, it stays on probation a while: a blip does not bring it back at once.
+    assert lane_of_next_event("e3") is Lane.RETRY
+    world.now += PROBATION_MS
+    assert lane_of_next_event("e4") is Lane.FIRST

@@ -8,8 +8,9 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from meetings.domain.errors import UpstreamUnavailableError
 from meetings.domain.url_safety import IPAddress, Target
-from meetings.domain.webhooks import Delivery, DeliveryAttempt, WebhookRecord
+from meetings.domain.webhooks import Delivery, DeliveryAttempt, Lane, WebhookRecord
 from meetings.service.ports import PageRequest, SendOutcome, TransactionRejectedError
 
 
@@ -72,13 +73,19 @@ class ReversibleCipher:
 @dataclass
 class RecordingQueue:
     queued: list[Delivery] = field(default_factory=list)
-    visibility: list[tuple[str, int]] = field(default_factory=list)
+    delays: list[int] = field(default_factory=list)  # one per queued delivery
+    # (lane received from, receipt handle, seconds)
+    visibility: list[tuple[Lane, str, int]] = field(default_factory=list)
+    refused_lanes: set[Lane] = field(default_factory=set)
 
-    def enqueue(self, deliveries: Sequence[Delivery]) -> None:
+    def enqueue(self, deliveries: Sequence[Delivery], delay_seconds: int = 0) -> None:
+        if any(delivery.lane in self.refused_lanes for delivery in deliveries):
+            raise UpstreamUnavailableError("the deliveries queue refused messages")
         self.queued.extend(deliveries)
+        self.delays.extend(delay_seconds for _ in deliveries)
 
-    def retry_after(self, receipt_handle: str, seconds: int) -> None:
-        self.visibility.append((receipt_handle, seconds))
+    def retry_after(self, received: Delivery, receipt_handle: str, seconds: int) -> None:
+        self.visibility.append((received.lane, receipt_handle, seconds))
 
 
 @dataclass

@@ -69,6 +69,7 @@ def webhook_to_item(record: WebhookRecord) -> Item:
         "disabledAt": record.disabledAt,
         "disabledReason": None if record.disabledReason is None else str(record.disabledReason),
         "failingSince": record.failingSince,
+        "recoveredAt": record.recoveredAt,
         "version": record.version,
         "secrets": [
             {"ciphertext": s.ciphertext}
@@ -96,6 +97,7 @@ def webhook_from_item(item: Item) -> WebhookRecord:
         disabledAt=plain.get("disabledAt"),
         disabledReason=None if reason is None else DisabledReason(reason),
         failingSince=plain.get("failingSince"),
+        recoveredAt=plain.get("recoveredAt"),
         version=plain.get("version", 0),
     )
 
