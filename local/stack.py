@@ -293,7 +293,6 @@ class LocalStack:
             batch_size=events_source.batch_size,
             report_batch_item_failures=events_source.report_batch_item_failures,
         )
-        streams = self.client("dynamodbstreams")
         schedule = template.schedules[0]
         self.cleanup_schedule = RateSchedule(
             period_seconds=self._cleanup_period(schedule.expression),
@@ -302,6 +301,10 @@ class LocalStack:
             now=self.world.now,
         )
         stream_source = template.stream_sources[0]
+        # Lambda reads the table's stream with the consuming function's role.
+        streams = self.client("dynamodbstreams")
+        if self.config.enforce_iam:
+            self.roles.guard(stream_source.function).attach(streams)
         self.ttl_sweeper = TtlSweeper(
             dynamodb=self.client("dynamodb"),
             table_name=self.config.table_name,

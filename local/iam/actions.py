@@ -87,6 +87,11 @@ def _stream(action: str) -> Describe:
     return lambda params, _: [Request(f"dynamodb:{action}", params["StreamArn"])]
 
 
+def _stream_records(params: Params, _: Where) -> list[Request]:
+    # GetRecords is authorized on the stream; moto's iterators begin with the stream's ARN.
+    return [Request("dynamodb:GetRecords", params["ShardIterator"].split("|", 1)[0])]
+
+
 # --- SQS, EventBridge -----------------------------------------------------------------------
 def queue_arn(url: str, where: Where) -> str:
     """`http://host/<account>/<name>` → `arn:aws:sqs:<region>:<account>:<name>`."""
@@ -235,6 +240,7 @@ OPERATIONS: Final[dict[tuple[str, str], Describe]] = {
     ("dynamodb", "TransactGetItems"): _transaction,
     ("dynamodbstreams", "DescribeStream"): _stream("DescribeStream"),
     ("dynamodbstreams", "GetShardIterator"): _stream("GetShardIterator"),
+    ("dynamodbstreams", "GetRecords"): _stream_records,
     ("dynamodbstreams", "ListStreams"): lambda _p, _w: [Request("dynamodb:ListStreams", "*")],
     ("sqs", "SendMessage"): _on_queue("SendMessage"),
     ("sqs", "SendMessageBatch"): _on_queue("SendMessage"),

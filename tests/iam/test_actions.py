@@ -61,6 +61,16 @@ def test_sqs_batches_are_their_single_actions_on_the_queue_of_the_url() -> None:
     assert described("sqs", "GetQueueUrl", QueueName="deliveries") == [("sqs:GetQueueUrl", arn)]
 
 
+def test_stream_reads_are_authorized_on_the_stream() -> None:
+    stream = f"{TABLE}/stream/2026-12-02T00:00:00.000"
+    assert described("dynamodbstreams", "GetRecords", ShardIterator=f"{stream}|1|abc") == [
+        ("dynamodb:GetRecords", stream)
+    ]
+    assert described("dynamodbstreams", "DescribeStream", StreamArn=stream) == [
+        ("dynamodb:DescribeStream", stream)
+    ]
+
+
 def test_put_events_is_authorized_on_each_bus_named() -> None:
     entries = [{"EventBusName": "mine"}, {}, {"EventBusName": "mine"}]
     assert described("events", "PutEvents", Entries=entries) == [
