@@ -2,9 +2,10 @@
 `build_app` when missing or stale, and read from there otherwise.
 
 Stale means: the SHA-256 of everything the template is made from — infra/, app.py, cdk.json,
-the shared modules of `meetings` the stack imports, the local context below and the installed
-aws-cdk-lib — differs from the one recorded beside the template. A content hash, not file
-times: a checkout or a copy does not force a synth, and an edit always does. The synth runs in
+the shared modules of the installed `meetings` package the stack imports, the local context
+below and the installed aws-cdk-lib — differs from the one recorded beside the template. A
+content hash, not file times: a checkout or a copy does not force a synth, and an edit always
+does. The synth runs in
 a child process (jsii starts a Node process; the local stack's own process stays free of it)
 with bundling skipped: the local workers import the handlers from the source tree, so the
 asset is not needed. A file lock makes concurrent starts (test workers) share one synth.
@@ -24,18 +25,16 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Final
 
+import meetings
+
 from local.auth import DEFAULT_AUDIENCE, DEFAULT_ISSUER
 
 PROJECT_ROOT: Final = Path(__file__).resolve().parents[2]
 TEMPLATE_DIR: Final = PROJECT_ROOT / "cdk.out" / "local"
-# What the template is made of, besides infra/ (every file of it).
-_INPUT_FILES: Final = (
-    "app.py",
-    "cdk.json",
-    "lambdas/meetings/deployment.py",
-    "lambdas/meetings/settings.py",
-    "lambdas/meetings/observability.py",
-)
+# What the template is made of, besides infra/ (every file of it): the app, its context, and
+# the modules of `meetings` the stack imports (wherever the installed package lives).
+_INPUT_FILES: Final = ("app.py", "cdk.json")
+_SHARED_MODULES: Final = ("deployment.py", "settings.py", "observability.py")
 # Context on top of cdk.json for the local template: bundling skipped, and the JWT authorizer
 # trusting the local issuer (the deployed default is a Cognito user pool, which the local
 # stack does not run). Everything else is cdk.json's.
@@ -52,11 +51,13 @@ class SynthError(RuntimeError):
     """`python app.py` failed for the local template (its output says why)."""
 
 
-def inputs_hash(root: Path = PROJECT_ROOT) -> str:
+def inputs_hash(root: Path = PROJECT_ROOT, package: Path | None = None) -> str:
+    """`package`: the `meetings` package's directory (default: the one Python imports)."""
+    package = package or Path(meetings.__file__).parent
     digest = hashlib.sha256()
     files = sorted((root / "infra").rglob("*.py")) + [root / name for name in _INPUT_FILES]
-    for path in files:
-        digest.update(str(path.relative_to(root)).encode())
+    for path in files + [package / name for name in _SHARED_MODULES]:
+        digest.update(path.name.encode())
         digest.update(path.read_bytes())
     digest.update(json.dumps(LOCAL_CONTEXT, sort_keys=True).encode())
     digest.update(metadata.version("aws-cdk-lib").encode())
@@ -94,7 +95,14 @@ def _synthesize(directory: Path) -> None:
         "from app import build_app\n"
         "build_app(outdir=sys.argv[1], context=json.loads(sys.argv[2]), environ={}).synth()\n"
     )
-    environment = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+    # The child imports the same `meetings` as this process (the one the hash covers).
+    path = [str(Path(meetings.__file__).parent.parent), str(PROJECT_ROOT)]
+    inherited = os.environ.get("PYTHONPATH")
+    environment = {
+        **os.environ,
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+        "PYTHONPATH": os.pathsep.join([*path, *([inherited] if inherited else [])]),
+    }
     environment.pop("CDK_OUTDIR", None)
     done = subprocess.run(  # noqa: S603 - this interpreter running the project's own app
         [sys.executable, "-c", script, str(directory), json.dumps(LOCAL_CONTEXT)],

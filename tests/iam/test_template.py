@@ -191,7 +191,11 @@ def test_the_cache_key_covers_what_the_template_is_made_of(tmp_path: Any) -> Non
         (root / name).write_text("a")
     for name in ("deployment", "settings", "observability"):
         (root / "lambdas" / "meetings" / f"{name}.py").write_text("a")
-    before = inputs_hash(root)
-    assert inputs_hash(root) == before
+    package = root / "lambdas" / "meetings"
+    before = inputs_hash(root, package)
+    assert inputs_hash(root, package) == before
     (root / "infra" / "stack.py").write_text("b")
-    assert inputs_hash(root) != before
+    changed = inputs_hash(root, package)
+    assert changed != before
+    (package / "deployment.py").write_text("b")
+    assert inputs_hash(root, package) != changed
