@@ -57,9 +57,12 @@ def _compile(template: str) -> re.Pattern[str]:
     return re.compile(f"^{regex}$")
 
 
+def compile_route(method: str, template: str, needs_token: bool) -> Route:
+    return Route(method, template, needs_token, _compile(template))
+
+
 ROUTES: tuple[Route, ...] = tuple(
-    Route(method, template, needs_token, _compile(template))
-    for method, template, needs_token in API_ROUTES
+    compile_route(method, template, needs_token) for method, template, needs_token in API_ROUTES
 )
 
 

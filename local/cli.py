@@ -12,6 +12,8 @@ import threading
 
 from local import activity
 from local.stack import LocalStack, LocalStackConfig, PortBusyError
+from local.template.model import TemplateError
+from local.template.synth import SynthError
 
 QUICKSTART = """\
 Local stack ready (Ctrl-C stops it):
@@ -61,7 +63,7 @@ def parse_args(argv: list[str]) -> LocalStackConfig:
         "--cleanup-every",
         type=float,
         default=None,
-        help="seconds between cleanup runs (default: the deployed schedule)",
+        help="seconds between cleanup runs (default: the template's schedule)",
     )
     parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO"))
     parser.add_argument(
@@ -106,11 +108,13 @@ def _show_activity() -> None:
 def main(argv: list[str] | None = None) -> int:
     config = parse_args(sys.argv[1:] if argv is None else argv)
     _show_activity()
+    # A first start synthesizes the template (seconds): say so.
+    logging.getLogger("local.template").setLevel(logging.INFO)
     stack = LocalStack(config)
     try:
         stack.start()
-    except PortBusyError as busy:
-        print(f"error: {busy}", file=sys.stderr)
+    except (PortBusyError, TemplateError, SynthError) as refused:
+        print(f"error: {refused}", file=sys.stderr)
         stack.stop()
         return 1
     function_logs = (

@@ -78,7 +78,11 @@ class SqsBatchPoller(_Stoppable):
         invoke: Invoke,
         batch_size: int = 10,
         wait_seconds: int = 1,
+        report_batch_item_failures: bool = True,
     ) -> None:
+        """`report_batch_item_failures`: the mapping's FunctionResponseTypes names
+        ReportBatchItemFailures; without it Lambda ignores what the function returns, and
+        only a failed invocation brings the batch back."""
         super().__init__("sqs-poller")
         self.sqs = sqs
         self.queue_url = queue_url
@@ -86,6 +90,7 @@ class SqsBatchPoller(_Stoppable):
         self.invoke = invoke
         self.batch_size = batch_size
         self.wait_seconds = wait_seconds
+        self.report_batch_item_failures = report_batch_item_failures
         self._chaos = Chaos()
         self._random = random.Random()  # noqa: S311 - simulation, not security
         self._held_back: list[dict[str, Any]] = []
@@ -132,6 +137,8 @@ class SqsBatchPoller(_Stoppable):
                 "the function failed on a batch of %d; SQS retries it: %s", len(records), failure
             )
             return {record["messageId"] for record in records}
+        if not self.report_batch_item_failures:
+            return set()
         return {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
 
     def _apply_chaos(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -74,9 +74,12 @@ class LocalGateway:
         host: str = "127.0.0.1",
         port: int = 3000,
         console: ConsoleSite | None = None,
+        routes: tuple[apigw.Route, ...] = apigw.ROUTES,
     ) -> None:
+        """`routes`: the HTTP API's routes (the local stack passes the template's)."""
         self.pool = pool
         self.console = console
+        self.routes = routes
         self.issuer = issuer
         self.control_plane = control_plane
         self.cors = cors or CorsPolicy()
@@ -151,7 +154,7 @@ class LocalGateway:
         self, method: str, path: str, query: str, headers: list[tuple[str, str]], body: bytes
     ) -> tuple[apigw.HttpResponse, str | None]:
         """The function's response and the caller's `sub` (None: no verified token)."""
-        match = apigw.match_route(method, path)
+        match = apigw.match_route(method, path, self.routes)
         if match is None:
             return apigw.to_http_response(apigw.gateway_response(404)), None
         if len(body) > MAX_BODY_BYTES:

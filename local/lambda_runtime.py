@@ -24,7 +24,10 @@ import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from local.iam.guard import IamGuard
 
 LambdaHandler = Callable[[dict[str, Any], Any], Any]
 
@@ -116,23 +119,30 @@ def install_world_time(offset: Any) -> None:
 # --- worker processes ------------------------------------------------------------------------
 _worker_handler: LambdaHandler | None = None
 _worker_function_name = ""
+_worker_memory_mb = 1024
 
 
-def _start_worker(
+def _start_worker(  # noqa: PLR0917 - a pool initializer receives its arguments by position
     environment: Mapping[str, str],
     handler_path: str,
     function_name: str,
     log_path: str | None,
     world_offset: Any = None,
+    memory_mb: int = 1024,
+    iam_guard: IamGuard | None = None,
 ) -> None:
-    global _worker_handler, _worker_function_name  # noqa: PLW0603 - one handler per process
+    global _worker_handler, _worker_function_name, _worker_memory_mb  # noqa: PLW0603 - one handler per process
     if log_path:
         _redirect_output(log_path)
     if world_offset is not None:
         install_world_time(world_offset)
+    if iam_guard is not None:
+        # Before the handler's import: every client it (or Powertools) creates is guarded.
+        iam_guard.install()
     os.environ.update(environment)
     _worker_handler = load_handler(handler_path)
     _worker_function_name = function_name
+    _worker_memory_mb = memory_mb
 
 
 def _redirect_output(log_path: str) -> None:
@@ -152,7 +162,9 @@ class FunctionError(Exception):
 
 def _invoke_in_worker(event: dict[str, Any], timeout_seconds: float) -> Any:
     assert _worker_handler is not None, "worker started without a handler"
-    context = LocalLambdaContext(_worker_function_name, timeout_seconds=timeout_seconds)
+    context = LocalLambdaContext(
+        _worker_function_name, timeout_seconds=timeout_seconds, memory_limit_in_mb=_worker_memory_mb
+    )
     try:
         return _worker_handler(event, context)
     except Exception as error:
@@ -177,9 +189,12 @@ class HandlerPool:
         timeout_seconds: float = 29.0,
         log_path: str | None = None,
         world_offset: Any = None,
+        memory_mb: int = 1024,
+        iam_guard: IamGuard | None = None,
     ) -> None:
         """`world_offset`: the local stack's world clock offset (a shared value); given, the
-        workers read world time (see install_world_time)."""
+        workers read world time (see install_world_time). `iam_guard`: the role the workers'
+        AWS calls are authorized by (local/iam/guard.py)."""
         self.workers = workers
         self.timeout_seconds = timeout_seconds
         # spawn, not fork: the parent runs server threads whose locks a fork would copy.
@@ -187,7 +202,15 @@ class HandlerPool:
             max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_start_worker,
-            initargs=(dict(environment), handler_path, function_name, log_path, world_offset),
+            initargs=(
+                dict(environment),
+                handler_path,
+                function_name,
+                log_path,
+                world_offset,
+                memory_mb,
+                iam_guard,
+            ),
         )
 
     def warm_up(self) -> None:

@@ -1,6 +1,8 @@
 """The whole backend on one machine: moto, the Chime emulator, the deployed handlers in worker
-processes, their event sources, the schedule and the API gateway — wired as the CDK stack
-wires them in AWS (same table definition, same rule pattern, same schedule expression)."""
+processes, their event sources, the schedule and the API gateway — run from the synthesized
+template (local/template/): its functions (handler, environment, memory, timeout), routes,
+authorizer, rule patterns, event source mappings and schedule, each function's AWS calls
+authorized by its own role's policies (local/iam/)."""
 
 from __future__ import annotations
 
@@ -10,13 +12,11 @@ import socket
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
 from meetings import deployment
-from meetings.domain.webhook_retries import RetryPolicy
-from meetings.domain.webhooks import Lane
-from meetings.settings import Settings
 from moto.core.models import DEFAULT_ACCOUNT_ID
 
 from local.activity import reported
@@ -36,7 +36,13 @@ from local.event_delivery import (
     rate_seconds,
 )
 from local.gateway import CorsPolicy, LocalGateway
+from local.iam.guard import IamGuard
+from local.iam.roles import LocalRoles
 from local.lambda_runtime import HandlerPool
+from local.resources import LocalNames, LocalResources
+from local.template.binding import BoundTemplate
+from local.template.model import TemplateError
+from local.template.synth import TEMPLATE_DIR
 
 log = logging.getLogger("local.stack")
 
@@ -63,8 +69,7 @@ class LocalStackConfig:
     recordings_bucket: str = "meetings-local-recordings"
     bus_name: str = "meetings-local"
     cors_origins: tuple[str, ...] = ("*",)
-    cleanup_schedule: str = deployment.DEFAULT_CLEANUP_SCHEDULE
-    cleanup_every_seconds: float | None = None  # overrides the schedule's period
+    cleanup_every_seconds: float | None = None  # overrides the template schedule's period
     log_level: str = "INFO"
     # Where the functions' output goes (every worker appends to this file); None: the console.
     worker_log_path: str | None = None
@@ -78,6 +83,12 @@ class LocalStackConfig:
     # each), as Lambda runs several batches of one SQS source side by side: a batch waiting on
     # a slow receiver holds only its own poller, and the retry lane only its own pollers.
     webhook_delivery_workers: int = 1
+    # Where the synthesized template lives (synthesized there when missing or stale).
+    template_dir: str = str(TEMPLATE_DIR)
+    # Each function's AWS calls are authorized by its role's policies (local/iam/).
+    enforce_iam: bool = True
+    # Where the IAM decisions are recorded (one JSON-lines file per function); None: nowhere.
+    iam_usage_dir: str | None = None
 
 
 def check_port_free(host: str, port: int, what: str) -> None:
@@ -111,7 +122,7 @@ class LocalStack:
         self.domain_events: list[dict[str, Any]] = []
         self._stoppers: list[Any] = []
         self._pools: dict[str, HandlerPool] = {}
-        self._webhook_env: dict[str, str] = {}
+        self.deployed: BoundTemplate
 
     # --- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -122,9 +133,29 @@ class LocalStack:
             (cfg.chime_port, "Chime emulator"),
         ):
             check_port_free(cfg.host, port, what)
+        # The template first: a stale one is synthesized, a mismatch stops the start here.
+        self.deployed = BoundTemplate.load(
+            Path(cfg.template_dir), account=ACCOUNT_ID, region=cfg.region
+        )
+        issuer, audiences = self.deployed.authorizer()
+        if self.issuer.audience not in audiences or issuer != self.issuer.issuer:
+            raise TemplateError(
+                f"the template's JWT authorizer trusts {issuer} for {audiences}, not the local "
+                f"issuer {self.issuer.issuer} ({self.issuer.audience})"
+            )
         self._start_moto()
         self._start_chime()
-        resources = self._create_resources()
+        resources = LocalResources(
+            self.client,
+            self.deployed,
+            LocalNames(
+                table_name=cfg.table_name,
+                recordings_bucket=cfg.recordings_bucket,
+                bus_name=cfg.bus_name,
+                function_prefix=FUNCTION_PREFIX,
+                extra_environment=cfg.extra_environment,
+            ),
+        ).create()
         self._start_functions()
         self.webhook_dead_letters_url = resources["webhook_dead_letters_url"]
         self._start_event_sources(resources)
@@ -175,103 +206,13 @@ class LocalStack:
             aws_secret_access_key="local",  # noqa: S106 - moto accepts any credentials
         )
 
-    def _create_resources(self) -> dict[str, str]:
+    def function_environment(self, function: str = "api") -> dict[str, str]:
+        """A function's environment as the template sets it (references resolved to the local
+        resources), pointed at the local services through boto3's standard endpoint variables;
+        webhooks confined to loopback, tracing and metrics off."""
         cfg = self.config
-        table = self.client("dynamodb").create_table(**deployment.table_definition(cfg.table_name))
-        self.client("dynamodb").update_time_to_live(
-            TableName=cfg.table_name,
-            TimeToLiveSpecification={"Enabled": True, "AttributeName": deployment.TTL_ATTRIBUTE},
-        )
-        self.client("s3").create_bucket(Bucket=cfg.recordings_bucket)
-        events, sqs = self.client("events"), self.client("sqs")
-        events.create_event_bus(Name=cfg.bus_name)
-        chime_queue = self._queue(sqs, "chime-events")
-        events.put_rule(
-            Name="chime-meeting-state-change",
-            EventPattern=json.dumps(deployment.CHIME_EVENT_PATTERN),
-        )
-        events.put_targets(
-            Rule="chime-meeting-state-change",
-            Targets=[{"Id": "events-queue", "Arn": chime_queue["arn"]}],
-        )
-        domain_queue = self._queue(sqs, "domain-events")
-        events.put_rule(
-            Name="domain-events",
-            EventBusName=cfg.bus_name,
-            EventPattern=json.dumps({"source": [self._domain_source()]}),
-        )
-        events.put_targets(
-            Rule="domain-events",
-            EventBusName=cfg.bus_name,
-            Targets=[{"Id": "log", "Arn": domain_queue["arn"]}],
-        )
-        webhooks = self._create_webhook_resources(events, sqs)
-        return webhooks | {
-            "stream_arn": table["TableDescription"]["LatestStreamArn"],
-            "chime_queue_url": chime_queue["url"],
-            "chime_queue_arn": chime_queue["arn"],
-            "domain_queue_url": domain_queue["url"],
-            "domain_queue_arn": domain_queue["arn"],
-        }
-
-    def _create_webhook_resources(self, events: Any, sqs: Any) -> dict[str, str]:
-        """As deployed (docs/webhooks.md): the KMS key sealing secrets; the bus → rule →
-        "webhook events" queue; the two delivery lanes' queues, whose maxReceiveCount is the
-        retry schedule's attempts, and their dead-letter queue."""
-        key = self.client("kms").create_key(Description="webhook secrets")["KeyMetadata"]
-        self._webhook_env = {"WEBHOOK_KEY_ID": key["KeyId"], "WEBHOOK_TARGETS": "loopback"}
-        settings = Settings.from_environ(self.function_environment())
-        policy = RetryPolicy(
-            base_seconds=settings.webhook_retry_base_seconds,
-            horizon_seconds=settings.webhook_retry_horizon_seconds,
-        )
-        dead = self._queue(sqs, "webhook-deliveries-dlq")
-        lane = {
-            # An attempt takes at most 10 s: it must not come back while still in flight.
-            "VisibilityTimeout": "60",
-            "RedrivePolicy": json.dumps(
-                {"deadLetterTargetArn": dead["arn"], "maxReceiveCount": policy.attempts}
-            ),
-        }
-        deliveries = self._queue(sqs, "webhook-deliveries", **lane)
-        retries = self._queue(sqs, "webhook-retries", **lane)
-        self._webhook_env["WEBHOOK_DELIVERY_QUEUE_URL"] = deliveries["url"]
-        self._webhook_env["WEBHOOK_RETRY_QUEUE_URL"] = retries["url"]
-        webhook_events = self._queue(sqs, "webhook-events")
-        pattern = deployment.webhook_event_pattern(self._domain_source())
-        bus = self.config.bus_name
-        events.put_rule(Name="webhooks", EventBusName=bus, EventPattern=json.dumps(pattern))
-        events.put_targets(
-            Rule="webhooks",
-            EventBusName=bus,
-            Targets=[{"Id": "webhook-events", "Arn": webhook_events["arn"]}],
-        )
-        return {
-            "webhook_events_url": webhook_events["url"],
-            "webhook_events_arn": webhook_events["arn"],
-            "webhook_deliveries_url": deliveries["url"],
-            "webhook_deliveries_arn": deliveries["arn"],
-            "webhook_retries_url": retries["url"],
-            "webhook_retries_arn": retries["arn"],
-            "webhook_dead_letters_url": dead["url"],
-        }
-
-    def _queue(self, sqs: Any, name: str, **attributes: str) -> dict[str, str]:
-        attributes = {"VisibilityTimeout": "2", **attributes}
-        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
-        return {"url": url, "arn": arn["Attributes"]["QueueArn"]}
-
-    def _domain_source(self) -> str:
-        return self.config.extra_environment.get(
-            "DOMAIN_EVENT_SOURCE", deployment.DEFAULT_DOMAIN_EVENT_SOURCE
-        )
-
-    def function_environment(self) -> dict[str, str]:
-        """The environment the CDK stack gives the functions, pointed at the local services
-        through boto3's standard endpoint variables."""
-        cfg = self.config
-        env = {
+        env = self.deployed.environment(function)
+        env |= {
             "AWS_ACCESS_KEY_ID": "local",
             "AWS_SECRET_ACCESS_KEY": "local",
             "AWS_DEFAULT_REGION": cfg.region,
@@ -285,23 +226,16 @@ class LocalStack:
             "AWS_ENDPOINT_URL_CHIME_SDK_MEDIA_PIPELINES": self.chime_url,
             "AWS_ENDPOINT_URL_S3": self.aws_url,
             "AWS_ENDPOINT_URL_KMS": self.aws_url,
-            "TABLE_NAME": cfg.table_name,
-            "RECORDINGS_BUCKET": cfg.recordings_bucket,
-            "ACCOUNT_ID": ACCOUNT_ID,
-            "EVENT_BUS_NAME": cfg.bus_name,
-            "DEFAULT_MEDIA_REGION": cfg.region,
-            "POWERTOOLS_SERVICE_NAME": "meetings",
+            "WEBHOOK_TARGETS": "loopback",
             "POWERTOOLS_LOG_LEVEL": cfg.log_level,
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
             "POWERTOOLS_METRICS_DISABLED": "true",
         }
-        env.update(self._webhook_env)
         env.update(cfg.extra_environment)
         return env
 
     def _start_functions(self) -> None:
-        env = self.function_environment()
         sizes = {
             "api": self.config.api_workers,
             "events": self.config.events_workers,
@@ -310,22 +244,38 @@ class LocalStack:
             "webhook_fanout": 1,
             # A batch's attempts run side by side in one worker; each lane's pollers have
             # workers of their own, as each Lambda invocation has its own environment.
-            "webhook_delivery": len(Lane) * self.config.webhook_delivery_workers,
+            "webhook_delivery": len(self.deployed.template.queues_of("webhook_delivery"))
+            * self.config.webhook_delivery_workers,
         }
+        self.roles = LocalRoles(self.deployed, ACCOUNT_ID, self.config.iam_usage_dir)
+        self._stoppers.append(self.roles.close)
         for name, workers in sizes.items():
+            spec = self.deployed.function(name)
             pool = HandlerPool(
-                deployment.HANDLERS[name],
+                spec.handler,
                 function_name=f"{FUNCTION_PREFIX}-{name}",
-                environment=env,
+                environment=self.function_environment(name),
                 workers=workers,
-                timeout_seconds=29.0 if name == "api" else 60.0,
+                timeout_seconds=float(spec.timeout_seconds),
                 log_path=self.config.worker_log_path,
                 world_offset=self.world.offset,
+                memory_mb=spec.memory_mb,
+                iam_guard=self._guard(name),
             )
             self._pools[name] = pool
             self._stoppers.append(pool.close)
         for pool in self._pools.values():
             pool.warm_up()
+
+    def _guard(self, name: str) -> IamGuard | None:
+        return self.roles.guard(name) if self.config.enforce_iam else None
+
+    def _poller_client(self, function: str) -> Any:
+        """An SQS client for an event source mapping: Lambda polls with the function's role."""
+        client = self.client("sqs")
+        if self.config.enforce_iam:
+            self.roles.guard(function).attach(client)
+        return client
 
     def invoke(self, function: str, event: dict[str, Any]) -> Any:
         future: Future[Any] = self._pools[function].submit(event)
@@ -335,19 +285,28 @@ class LocalStack:
         # Chime → the default bus → the rule → SQS, as deployed (moto accepts the `aws.chime`
         # source that real EventBridge keeps for AWS itself).
         self.chime.add_sink(EventBridgeSink(client=self.client("events")))
+        template = self.deployed.template
+        events_source = template.queue_of("events")
         self.events_poller = SqsBatchPoller(
-            sqs=self.client("sqs"),
+            sqs=self._poller_client("events"),
             queue_url=resources["chime_queue_url"],
             queue_arn=resources["chime_queue_arn"],
             invoke=self._invoker("events"),
+            batch_size=events_source.batch_size,
+            report_batch_item_failures=events_source.report_batch_item_failures,
         )
-        streams = self.client("dynamodbstreams")
+        schedule = template.schedules[0]
         self.cleanup_schedule = RateSchedule(
-            period_seconds=self._cleanup_period(),
-            invoke=self._invoker("cleanup"),
-            payload={},
+            period_seconds=self._cleanup_period(schedule.expression),
+            invoke=self._invoker(schedule.function),
+            payload=dict(schedule.input),
             now=self.world.now,
         )
+        stream_source = template.stream_sources[0]
+        # Lambda reads the table's stream with the consuming function's role.
+        streams = self.client("dynamodbstreams")
+        if self.config.enforce_iam:
+            self.roles.guard(stream_source.function).attach(streams)
         self.ttl_sweeper = TtlSweeper(
             dynamodb=self.client("dynamodb"),
             table_name=self.config.table_name,
@@ -360,7 +319,8 @@ class LocalStack:
             StreamPoller(
                 streams=streams,
                 stream_arn=resources["stream_arn"],
-                invoke=lambda event: self.invoke("publisher", event),
+                invoke=lambda event: self.invoke(stream_source.function, event),
+                batch_size=stream_source.batch_size,
             ),
             SqsBatchPoller(
                 sqs=self.client("sqs"),
@@ -372,18 +332,24 @@ class LocalStack:
             self.ttl_sweeper,
             *(
                 SqsBatchPoller(
-                    sqs=self.client("sqs"),
-                    queue_url=resources[f"webhook_{queue}_url"],
-                    queue_arn=resources[f"webhook_{queue}_arn"],
-                    invoke=self._invoker(function),
+                    sqs=self._poller_client(source.function),
+                    queue_url=self.deployed.bindings.attributes[source.queue_logical_id][
+                        "QueueUrl"
+                    ],
+                    queue_arn=self.deployed.bindings.attributes[source.queue_logical_id]["Arn"],
+                    invoke=self._invoker(source.function),
+                    batch_size=source.batch_size,
+                    report_batch_item_failures=source.report_batch_item_failures,
                 )
-                for queue, function, pollers in (
-                    ("events", "webhook_fanout", 1),
-                    ("deliveries", "webhook_delivery", self.config.webhook_delivery_workers),
-                    # The retry lane's own pollers: its batches never take the first lane's.
-                    ("retries", "webhook_delivery", self.config.webhook_delivery_workers),
+                # The webhook queues' mappings; each delivery lane has pollers of its own: its
+                # batches never take the other lane's.
+                for source in template.queue_sources
+                if source.function != "events"
+                for _ in range(
+                    self.config.webhook_delivery_workers
+                    if source.function == "webhook_delivery"
+                    else 1
                 )
-                for _ in range(pollers)
             ),
         ]
         for part in parts:
@@ -395,10 +361,10 @@ class LocalStack:
         whose work a developer watches (local/activity.py)."""
         return reported(function, lambda event: self.invoke(function, event))
 
-    def _cleanup_period(self) -> float:
+    def _cleanup_period(self, expression: str) -> float:
         if self.config.cleanup_every_seconds is not None:
             return self.config.cleanup_every_seconds
-        return rate_seconds(self.config.cleanup_schedule)
+        return rate_seconds(expression)
 
     def _record_domain_events(self, event: dict[str, Any]) -> dict[str, Any]:
         for record in event["Records"]:
@@ -436,6 +402,7 @@ class LocalStack:
             host=self.config.host,
             port=self.config.api_port,
             console=ConsoleSite(),
+            routes=self.deployed.routes(),
         )
         self.gateway.start()
         self.api_url = self.gateway.url

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ import pytest
 from botocore.config import Config
 
 from local.chime import ChimeEmulator, EmulatorConfig, EmulatorServer
+from local.iam.usage import render, table
+from tests.localstack_support import IAM_USAGE_DIR
 
 CHIME_REGION = "us-east-1"
 # Suites whose fixtures are expensive and shared (a local stack per package, synthesized
@@ -27,6 +30,22 @@ CHIME_REGION = "us-east-1"
 # fixture again every time it comes back to the suite (a stack start is seconds, a synth
 # more).
 SUITES_KEPT_TOGETHER = ("e2e", "infra", "browser")
+
+
+def _is_controller(config: pytest.Config) -> bool:
+    return not hasattr(config, "workerinput")  # pytest-xdist's workers have it
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if _is_controller(config):
+        shutil.rmtree(IAM_USAGE_DIR, ignore_errors=True)  # this session's decisions only
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The used/granted IAM table of every local stack this session ran (docs/deploy.md)."""
+    if _is_controller(session.config) and IAM_USAGE_DIR.is_dir():
+        report = IAM_USAGE_DIR.parent / "iam-usage.md"
+        report.write_text(render(table(IAM_USAGE_DIR)))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

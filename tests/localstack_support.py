@@ -17,11 +17,16 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from local.stack import LocalStack, LocalStackConfig
+
+# Every local stack of a test session records its functions' IAM decisions here; the session
+# writes the used/granted table beside it (tests/conftest.py, docs/deploy.md).
+IAM_USAGE_DIR = Path(__file__).resolve().parents[1] / "build" / "iam-usage"
 
 
 @dataclass
@@ -135,6 +140,7 @@ def stack_config_for_tests(**overrides: Any) -> LocalStackConfig:
         "events_workers": 1,
         "cleanup_every_seconds": 3600,
         "log_level": "WARNING",
+        "iam_usage_dir": str(IAM_USAGE_DIR),
         # Webhook retries in seconds, not hours: 3 attempts about 1 s and 4 s apart.
         "extra_environment": {
             "WEBHOOK_RETRY_BASE_SECONDS": "1",

@@ -1,0 +1,1 @@
+"""The synthesized CloudFormation template the local stack runs (docs/local-stack.md)."""
