@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from local.stack import LocalStack
 from tests.localstack_support import api, stack_config_for_tests, unique, wait  # noqa: F401
@@ -31,20 +32,42 @@ def local_stack() -> Iterator[LocalStack]:
         yield stack
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    """The system's Chromium: Playwright's own download is neither possible nor needed."""
+@pytest.fixture(scope="package")
+def browser() -> Iterator[Browser]:
+    """The system's Chromium (Playwright's own download is neither possible nor needed),
+    driven for this package only: Playwright's event loop runs in the worker's main thread
+    while it is started, and must be gone before other packages' tests call asyncio.run (the
+    webhook deliverer's batch processor does)."""
     chromium = shutil.which("chromium")
     if chromium is None:
         pytest.skip("no chromium on PATH (make test installs it)")
-    return {**browser_type_launch_args, "executable_path": chromium}
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium)
+        yield launched
+        launched.close()
 
 
-@pytest.fixture(scope="session")
-def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
-    # axe is injected as a script tag, which the console's Content-Security-Policy refuses;
-    # one test (..._under_its_content_security_policy_...) checks the page without this.
-    return {**browser_context_args, "viewport": VIEWPORT, "bypass_csp": True}
+@pytest.fixture
+def new_context(browser: Browser) -> Iterator[Callable[..., BrowserContext]]:
+    """`new_context(**options)`: a fresh browser profile (closed after the test). axe is
+    injected as a script tag, which the console's Content-Security-Policy refuses: contexts
+    bypass it unless told otherwise (..._under_its_content_security_policy_... checks the page
+    without this)."""
+    contexts: list[BrowserContext] = []
+
+    def make(**options: Any) -> BrowserContext:
+        context = browser.new_context(**({"viewport": VIEWPORT, "bypass_csp": True} | options))
+        contexts.append(context)
+        return context
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_context: Callable[..., BrowserContext]) -> Page:
+    return new_context().new_page()
 
 
 @pytest.fixture(scope="session")
