@@ -24,6 +24,7 @@ from local.auth import LocalIssuer
 from local.aws_services import DEFAULT_TRANSACTION_IN_FLIGHT_MS, LocalAwsServices
 from local.chime import ChimeEmulator, EmulatorConfig, EmulatorServer, EventBridgeSink
 from local.chime.clock import WorldClock
+from local.chime.config import DEFAULT_MAX_ACTIVE_MEETINGS
 from local.chime.pipelines.store import S3ArtifactStore
 from local.console_site import ConsoleSite
 from local.control import ControlPlane
@@ -83,6 +84,8 @@ class LocalStackConfig:
     # each), as Lambda runs several batches of one SQS source side by side: a batch waiting on
     # a slow receiver holds only its own poller, and the retry lane only its own pollers.
     webhook_delivery_workers: int = 1
+    # Chime's quota of active meetings per account (adjustable on AWS, as here).
+    chime_max_active_meetings: int = DEFAULT_MAX_ACTIVE_MEETINGS
     # Where the synthesized template lives (synthesized there when missing or stale).
     template_dir: str = str(TEMPLATE_DIR)
     # Each function's AWS calls are authorized by its role's policies (local/iam/).
@@ -115,7 +118,10 @@ class LocalStack:
         self.world = WorldClock()
         self.chime = ChimeEmulator(
             EmulatorConfig(
-                region=self.config.region, account_id=ACCOUNT_ID, follow_wall_clock=True
+                region=self.config.region,
+                account_id=ACCOUNT_ID,
+                follow_wall_clock=True,
+                max_active_meetings=self.config.chime_max_active_meetings,
             ),
             clock=self.world,
         )

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from meetings.domain.recording import RecordingOptions, recording_options_problem
+from meetings.domain.recording import COMPOSITED_AUDIO, RecordingOptions, recording_options_problem
 from meetings.domain.transcription import (
     LANGUAGE_MODEL_MAX,
     LANGUAGE_MODEL_PATTERN,
@@ -42,6 +42,25 @@ class _Strict(BaseModel):
 
 class RecordingOptionsBody(_Strict):
     """What a recording captures (Chime's ArtifactsConfiguration)."""
+
+    # The document states recording_options_problem's cross-field rule too: no video or
+    # content chunks next to AudioWithCompositedVideo.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "not": {
+                "allOf": [
+                    {"required": ["audio"], "properties": {"audio": {"const": COMPOSITED_AUDIO}}},
+                    {
+                        "anyOf": [
+                            {"required": [flag], "properties": {flag: {"const": True}}}
+                            for flag in ("video", "content")
+                        ]
+                    },
+                ]
+            }
+        },
+    )
 
     audio: Literal["AudioOnly", "AudioWithActiveSpeakerVideo", "AudioWithCompositedVideo"] = (
         "AudioOnly"

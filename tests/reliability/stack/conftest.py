@@ -90,6 +90,10 @@ def local_stack(worker_log: Path, parent_log: LogCollector) -> Iterator[LocalSta
     config = stack_config_for_tests(
         # Enough execution environments for the bursts of the concurrency tests.
         api_workers=6,
+        # The package creates meetings faster than Chime's auto-end frees them (5 minutes
+        # without attendees), well past the default quota of 250 on a quiet machine; no test
+        # here is about that quota (tests/emulator/test_validation.py is).
+        chime_max_active_meetings=5000,
         events_workers=2,
         log_level="DEBUG",
         worker_log_path=str(worker_log),

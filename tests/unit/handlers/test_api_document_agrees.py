@@ -15,7 +15,7 @@ from typing import Any
 import jsonschema_rs
 import pytest
 from meetings.handlers.api_models import CapabilitiesBody, CreateMeetingBody, ProvisionBody
-from meetings.handlers.media_models import TranscriptionBody
+from meetings.handlers.media_models import RecordingOptionsBody, TranscriptionBody
 from pydantic import BaseModel, ValidationError
 
 # Every Latin-1 and Latin Extended character, then the whitespace and format characters on
@@ -152,3 +152,21 @@ def test_transcription_settings_agree() -> None:
     assert not _accepted_by_document(
         TranscriptionBody, {"languageCode": "fr-FR", "contentRedactionType": "PII"}
     )
+
+
+def test_recording_options_agree() -> None:
+    """Every artifact combination: composited audio takes no video or content chunks."""
+    choices = {
+        "audio": [None, "AudioOnly", "AudioWithActiveSpeakerVideo", "AudioWithCompositedVideo"],
+        "video": [None, False, True],
+        "content": [None, False, True],
+        "layout": [None, "ActiveSpeakerOnly"],
+    }
+    bodies = [
+        {name: value for name, value in zip(choices, values, strict=True) if value is not None}
+        for values in itertools.product(*choices.values())
+    ]
+    assert _disagreements(RecordingOptionsBody, bodies) == []
+    refused = {"audio": "AudioWithCompositedVideo", "content": True}
+    assert not _accepted_by_document(RecordingOptionsBody, refused)
+    assert _accepted_by_document(RecordingOptionsBody, {"audio": "AudioWithCompositedVideo"})
