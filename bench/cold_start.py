@@ -6,7 +6,9 @@ environments.compiled_code_copy), for Python 3.11 and 3.13, with the X-Ray SDK o
 The first event is served against moto in server mode and the Chime emulator on ephemeral
 loopback ports, reached through boto3's endpoint variables as in the local stack. One more
 run per handler under `-X importtime` gives the import breakdown (not timed: the flag slows
-every import).
+every import); for the api with X-Ray off also the modules it imports beyond the floor's, and
+the "contract floor": the floor plus Powertools' validated HTTP resolver and pydantic, which
+the API's contract requires before any of the project's code runs.
 """
 
 from __future__ import annotations
@@ -292,6 +294,18 @@ def _measure_interpreter(
             timed = probe(python, "handler", spec, environment, workdir, importtime=True)
             notes["import breakdown ms"] = import_breakdown(timed["importtime"])
             if name == "api" and not tracing:
+                # What the contract alone costs (the validated Powertools resolver, pydantic),
+                # against the same floor: the part of the ratio no laziness of ours removes.
+                contract = Sample.of(
+                    [
+                        probe(python, "contract", floor_spec, environment, workdir)["total_ms"]
+                        for _ in range(runs)
+                    ]
+                )
+                notes["contract floor ms (median), ratio"] = (
+                    round(contract.median, 1),
+                    round(contract.median / Sample.of([f["total_ms"] for f in floors]).median, 2),
+                )
                 floor_spec_log = probe(
                     python, "floor", floor_spec, environment, workdir, importtime=True
                 )

@@ -79,7 +79,9 @@ class Options:
 
 
 # What `make bench` runs (the module doc's full scale is `--meetings 100 --tick-seconds 30`).
-QUICK: Final = Options(meetings=10, attendees=10, minutes=10.0, tick_seconds=60.0)
+QUICK: Final = Options(
+    meetings=8, attendees=10, minutes=10.0, tick_seconds=120.0, quiet_seconds=3.0
+)
 
 
 @dataclass
