@@ -38,17 +38,15 @@ from __future__ import annotations
 import argparse
 import random
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
-from bench.end_reason_accuracy import Http, queued_events
+from bench.end_reason_accuracy import Http, bench_stack, queued_events
 from bench.stats import Figure, Sample
 
 PRESENCE_OF_EVENT: Final = {
@@ -382,28 +380,6 @@ def compare(http: Http, meetings: list[Meeting]) -> Check:
 
 
 # --- figures ------------------------------------------------------------------------------------
-@contextmanager
-def soak_stack(options: Options) -> Iterator[Any]:
-    """A local stack as `make dev` runs it, on ephemeral loopback ports, the functions' output
-    into a scratch file."""
-    from local.stack import LocalStack, LocalStackConfig  # noqa: PLC0415
-
-    with tempfile.TemporaryDirectory(prefix="soak-") as scratch:
-        config = LocalStackConfig(
-            api_port=0,
-            aws_port=0,
-            chime_port=0,
-            api_workers=4,
-            events_workers=2,
-            # The deployed schedule's period: it runs as the clock ticks through the churn.
-            cleanup_every_seconds=60,
-            log_level="ERROR",
-            worker_log_path=str(Path(scratch) / "functions.log"),
-        )
-        with LocalStack(config) as stack:
-            yield stack
-
-
 def _quarters(values: list[float]) -> tuple[list[float], list[float]]:
     quarter = max(1, len(values) // 4)
     return values[:quarter], values[-quarter:]
@@ -457,7 +433,8 @@ def measure(
     say = progress or (lambda line: print(line, file=sys.stderr, flush=True))
     started = time.monotonic()
     lag = LagRecorder()
-    with soak_stack(options) as stack:
+    # The cleanup on the deployed schedule's period: it runs as the clock ticks through the churn.
+    with bench_stack("soak-", cleanup_every_seconds=60, log_level="ERROR") as stack:
         stack.chime.add_sink(lag)
         stack.events_poller.invoke = lag.wrap(stack.events_poller.invoke)
         http = Http(stack.api_url)
