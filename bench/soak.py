@@ -73,7 +73,8 @@ class Options:
     sample_seconds: float = 0.5
     quiet_seconds: float = 4.0
     quiet_timeout: float = 300.0
-    drain_timeout: float = 60.0  # per tick, for its events to go through
+    drain_timeout: float = 60.0  # per wave of actions, for its events to go through
+    wave: int = 100  # actions at most between two waits for the events to drain
 
 
 # What `make bench` runs (the module doc's full scale is `--meetings 100 --tick-seconds 30`).
@@ -214,12 +215,23 @@ class Soak:
         self.meetings: list[Meeting] = []
         self.actions = 0
 
-    def _all(self, actions: list[Callable[[], None]]) -> None:
-        for future in [self.pool.submit(action) for action in actions]:
-            future.result()
-        self.actions += len(actions)
+    def _all(self, actions: list[Callable[[], None]], pending: Callable[[], int]) -> bool:
+        """Run the actions on the client threads in waves of `wave` at most, each once the
+        previous wave's events are off the queue (bounded); whether the last wave drained.
 
-    def open_meetings(self) -> None:
+        The emulator hands events to the bus from the thread of whichever control request
+        holds its outbox, until the outbox is empty: a burst of a thousand connects on a busy
+        machine keeps one request draining for minutes (past the client's timeout)."""
+        drained = True
+        for start in range(0, len(actions), self.options.wave):
+            wave = actions[start : start + self.options.wave]
+            for future in [self.pool.submit(action) for action in wave]:
+                future.result()
+            drained = _wait(lambda: pending() == 0, self.options.drain_timeout)
+        self.actions += len(actions)
+        return drained
+
+    def open_meetings(self, pending: Callable[[], int]) -> None:
         tag = f"{self.options.seed}-{time.monotonic_ns() % 10**9}"
 
         def open_one(index: int) -> Meeting:
@@ -242,7 +254,8 @@ class Soak:
                 self._connector(meeting, attendee)
                 for meeting in self.meetings
                 for attendee in [meeting.host, *meeting.others]
-            ]
+            ],
+            pending,
         )
 
     def _media(self, meeting: Meeting, attendee: Attendee, action: str) -> None:
@@ -277,18 +290,17 @@ class Soak:
                         actions.append(self._leaver(meeting, attendee, action))
                     else:
                         actions.append(self._connector(meeting, attendee))
-            self._all(actions)
             # The next tick once this one's events are through: the functions keep up, so
             # the lag is a tick's burst, not a backlog that only grows on a busy machine.
-            drained = _wait(lambda: pending() == 0, self.options.drain_timeout)
+            drained = self._all(actions, pending)
             self.progress(f"tick {tick + 1}/{ticks}: {len(actions)} changes, drained {drained}")
 
-    def end_half(self) -> None:
+    def end_half(self, pending: Callable[[], int]) -> None:
         def end(meeting: Meeting) -> None:
             self.http.ok("DELETE", f"/meetings/{meeting.meeting_id}", token=meeting.host.token)
             meeting.ended = True
 
-        self._all([lambda m=m: end(m) for m in self.meetings[::2]])  # type: ignore[misc]
+        self._all([lambda m=m: end(m) for m in self.meetings[::2]], pending)  # type: ignore[misc]
 
     def quiet(self, pending: Callable[[], int]) -> None:
         started = time.monotonic()
@@ -449,12 +461,12 @@ def measure(
         with MemorySampler(stack.function_pids, options.sample_seconds) as sampler:
             http.ok("POST", "/_local/chaos", chaos)
             try:
-                soak.open_meetings()
+                soak.open_meetings(pending)
                 say(f"{len(soak.meetings)} meetings open, everyone connected")
                 churn_started = time.monotonic()
                 soak.churn(pending)
                 churn = (churn_started, time.monotonic())
-                soak.end_half()
+                soak.end_half(pending)
                 soak.reconcile(pending)
             finally:
                 http.call("POST", "/_local/chaos", {})
