@@ -278,11 +278,20 @@ def _measure_interpreter(
         spec = {"handler": deployment.HANDLERS[name], "event": first_event(name, meeting_item)}
         for tracing in (False, True):
             environment = _environment(endpoints, code, tracing=tracing)
-            results = [probe(python, "handler", spec, environment, workdir) for _ in range(runs)]
+            # Handler, floor (and for the api without X-Ray the contract floor) alternate, so
+            # that a machine busy with other work slows each of them alike.
+            results = [probe(python, "handler", spec, environment, workdir)]
+            floor_spec = {"clients": results[0]["clients"]}
+            contract_runs = name == "api" and not tracing
+            floors, contracts = [], []
+            for run in range(runs):
+                if run:
+                    results.append(probe(python, "handler", spec, environment, workdir))
+                floors.append(probe(python, "floor", floor_spec, environment, workdir))
+                if contract_runs:
+                    contracts.append(probe(python, "contract", floor_spec, environment, workdir))
             if name == "api" and meeting_item is None:
                 meeting_item = _any_meeting_item(endpoints["_table_client_url"])
-            floor_spec = {"clients": results[0]["clients"]}
-            floors = [probe(python, "floor", floor_spec, environment, workdir) for _ in range(runs)]
             notes: dict[str, Any] = {
                 "clients": results[0]["clients"],
                 "import ms (median)": Sample.of([r["import_ms"] for r in results]).median,
@@ -293,15 +302,10 @@ def _measure_interpreter(
             }
             timed = probe(python, "handler", spec, environment, workdir, importtime=True)
             notes["import breakdown ms"] = import_breakdown(timed["importtime"])
-            if name == "api" and not tracing:
+            if contract_runs:
                 # What the contract alone costs (the validated Powertools resolver, pydantic),
                 # against the same floor: the part of the ratio no laziness of ours removes.
-                contract = Sample.of(
-                    [
-                        probe(python, "contract", floor_spec, environment, workdir)["total_ms"]
-                        for _ in range(runs)
-                    ]
-                )
+                contract = Sample.of([c["total_ms"] for c in contracts])
                 notes["contract floor ms (median), ratio"] = (
                     round(contract.median, 1),
                     round(contract.median / Sample.of([f["total_ms"] for f in floors]).median, 2),
