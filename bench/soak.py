@@ -8,9 +8,9 @@ ticks of `--tick-seconds` (`POST /_local/clock/advance`); in every tick each att
 host (who stays, so that no auto-end rule ends a meeting) changes state with probability
 `--churn`: a connected one leaves or drops, a gone one connects again. Actions run in waves
 of `--wave`, each (and the next tick) once the previous wave's events are off the queue.
-Event chaos is on the whole time (`POST /_local/chaos`: drops, duplicates, reorders). At the end the hosts end half
-of the meetings; the events drain, chaos stops, the clock passes the settle window and the
-cleanup runs with a full reconciliation.
+Event chaos is on the whole time (`POST /_local/chaos`: drops, duplicates, reorders). At the
+end the hosts end half of the meetings; the events drain, chaos stops, the clock passes the
+settle window and the cleanup runs with a full reconciliation.
 
 Reported, each against its goal:
 
