@@ -2,9 +2,11 @@
 
 Figures (in order): cold_start, overhead, roundtrips, event_cost, cleanup_scaling,
 meeting_cost (`python -m bench.meeting_cost`), hot_keys (`python -m bench.hot_keys`),
-event_flatness (`python -m bench.event_flatness`), throughput,
-join_rush, asset, end_reason_accuracy (precision and recall of the stated end reasons
-under event chaos; `python -m bench.end_reason_accuracy --help` runs it alone with its arguments),
+event_flatness (`python -m bench.event_flatness`), throughput, join_rush, asset, soak
+(meetings churning under event chaos: lost updates, the events function's lag, each
+function's memory; `python -m bench.soak --help`), end_reason_accuracy (precision and recall
+of the stated end reasons under event chaos; `python -m bench.end_reason_accuracy --help`
+runs it alone with its arguments),
 webhook_reliability (bad receivers and event chaos: nothing lost, the healthy receiver's latency;
 `python -m bench.webhook_reliability --help`).
 Each runs in its own process (bench/worker.py); the results also land in
@@ -38,6 +40,7 @@ FIGURES: Final = (
     "throughput",
     "join_rush",
     "asset",
+    "soak",
     "end_reason_accuracy",
     "webhook_reliability",
 )

@@ -1,7 +1,11 @@
 """One cold start, run as a script in a fresh interpreter (no bench imports: they would be
 measured). `python cold_probe.py handler <spec.json>` imports the handler module and serves
 its first event; `python cold_probe.py floor <spec.json>` imports boto3 and creates the
-clients the handler created. Writes its timings as JSON to the spec's `result` path."""
+clients the handler created; `python cold_probe.py contract <spec.json>` does what the floor does
+and then builds what the api's contract requires before any of the project's code: Powertools'
+Logger and Metrics and an `APIGatewayHttpResolver(enable_validation=True)` with its OpenAPI
+parameter types and validation middleware (pydantic). Writes its timings as JSON to the spec's
+`result` path."""
 
 import time
 
@@ -64,11 +68,26 @@ def create_clients(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def contract_floor(spec: dict[str, Any]) -> dict[str, Any]:
+    result = create_clients(spec)
+    for module in (
+        "aws_lambda_powertools.logging",
+        "aws_lambda_powertools.metrics",
+        "aws_lambda_powertools.event_handler.openapi.params",
+        "aws_lambda_powertools.event_handler.middlewares.openapi_validation",
+    ):
+        importlib.import_module(module)
+    resolver = importlib.import_module("aws_lambda_powertools.event_handler")
+    resolver.APIGatewayHttpResolver(enable_validation=True)
+    return result | {"total_ms": (time.perf_counter() - STARTED) * 1000}
+
+
 def main() -> None:
     mode, spec_path = sys.argv[1], sys.argv[2]
     with open(spec_path) as file:
         spec = json.load(file)
-    result = serve_first_event(spec) if mode == "handler" else create_clients(spec)
+    modes = {"handler": serve_first_event, "floor": create_clients, "contract": contract_floor}
+    result = modes[mode](spec)
     with open(spec["result"], "w") as file:
         json.dump(result, file)
 

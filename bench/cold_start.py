@@ -6,7 +6,9 @@ environments.compiled_code_copy), for Python 3.11 and 3.13, with the X-Ray SDK o
 The first event is served against moto in server mode and the Chime emulator on ephemeral
 loopback ports, reached through boto3's endpoint variables as in the local stack. One more
 run per handler under `-X importtime` gives the import breakdown (not timed: the flag slows
-every import).
+every import); for the api with X-Ray off also the modules it imports beyond the floor's, and
+the "contract floor": the floor plus Powertools' validated HTTP resolver and pydantic, which
+the API's contract requires before any of the project's code runs.
 """
 
 from __future__ import annotations
@@ -178,21 +180,51 @@ def probe(
     return result
 
 
-def import_breakdown(importtime_log: str, top: int = TOP_IMPORTS) -> list[tuple[str, float]]:
-    """Import time (ms, the modules' own time) summed per top-level package, largest first,
-    from `-X importtime` output."""
-    totals: dict[str, float] = {}
+def _own_times(importtime_log: str) -> dict[str, float]:
+    """Module → its own import time (ms), from `-X importtime` output."""
+    times: dict[str, float] = {}
     for line in importtime_log.splitlines():
         if not line.startswith("import time:") or line.count("|") != 2:
             continue
         own, _, name = line.removeprefix("import time:").split("|")
-        if not own.strip().isdigit():
-            continue  # the header line
-        package = name.strip().split(".")[0]
-        totals[package] = totals.get(package, 0.0) + int(own) / 1000
-    return [(package, round(ms, 1)) for package, ms in sorted(totals.items(), key=lambda i: -i[1])][
-        :top
-    ]
+        if own.strip().isdigit():  # not the header line
+            times[name.strip()] = int(own) / 1000
+    return times
+
+
+def _ranked(totals: dict[str, float], top: int) -> list[tuple[str, float]]:
+    ranked = sorted(totals.items(), key=lambda item: -item[1])[:top]
+    return [(package, round(ms, 1)) for package, ms in ranked]
+
+
+def import_breakdown(importtime_log: str, top: int = TOP_IMPORTS) -> list[tuple[str, float]]:
+    """Import time (ms, the modules' own time) summed per top-level package, largest first,
+    from `-X importtime` output."""
+    totals: dict[str, float] = {}
+    for name, ms in _own_times(importtime_log).items():
+        package = name.split(".")[0]
+        totals[package] = totals.get(package, 0.0) + ms
+    return _ranked(totals, top)
+
+
+# Packages broken down one level further in the profile: where inside them the time goes.
+_SPLIT: Final = frozenset({"aws_lambda_powertools", "meetings"})
+
+
+def beyond_floor(
+    handler_log: str, floor_log: str, top: int = 2 * TOP_IMPORTS
+) -> list[tuple[str, float]]:
+    """The handler's imports that the floor does not import: own time (ms) per package (ours
+    and Powertools' per subpackage), largest first, with their total as the first entry."""
+    floor = _own_times(floor_log)
+    totals: dict[str, float] = {}
+    for name, ms in _own_times(handler_log).items():
+        if name in floor:
+            continue
+        parts = name.split(".")
+        package = ".".join(parts[:2] if parts[0] in _SPLIT else parts[:1])
+        totals[package] = totals.get(package, 0.0) + ms
+    return [("(total)", round(sum(totals.values()), 1)), *_ranked(totals, top)]
 
 
 def _environment(endpoints: dict[str, str], code: Path, *, tracing: bool) -> dict[str, str]:
@@ -246,11 +278,20 @@ def _measure_interpreter(
         spec = {"handler": deployment.HANDLERS[name], "event": first_event(name, meeting_item)}
         for tracing in (False, True):
             environment = _environment(endpoints, code, tracing=tracing)
-            results = [probe(python, "handler", spec, environment, workdir) for _ in range(runs)]
+            # Handler, floor (and for the api without X-Ray the contract floor) alternate, so
+            # that a machine busy with other work slows each of them alike.
+            results = [probe(python, "handler", spec, environment, workdir)]
+            floor_spec = {"clients": results[0]["clients"]}
+            contract_runs = name == "api" and not tracing
+            floors, contracts = [], []
+            for run in range(runs):
+                if run:
+                    results.append(probe(python, "handler", spec, environment, workdir))
+                floors.append(probe(python, "floor", floor_spec, environment, workdir))
+                if contract_runs:
+                    contracts.append(probe(python, "contract", floor_spec, environment, workdir))
             if name == "api" and meeting_item is None:
                 meeting_item = _any_meeting_item(endpoints["_table_client_url"])
-            floor_spec = {"clients": results[0]["clients"]}
-            floors = [probe(python, "floor", floor_spec, environment, workdir) for _ in range(runs)]
             notes: dict[str, Any] = {
                 "clients": results[0]["clients"],
                 "import ms (median)": Sample.of([r["import_ms"] for r in results]).median,
@@ -259,9 +300,22 @@ def _measure_interpreter(
                 ).median,
                 "status": (results[0].get("answer") or {}).get("statusCode"),
             }
-            if True:
-                timed = probe(python, "handler", spec, environment, workdir, importtime=True)
-                notes["import breakdown ms"] = import_breakdown(timed["importtime"])
+            timed = probe(python, "handler", spec, environment, workdir, importtime=True)
+            notes["import breakdown ms"] = import_breakdown(timed["importtime"])
+            if contract_runs:
+                # What the contract alone costs (the validated Powertools resolver, pydantic),
+                # against the same floor: the part of the ratio no laziness of ours removes.
+                contract = Sample.of([c["total_ms"] for c in contracts])
+                notes["contract floor ms (median), ratio"] = (
+                    round(contract.median, 1),
+                    round(contract.median / Sample.of([f["total_ms"] for f in floors]).median, 2),
+                )
+                floor_spec_log = probe(
+                    python, "floor", floor_spec, environment, workdir, importtime=True
+                )
+                notes["imports beyond the floor, own ms"] = beyond_floor(
+                    timed["importtime"], floor_spec_log["importtime"]
+                )
             measured = Sample.of([r["total_ms"] for r in results])
             floor = Sample.of([f["total_ms"] for f in floors])
             tracing_label = "X-Ray on" if tracing else "X-Ray off"

@@ -708,24 +708,34 @@ def run(
 
 @contextmanager
 def local_stack() -> Iterator[tuple[str, Callable[[], int]]]:
-    """A local stack as `make dev` runs it, on ephemeral loopback ports; the scheduled cleanup
-    is pushed an hour away so that the run triggers it at known points; the functions' output
-    goes to a scratch file. Yields the API's URL and the queue gauge of `queued_events`."""
+    """A local stack as `make dev` runs it (see `bench_stack`); the scheduled cleanup is pushed
+    an hour away so that the run triggers it at known points. Yields the API's URL and the
+    queue gauge of `queued_events`."""
+    with bench_stack("accuracy-", cleanup_every_seconds=3600) as stack:
+        yield stack.api_url, queued_events(stack)
+
+
+@contextmanager
+def bench_stack(prefix: str, **settings: Any) -> Iterator[Any]:
+    """A `LocalStack` on ephemeral loopback ports with 4 api and 2 events workers, the
+    functions' output in a scratch file (not in the report); `settings` override the config."""
     from local.stack import LocalStack, LocalStackConfig  # noqa: PLC0415
 
-    with tempfile.TemporaryDirectory(prefix="accuracy-") as scratch:
+    with tempfile.TemporaryDirectory(prefix=prefix) as scratch:
         config = LocalStackConfig(
-            api_port=0,
-            aws_port=0,
-            chime_port=0,
-            api_workers=4,
-            events_workers=2,
-            cleanup_every_seconds=3600,
-            log_level="WARNING",
-            worker_log_path=str(Path(scratch) / "functions.log"),  # not into the report
+            **{
+                "api_port": 0,
+                "aws_port": 0,
+                "chime_port": 0,
+                "api_workers": 4,
+                "events_workers": 2,
+                "log_level": "WARNING",
+                "worker_log_path": str(Path(scratch) / "functions.log"),
+                **settings,
+            }
         )
         with LocalStack(config) as stack:
-            yield stack.api_url, queued_events(stack)
+            yield stack
 
 
 def queued_events(stack: Any) -> Callable[[], int]:

@@ -36,6 +36,9 @@ def _figures(name: str, quick: bool) -> list[Figure]:
         "end_reason_accuracy": lambda: _module("end_reason_accuracy").measure(
             meetings=40 if quick else 200
         ),
+        "soak": lambda: _module("soak").measure(
+            **({"meetings": 4, "attendees": 4, "minutes": 2} if quick else {})
+        ),
         "webhook_reliability": lambda: _module("webhook_reliability").measure(
             meetings=6 if quick else 20, flap_seconds=30 if quick else 120
         ),

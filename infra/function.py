@@ -48,21 +48,22 @@ class FunctionSize:
     description: str
 
 
+_DESCRIPTIONS: Final = {
+    "api": "Meetings HTTP API (API Gateway HTTP API)",
+    "events": "Applies Chime meeting events (SQS)",
+    "publisher": "Publishes domain events from the table stream",
+    "cleanup": "Ends over-long meetings and reconciles with Chime",
+    "webhook_fanout": "Turns domain events into webhook deliveries (SQS)",
+    "webhook_delivery": "Signs and POSTs webhook deliveries, with backoff (SQS)",
+}
+_TIMEOUT_SECONDS: Final = {"api": 25}  # every other function: 60 s
 FUNCTION_SIZES: Final[dict[str, FunctionSize]] = {
-    "api": FunctionSize(1024, Duration.seconds(25), "Meetings HTTP API (API Gateway HTTP API)"),
-    "events": FunctionSize(512, Duration.seconds(60), "Applies Chime meeting events (SQS)"),
-    "publisher": FunctionSize(
-        512, Duration.seconds(60), "Publishes domain events from the table stream"
-    ),
-    "cleanup": FunctionSize(
-        512, Duration.seconds(60), "Ends over-long meetings and reconciles with Chime"
-    ),
-    "webhook_fanout": FunctionSize(
-        512, Duration.seconds(60), "Turns domain events into webhook deliveries (SQS)"
-    ),
-    "webhook_delivery": FunctionSize(
-        512, Duration.seconds(60), "Signs and POSTs webhook deliveries, with backoff (SQS)"
-    ),
+    name: FunctionSize(
+        deployment.FUNCTION_MEMORY_MB[name],
+        Duration.seconds(_TIMEOUT_SECONDS.get(name, 60)),
+        description,
+    )
+    for name, description in _DESCRIPTIONS.items()
 }
 API_ALIAS_NAME: Final = "live"
 # Lambda's application log levels spell WARNING as WARN.

@@ -222,5 +222,10 @@ class HandlerPool:
     def submit(self, event: dict[str, Any]) -> Future[Any]:
         return self._executor.submit(_invoke_in_worker, event, self.timeout_seconds)
 
+    def worker_pids(self) -> list[int]:
+        """The worker processes' ids, for a benchmark that samples their memory (the executor
+        keeps its processes in a private mapping; it has no public accessor)."""
+        return sorted(self._executor._processes or {})
+
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)

@@ -283,6 +283,10 @@ class LocalStack:
             self.roles.guard(function).attach(client)
         return client
 
+    def function_pids(self) -> dict[str, list[int]]:
+        """Each local Lambda function's worker process ids (`bench/soak.py` samples their RSS)."""
+        return {name: pool.worker_pids() for name, pool in self._pools.items()}
+
     def invoke(self, function: str, event: dict[str, Any]) -> Any:
         future: Future[Any] = self._pools[function].submit(event)
         return future.result(timeout=self._pools[function].timeout_seconds + 5)

@@ -168,6 +168,17 @@ HANDLERS: Final[dict[str, str]] = {
     "webhook_fanout": "meetings.handlers.webhook_fanout.handler",
     "webhook_delivery": "meetings.handlers.webhook_delivery.handler",
 }
+# Each function's Lambda memory (MB; CPU comes in proportion). infra/function.py sizes the
+# functions with it and the soak benchmark (bench/soak.py) sets each one's measured peak
+# against it; docs/deploy.md, "Sizing", has the figures behind these numbers.
+FUNCTION_MEMORY_MB: Final[dict[str, int]] = {
+    "api": 1024,
+    "events": 512,
+    "publisher": 512,
+    "cleanup": 512,
+    "webhook_fanout": 512,
+    "webhook_delivery": 512,
+}
 
 # Chime control regions: Chime delivers a meeting's events only to the control region that
 # created it, so the stack (and its CreateMeeting calls) must live in one of them.

@@ -1,18 +1,22 @@
-"""The boto3 clients every adapter uses: created lazily, once per container, with explicit limits.
+"""The AWS clients every adapter uses: created lazily, once per container, with explicit limits.
 
 Created on first use rather than at import, so that tests (moto, the emulator) and the local
 stack can set `AWS_ENDPOINT_URL_*` first, and so a cold start pays only for the clients a
 function needs. The timeouts and attempts bound one AWS call to well under API Gateway's 30 s:
 3 attempts x (2 s connect + 5 s read) plus standard-mode backoff.
+
+They are botocore's clients, which boto3's would only wrap: importing boto3 also imports
+s3transfer and multiprocessing, which no function uses (adapters/attribute_values.py converts
+the table's items instead of boto3's serializer).
 """
 
 from __future__ import annotations
 
 import threading
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-import boto3
+import botocore.session
 from botocore.config import Config
 
 if TYPE_CHECKING:
@@ -38,10 +42,15 @@ def client_config() -> Config:
 
 
 @cache
-def _session() -> boto3.session.Session:
-    # One session per container: boto3's default session is shared module state that
+def _session() -> botocore.session.Session:
+    # One session per container: botocore's default session is shared module state that
     # is not safe to build clients from concurrently.
-    return boto3.session.Session()
+    return botocore.session.Session()
+
+
+def _client(service: str, extra: Config | None = None) -> Any:
+    config = client_config() if extra is None else client_config().merge(extra)
+    return _session().create_client(service, config=config)
 
 
 # The webhook delivery function's attempts run in threads and reach the table, KMS and SQS
@@ -51,41 +60,41 @@ _BUILDING = threading.Lock()
 
 @cache
 def chime_client() -> ChimeSDKMeetingsClient:
-    return _session().client("chime-sdk-meetings", config=client_config())
+    return cast("ChimeSDKMeetingsClient", _client("chime-sdk-meetings"))
 
 
 @cache
 def dynamodb_client() -> DynamoDBClient:
     with _BUILDING:
-        return _session().client("dynamodb", config=client_config())
+        return cast("DynamoDBClient", _client("dynamodb"))
 
 
 @cache
 def events_client() -> Any:
-    return _session().client("events", config=client_config())
+    return _client("events")
 
 
 @cache
 def media_pipelines_client() -> ChimeSDKMediaPipelinesClient:
-    return _session().client("chime-sdk-media-pipelines", config=client_config())
+    return cast("ChimeSDKMediaPipelinesClient", _client("chime-sdk-media-pipelines"))
 
 
 @cache
 def s3_client() -> S3Client:
     # Signature V4 for presigned links (what a KMS-encrypted bucket requires).
-    return _session().client("s3", config=client_config().merge(Config(signature_version="s3v4")))
+    return cast("S3Client", _client("s3", Config(signature_version="s3v4")))
 
 
 @cache
 def kms_client() -> KMSClient:
     with _BUILDING:
-        return _session().client("kms", config=client_config())
+        return cast("KMSClient", _client("kms"))
 
 
 @cache
 def sqs_client() -> SQSClient:
     with _BUILDING:
-        return _session().client("sqs", config=client_config())
+        return cast("SQSClient", _client("sqs"))
 
 
 def reset_clients() -> None:

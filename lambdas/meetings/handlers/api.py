@@ -3,12 +3,20 @@
 
 Every route is thin: parse (pydantic, through the resolver's validation), call one use case
 that wiring built, render its records (handlers/views.py).
+
+A router is imported and included when a request first needs it, not at import: a cold start
+pays only for the routes, models and use cases of its own request (docs/performance.md).
+Routers are always included in `ROUTER_ORDER`'s order (a request for one includes those before
+it too), so the resolver's routes, and the OpenAPI document built from them, are the same
+whatever the requests were.
 """
 
 from __future__ import annotations
 
+import importlib
+import threading
 from functools import cache
-from typing import Any
+from typing import Any, Final
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
@@ -19,22 +27,60 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from meetings import wiring
 from meetings.handlers.api_errors import register_error_handlers
 from meetings.handlers.request_screening import screened
-from meetings.handlers.routes import (
-    attendees,
-    health,
-    media_controls,
-    meetings,
-    recordings,
-    webhooks,
-)
 from meetings.observability import logger, metrics, traced
 
 app = APIGatewayHttpResolver(enable_validation=True)
 
+# The modules of handlers/routes/, in the order their routes are included.
+ROUTER_ORDER: Final = (
+    "health",
+    "meetings",
+    "attendees",
+    "recordings",
+    "media_controls",
+    "webhooks",
+)
+# A path's resource (its first segment; under /meetings/{meetingId}, the third) -> its router.
+_RESOURCE_ROUTERS: Final = {
+    "health": "health",
+    "meetings": "meetings",
+    "attendees": "attendees",
+    "recording": "recordings",
+    "recordings": "recordings",
+    "transcript": "recordings",
+    "transcription": "media_controls",
+    "mute-all": "media_controls",
+    "webhooks": "webhooks",
+}
+_included: list[str] = []
+_including = threading.Lock()
+
+
+def router_for(path: str) -> str | None:
+    """The router whose routes can match `path`; None when none is known to (every router
+    is then included, so that an unknown path is answered exactly as before)."""
+    segments = path.strip("/").split("/")
+    under_meeting = segments[0] == "meetings" and len(segments) > 2
+    return _RESOURCE_ROUTERS.get(segments[2] if under_meeting else segments[0])
+
+
+def include_routers_for(path: str | None) -> None:
+    """Include the router `path` needs, and those before it in ROUTER_ORDER (all for None)."""
+    wanted = router_for(path) if path is not None else None
+    needed = len(ROUTER_ORDER) if wanted is None else ROUTER_ORDER.index(wanted) + 1
+    if len(_included) >= needed:
+        return
+    with _including:
+        for name in ROUTER_ORDER[len(_included) : needed]:
+            module = importlib.import_module(f"meetings.handlers.routes.{name}")
+            app.include_router(module.router)
+            _included.append(name)
+
 
 @cache
 def openapi_document() -> str:
-    """Generated from the routes on first request (tens of ms), then served from memory."""
+    """Generated from every route on first request (tens of ms), then served from memory."""
+    include_routers_for(None)
     return app.get_openapi_json_schema(
         title="Chime meetings API",
         version="1",
@@ -58,7 +104,6 @@ def _refuse_unknown_query_parameters(
 
 app.use(middlewares=[_refuse_unknown_query_parameters])
 register_error_handlers(app)
-app.include_router(health.router)
 
 
 @app.get("/openapi.json", include_in_schema=False)
@@ -66,13 +111,6 @@ def openapi() -> Response[Any]:
     return Response(
         status_code=200, content_type=content_types.APPLICATION_JSON, body=openapi_document()
     )
-
-
-app.include_router(meetings.router)
-app.include_router(attendees.router)
-app.include_router(recordings.router)
-app.include_router(media_controls.router)
-app.include_router(webhooks.router)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
@@ -88,4 +126,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             "body": refused_or_event.body,
             "isBase64Encoded": False,
         }
+    include_routers_for(str(refused_or_event.get("rawPath") or "/"))
     return app.resolve(refused_or_event, context)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
+from pydantic import ConfigDict, Field, JsonValue, field_validator, model_validator
 
 from meetings.deployment import CHIME_MEDIA_REGIONS
 from meetings.domain.records import Capabilities, Capability
@@ -42,6 +42,7 @@ from meetings.handlers.media_models import (
     TranscriptionBody,
     TranscriptionView,
 )
+from meetings.handlers.model_base import ApiModel
 
 CapabilityValue = Literal["SendReceive", "Send", "Receive", "None"]
 VideoResolution = Literal["None", "HD", "FHD"]
@@ -93,7 +94,7 @@ _ATTENDEE_LIMIT_SCHEMA: dict[str, JsonValue] = {
 DurationSeconds = Annotated[int, Field(ge=MIN_DURATION_SECONDS, le=MAX_DURATION_SECONDS)]
 
 
-class _Strict(BaseModel):
+class _Strict(ApiModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
 
@@ -253,13 +254,13 @@ class MuteAllBody(_Strict):
 # --- responses (for the OpenAPI document) ----------------------------------------------------
 
 
-class AttendeeCounts(BaseModel):
+class AttendeeCounts(ApiModel):
     total: int
     connected: int
     peakConnected: int  # noqa: N815
 
 
-class MeetingView(BaseModel):
+class MeetingView(ApiModel):
     meetingId: str  # noqa: N815
     externalMeetingId: str  # noqa: N815
     mediaRegion: str  # noqa: N815
@@ -278,7 +279,7 @@ class MeetingView(BaseModel):
     transcription: TranscriptionView | None
 
 
-class AttendeeView(BaseModel):
+class AttendeeView(ApiModel):
     attendeeId: str  # noqa: N815
     userId: str  # noqa: N815
     meetingId: str  # noqa: N815
@@ -290,68 +291,68 @@ class AttendeeView(BaseModel):
     contentShare: bool  # noqa: N815
 
 
-class JoinInfo(BaseModel):
+class JoinInfo(ApiModel):
     """Exactly what the Chime SDK client libraries take (MeetingSessionConfiguration)."""
 
     Meeting: dict[str, Any]
     Attendee: dict[str, Any]
 
 
-class MeetingEnvelope(BaseModel):
+class MeetingEnvelope(ApiModel):
     meeting: MeetingView
 
 
-class CreatedMeeting(BaseModel):
+class CreatedMeeting(ApiModel):
     meeting: MeetingView
     joinInfo: JoinInfo | None = None  # noqa: N815
 
 
-class MeetingList(BaseModel):
+class MeetingList(ApiModel):
     meetings: list[MeetingView]
     nextToken: str | None  # noqa: N815
 
 
-class AttendeeEnvelope(BaseModel):
+class AttendeeEnvelope(ApiModel):
     attendee: AttendeeView
 
 
-class Roster(BaseModel):
+class Roster(ApiModel):
     attendees: list[AttendeeView]
     nextToken: str | None  # noqa: N815
 
 
-class ItemError(BaseModel):
+class ItemError(ApiModel):
     userId: str  # noqa: N815
     code: str
     message: str
 
 
-class ProvisionResult(BaseModel):
+class ProvisionResult(ApiModel):
     attendees: list[AttendeeView]
     errors: list[ItemError]
 
 
-class ErrorDetail(BaseModel):
+class ErrorDetail(ApiModel):
     code: str
     message: str
     requestId: str | None  # noqa: N815
     details: list[dict[str, Any]] | None = None
 
 
-class ErrorEnvelope(BaseModel):
+class ErrorEnvelope(ApiModel):
     error: ErrorDetail
 
 
-class GatewayMessage(BaseModel):
+class GatewayMessage(ApiModel):
     """API Gateway's own answers (401 from the authorizer, 429 throttling, 503/504)."""
 
     message: str
 
 
-class Health(BaseModel):
+class Health(ApiModel):
     status: Literal["ok"]
 
 
-class MuteAllResult(BaseModel):
+class MuteAllResult(ApiModel):
     excludedAttendeeIds: list[str]  # noqa: N815
     capabilities: CapabilitiesBody

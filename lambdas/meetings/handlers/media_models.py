@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from meetings.domain.recording import COMPOSITED_AUDIO, RecordingOptions, recording_options_problem
 from meetings.domain.transcription import (
@@ -21,6 +21,7 @@ from meetings.domain.transcription import (
     TranscriptionSettings,
     transcription_settings_problem,
 )
+from meetings.handlers.model_base import ApiModel
 
 LanguageCode = Literal[
     "en-US", "en-GB", "es-US", "fr-CA", "fr-FR", "en-AU", "it-IT", "de-DE", "pt-BR", "ja-JP",
@@ -33,7 +34,7 @@ TranscribeRegion = Literal[
 ]  # fmt: skip
 
 
-class _Strict(BaseModel):
+class _Strict(ApiModel):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -203,19 +204,19 @@ class TranscriptionBody(_Strict):
 # --- responses (for the OpenAPI document) ----------------------------------------------------
 
 
-class Failure(BaseModel):
+class Failure(ApiModel):
     code: str
     message: str
 
 
-class ArtifactView(BaseModel):
+class ArtifactView(ApiModel):
     kind: Literal["audio", "video", "composited", "transcript", "events"]
     contentType: str  # noqa: N815
     bytes: int
     url: str | None = None  # a time-limited download link (GET recordings/{id} only)
 
 
-class RecordingView(BaseModel):
+class RecordingView(ApiModel):
     recordingId: str  # noqa: N815
     meetingId: str  # noqa: N815
     status: Literal["CAPTURING", "PROCESSING", "AVAILABLE", "FAILED"]
@@ -227,16 +228,16 @@ class RecordingView(BaseModel):
     artifacts: list[ArtifactView]
 
 
-class RecordingEnvelope(BaseModel):
+class RecordingEnvelope(ApiModel):
     recording: RecordingView
 
 
-class RecordingList(BaseModel):
+class RecordingList(ApiModel):
     recordings: list[RecordingView]
     nextToken: str | None  # noqa: N815
 
 
-class TranscriptionView(BaseModel):
+class TranscriptionView(ApiModel):
     status: Literal["STARTING", "STARTED", "INTERRUPTED", "STOPPED", "FAILED"]
     languageCode: str | None  # noqa: N815
     identifyLanguage: bool  # noqa: N815
@@ -246,18 +247,18 @@ class TranscriptionView(BaseModel):
     failure: Failure | None
 
 
-class TranscriptionEnvelope(BaseModel):
+class TranscriptionEnvelope(ApiModel):
     transcription: TranscriptionView
 
 
-class RecordingSummary(BaseModel):
+class RecordingSummary(ApiModel):
     """The meeting view's `recording`: its newest recording while capturing or processing."""
 
     recordingId: str  # noqa: N815
     status: Literal["CAPTURING", "PROCESSING"]
 
 
-class TranscriptLineView(BaseModel):
+class TranscriptLineView(ApiModel):
     attendeeId: str | None  # noqa: N815
     externalUserId: str | None  # noqa: N815
     startedAt: str  # noqa: N815
@@ -265,6 +266,6 @@ class TranscriptLineView(BaseModel):
     text: str
 
 
-class Transcript(BaseModel):
+class Transcript(ApiModel):
     meetingId: str  # noqa: N815
     lines: list[TranscriptLineView]

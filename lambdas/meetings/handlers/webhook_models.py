@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Final
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from meetings.deployment import DOMAIN_EVENT_TYPES
 from meetings.domain.url_safety import MAX_URL_LENGTH
@@ -19,6 +19,7 @@ from meetings.domain.webhooks import (
     MAX_DESCRIPTION_CHARS,
     MAX_EVENT_TYPES,
 )
+from meetings.handlers.model_base import ApiModel
 
 Url = Annotated[str, Field(min_length=1, max_length=MAX_URL_LENGTH)]
 # The document states the event-type rules of domain/webhooks.checked_event_types (which
@@ -38,7 +39,7 @@ Description = Annotated[
 ]
 
 
-class CreateWebhookBody(BaseModel):
+class CreateWebhookBody(ApiModel):
     model_config = ConfigDict(extra="forbid")
 
     url: Url
@@ -46,7 +47,7 @@ class CreateWebhookBody(BaseModel):
     description: Description = ""
 
 
-class UpdateWebhookBody(BaseModel):
+class UpdateWebhookBody(ApiModel):
     model_config = ConfigDict(extra="forbid")
 
     url: Url | None = None
@@ -55,7 +56,7 @@ class UpdateWebhookBody(BaseModel):
     enabled: bool | None = None
 
 
-class WebhookView(BaseModel):
+class WebhookView(ApiModel):
     webhookId: str  # noqa: N815
     url: str
     eventTypes: list[str]  # noqa: N815
@@ -70,21 +71,21 @@ class WebhookView(BaseModel):
     secretRotatedOutUntil: str | None  # noqa: N815
 
 
-class WebhookEnvelope(BaseModel):
+class WebhookEnvelope(ApiModel):
     webhook: WebhookView
 
 
-class WebhookWithSecret(BaseModel):
+class WebhookWithSecret(ApiModel):
     webhook: WebhookView
     secret: str = Field(description="whsec_<base64>: shown this once, never again")
 
 
-class WebhookList(BaseModel):
+class WebhookList(ApiModel):
     webhooks: list[WebhookView]
     nextToken: str | None  # noqa: N815
 
 
-class DeliveryAttemptView(BaseModel):
+class DeliveryAttemptView(ApiModel):
     deliveryId: str  # noqa: N815
     eventId: str  # noqa: N815
     eventType: str  # noqa: N815
@@ -97,12 +98,12 @@ class DeliveryAttemptView(BaseModel):
     nextRetryAt: str | None  # noqa: N815
 
 
-class DeliveryList(BaseModel):
+class DeliveryList(ApiModel):
     deliveries: list[DeliveryAttemptView]
     nextToken: str | None  # noqa: N815
 
 
-class QueuedDelivery(BaseModel):
+class QueuedDelivery(ApiModel):
     webhookId: str  # noqa: N815
     eventId: str  # noqa: N815
     eventType: str  # noqa: N815

@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from meetings.domain.activity_plan import ActivitySnapshot, ActivityWrite
 from meetings.domain.errors import ConflictError
 from meetings.domain.records import (
     AttendeeRecord,
@@ -26,6 +25,9 @@ from meetings.domain.records import (
 )
 
 if TYPE_CHECKING:
+    # Annotations only: importing the activity plan (and the Chime event parsing under it)
+    # would put the events path on the api's cold start.
+    from meetings.domain.activity_plan import ActivitySnapshot, ActivityWrite
     from meetings.domain.domain_events import DomainEvent
     from meetings.domain.event_sequence import Stamp
     from meetings.domain.recording import RecordingOptions, RecordingRecord

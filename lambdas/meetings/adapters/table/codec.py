@@ -43,9 +43,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, Final, TypeVar
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-
 from meetings import deployment
+from meetings.adapters import attribute_values
 from meetings.domain.instants import rfc3339
 from meetings.domain.records import (
     AttendeeRecord,
@@ -176,9 +175,6 @@ def sort_key_of(item: Mapping[str, Any]) -> str:
 
 # --- (de)serialisation -----------------------------------------------------------------------
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
-
 
 def _plain(value: Any) -> Any:
     """DynamoDB numbers come back as Decimal; every number this table holds is an integer."""
@@ -194,17 +190,19 @@ def _plain(value: Any) -> Any:
 def to_attribute_values(values: Mapping[str, Any]) -> Item:
     """Plain values → attribute values; None means "no attribute" (sparse indexes rely on it)."""
     return {
-        name: _serializer.serialize(value) for name, value in values.items() if value is not None
+        name: attribute_values.serialize(value)
+        for name, value in values.items()
+        if value is not None
     }
 
 
 def from_attribute_values(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: _plain(_deserializer.deserialize(value)) for name, value in item.items()}
+    return {name: _plain(attribute_values.deserialize(value)) for name, value in item.items()}
 
 
 def serialize(value: Any) -> Any:
     """One plain value as an attribute value."""
-    return _serializer.serialize(value)
+    return attribute_values.serialize(value)
 
 
 def _field_values(record: Any) -> dict[str, Any]:
