@@ -44,6 +44,7 @@ ROUTER_ORDER: Final = (
 _RESOURCE_ROUTERS: Final = {
     "health": "health",
     "meetings": "meetings",
+    "timeline": "meetings",
     "attendees": "attendees",
     "recording": "recordings",
     "recordings": "recordings",
