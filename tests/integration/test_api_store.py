@@ -270,7 +270,8 @@ def test_end_meeting_of_unknown_meeting_is_none(store: MeetingTable) -> None:
 def test_add_attendee_counts_once_and_respects_the_bar(store: MeetingTable) -> None:
     store.create_meeting(meeting("m-1"))
     store.add_attendee(attendee("a-1", "bob"), pointer("bob", "a-1"), replaces_attendee_id=None)
-    counted = store.count_attendee("m-1")
+    assert store.count_attendee("m-1") is True
+    counted = store.get_meeting("m-1")
     assert counted is not None and counted.attendeeTotal == 1
     with pytest.raises(TransactionRejectedError):
         store.add_attendee(attendee("a-2", "bob"), pointer("bob", "a-2"), replaces_attendee_id=None)
@@ -291,8 +292,8 @@ def test_add_attendee_counts_once_and_respects_the_bar(store: MeetingTable) -> N
 def test_count_attendee_refuses_an_ended_meeting(store: MeetingTable) -> None:
     store.create_meeting(meeting("m-1"))
     store.end_meeting("m-1", EndReason.UNKNOWN, T0 + 10)
-    assert store.count_attendee("m-1") is None
-    assert store.count_attendee("nope") is None
+    assert store.count_attendee("m-1") is False
+    assert store.count_attendee("nope") is False
 
 
 def test_removing_a_connected_attendee_frees_its_seat(store: MeetingTable) -> None:

@@ -80,10 +80,17 @@ _BY_KIND: Final[tuple[tuple[type | tuple[type, ...], Callable[[Any], dict[str, A
 
 def serialize(value: Any) -> dict[str, Any]:
     """One plain value as an attribute value (`{"S": ...}`, `{"M": {...}}`, ...)."""
-    convert = _BY_TYPE.get(type(value))
+    kind = type(value)
+    convert = _BY_TYPE.get(kind) or _BY_SUBCLASS.get(kind)
     if convert is None:
-        convert = next((c for kind, c in _BY_KIND if isinstance(value, kind)), _unsupported)
+        convert = _BY_SUBCLASS[kind] = next(
+            (c for base, c in _BY_KIND if issubclass(kind, base)), _unsupported
+        )
     return convert(value)
+
+
+# A subclass's converter, found once per type: the records' enums are in every item written.
+_BY_SUBCLASS: Final[dict[type, Callable[[Any], dict[str, Any]]]] = {}
 
 
 def _unsupported(value: Any) -> dict[str, Any]:

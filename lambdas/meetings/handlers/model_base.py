@@ -14,3 +14,10 @@ from pydantic import BaseModel, ConfigDict
 
 class ApiModel(BaseModel):
     model_config = ConfigDict(defer_build=True)
+
+    def __repr__(self) -> str:
+        """The model's name and the fields the request set, never their values: Powertools'
+        resolver formats a route's arguments into a DEBUG message on every request, so a full
+        repr would put request bodies (room names, tags, webhook URLs) into any DEBUG log, and
+        formatting it took longer than validating the body did."""
+        return f"{type(self).__name__}(set={sorted(self.model_fields_set)})"

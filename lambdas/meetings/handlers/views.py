@@ -3,15 +3,17 @@ and JoinInfo): the response bodies, rendered here and nowhere else."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from meetings.domain.instants import rfc3339
 from meetings.domain.records import AttendeeRecord, Capabilities, MeetingRecord
 from meetings.handlers.media_views import recording_summary, transcription_of_meeting
-from meetings.service.creating import Created
-from meetings.service.provisioning import Provisioned
-from meetings.service.querying import Page
-from meetings.service.shared import Joined
+
+if TYPE_CHECKING:  # the use cases' results, named for their types only: no import at run time
+    from meetings.service.creating import Created
+    from meetings.service.provisioning import Provisioned
+    from meetings.service.querying import Page
+    from meetings.service.shared import Joined
 
 
 def _optional_instant(epoch_ms: int | None) -> str | None:

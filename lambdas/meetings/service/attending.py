@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import wait
+from functools import partial
 from typing import Any, Final
 
 from meetings.domain import authorization
@@ -27,7 +28,12 @@ from meetings.domain.records import (
 )
 from meetings.domain.validation import capabilities_problem
 from meetings.service.ports import TransactionConflictError, TransactionRejectedError
-from meetings.service.shared import CONTENT_SHARE_SUFFIX, Joined, MeetingUseCase
+from meetings.service.shared import (
+    CONTENT_SHARE_SUFFIX,
+    Joined,
+    MeetingUseCase,
+    result_here_unless_started,
+)
 
 _REMOVE_ATTEMPTS: Final = 3
 
@@ -38,20 +44,20 @@ class Attending(MeetingUseCase):
 
         CreateAttendee (idempotent on ExternalUserId) runs while the meeting record is read."""
         external_user_id = external_user_id_for(identity.user_id)
-        created_in_chime = self.executor.submit(
-            self.chime.create_attendee, meeting_id, external_user_id
-        )
+        create_attendee = partial(self.chime.create_attendee, meeting_id, external_user_id)
+        created_in_chime = self.executor.submit(create_attendee)
         try:
             meeting, pointer = self.store.get_meeting_and_pointer(meeting_id, identity.user_id)
         except DomainError:
             # Not knowing the user's recorded attendee, undoing could end their live session.
             # A new attendee left behind is no ghost: the next join (same ExternalUserId) gets
             # it back from Chime and records it.
-            wait([created_in_chime])
+            if not created_in_chime.cancel():
+                wait([created_in_chime])
             raise
         keep = pointer.attendeeId if pointer is not None else None
         try:
-            chime_attendee = created_in_chime.result()
+            chime_attendee = result_here_unless_started(created_in_chime, create_attendee)
         except ChimeResourceGoneError as gone:
             if meeting is None:
                 raise MeetingNotFoundError() from gone

@@ -11,9 +11,10 @@ committed all the same: then the record is read first, and only a surely absent 
 
 from __future__ import annotations
 
-from concurrent.futures import Executor
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from meetings.domain import authorization
 from meetings.domain.errors import DomainError, MeetingEndedError
@@ -30,6 +31,19 @@ from meetings.service.ports import ChimeMeetings, Clock, MeetingStore
 from meetings.settings import Settings
 
 CONTENT_SHARE_SUFFIX: Final = "#content"
+ResultT = TypeVar("ResultT")
+
+
+def result_here_unless_started(future: Future[ResultT], call: Callable[[], ResultT]) -> ResultT:
+    """The result of work submitted to run beside the caller's own call: made here instead
+    when no worker has started it yet.
+
+    The overlap pays while the caller's call waits on the network: a worker starts the work
+    then. When the caller's call returned before any worker ran (the GIL was never released,
+    a busy container), waiting would only add two thread wake-ups to the request."""
+    if future.cancel():
+        return call()
+    return future.result()
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,12 +111,12 @@ class MeetingUseCase:
         (the end's TTL) and the answer is 410; Chime ends (or has ended) the meeting and the
         attendee with it, so nothing is undone in Chime."""
         try:
-            open_meeting = self.store.count_attendee(attendee.meetingId)
+            still_open = self.store.count_attendee(attendee.meetingId)
         except DomainError:
             # The increment is lost (the end recounts); the meeting must still be checked.
             read = self.store.get_meeting(attendee.meetingId)
-            open_meeting = read if read is not None and read.status.is_open else None
-        if open_meeting is None:
+            still_open = read is not None and read.status.is_open
+        if not still_open:
             self.store.close_attendee(attendee, self.clock())
             raise MeetingEndedError()
 

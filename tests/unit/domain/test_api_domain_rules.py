@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from meetings.domain import authorization, pagination
 from meetings.domain.errors import (
     AttendeeNotFoundError,
@@ -319,6 +322,15 @@ def test_foreign_stale_and_forged_tokens_are_400() -> None:
     for bad, query, now in bad_tokens:
         with pytest.raises(InvalidRequestError):
             decode(bad, query, now)
+
+
+@given(st.integers(min_value=-(10**12), max_value=253_402_300_799_999))
+def test_rfc3339_agrees_with_datetime(epoch_ms: int) -> None:
+    """The table's sort keys order by this text: it must be the instant, to the millisecond,
+    before 1970 too (floor division of negative instants)."""
+    instant = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
+    expected = instant.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
+    assert rfc3339(epoch_ms) == expected
 
 
 def test_views_render_rfc3339_milliseconds() -> None:

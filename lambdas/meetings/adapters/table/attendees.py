@@ -23,7 +23,6 @@ from meetings.adapters.table.errors import dynamodb_errors
 from meetings.domain.records import (
     AttendeeRecord,
     Capabilities,
-    MeetingRecord,
     Presence,
     UserPointerRecord,
 )
@@ -70,10 +69,11 @@ class AttendeeWrites(MeetingTableBase):
             pointer_put["ExpressionAttributeValues"] = pointer_values
         self._transact([self._put_new(attendee_to_item(attendee)), {"Put": pointer_put}])
 
-    def count_attendee(self, meeting_id: str) -> MeetingRecord | None:
+    def count_attendee(self, meeting_id: str) -> bool:
         """After a new attendee is recorded: add it to the meeting's `attendeeTotal`, on
-        condition the meeting exists and has not ended. The meeting as it now is, or None if
-        it is gone or ENDED (the caller then closes its attendee and answers 410).
+        condition the meeting exists and has not ended. False if it is gone or ENDED (the
+        caller then closes its attendee and answers 410). The item is not returned: the
+        meeting's whole record would be read back, and parsed, on every join for one bit.
 
         This is also the check that the meeting was open after the attendee was written: an
         end marks the meeting ENDED before it reads the partition to close its attendees, so
@@ -83,14 +83,18 @@ class AttendeeWrites(MeetingTableBase):
         increment is lost — the end recounts `attendeeTotal` exactly (`_recount_attendees`).
         """
         try:
-            return self._update_open_meeting(
-                meeting_id, "ADD #total :one", {"#total": "attendeeTotal"}, {":one": {"N": "1"}}
+            self._update(
+                TableName=self.table_name,
+                Key=meeting_key(meeting_id),
+                UpdateExpression="ADD #total :one",
+                **self._while_open({"#total": "attendeeTotal"}, {":one": {"N": "1"}}),
             )
         except TransactionRejectedError:
-            return None
+            return False
         except TransactionConflictError:
             meeting = self.get_meeting(meeting_id)
-            return meeting if meeting is not None and meeting.status.is_open else None
+            return meeting is not None and meeting.status.is_open
+        return True
 
     def close_attendee(self, attendee: AttendeeRecord, now_ms: int) -> None:
         """An attendee recorded after its meeting ended (a join that lost the race with the

@@ -186,16 +186,24 @@ class TableBase:
             TableName=self.table_name,
             Key=meeting_key(meeting_id),
             UpdateExpression=update,
-            ConditionExpression="attribute_exists(#pk) AND #status <> :ended",
-            ExpressionAttributeNames={
+            ReturnValues="ALL_NEW",
+            **self._while_open(names, values),
+        )
+        return meeting_from_item(answer["Attributes"])
+
+    @staticmethod
+    def _while_open(names: dict[str, str], values: Item) -> dict[str, Any]:
+        """An update's condition that its meeting exists and has not ended, with the
+        update's own names and values."""
+        return {
+            "ConditionExpression": "attribute_exists(#pk) AND #status <> :ended",
+            "ExpressionAttributeNames": {
                 **names,
                 "#pk": deployment.PARTITION_KEY,
                 "#status": "status",
             },
-            ExpressionAttributeValues={**values, ":ended": {"S": str(MeetingStatus.ENDED)}},
-            ReturnValues="ALL_NEW",
-        )
-        return meeting_from_item(answer["Attributes"])
+            "ExpressionAttributeValues": {**values, ":ended": {"S": str(MeetingStatus.ENDED)}},
+        }
 
     @staticmethod
     def _retrying_conflicts(write: Callable[[], Any]) -> Any:

@@ -176,15 +176,52 @@ def sort_key_of(item: Mapping[str, Any]) -> str:
 # --- (de)serialisation -----------------------------------------------------------------------
 
 
-def _plain(value: Any) -> Any:
-    """DynamoDB numbers come back as Decimal; every number this table holds is an integer."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {key: _plain(inner) for key, inner in value.items()}
-    if isinstance(value, list | set | tuple):
-        return [_plain(inner) for inner in value]
-    return value
+def _plain_number(text: str) -> int | float:
+    """DynamoDB numbers are decimal strings; every number this table holds is an integer."""
+    try:
+        return int(text)
+    except ValueError:
+        number = Decimal(text)
+        return int(number) if number == number.to_integral_value() else float(number)
+
+
+def _plain_map(value: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: plain_value(inner) for key, inner in value.items()}
+
+
+def _plain_list(value: list[Any]) -> list[Any]:
+    return [plain_value(inner) for inner in value]
+
+
+# Attribute value tag -> its plain value in one pass (sets become lists, numbers int or float):
+# every read converts each attribute of its items, nested maps included.
+_PLAIN_FROM_TAG: Final[dict[str, Any]] = {
+    "S": str,
+    "N": _plain_number,
+    "BOOL": bool,
+    "NULL": lambda _: None,
+    "M": _plain_map,
+    "L": _plain_list,
+    "B": bytes,
+    "SS": list,
+    "NS": lambda values: [_plain_number(value) for value in values],
+    "BS": lambda values: [bytes(value) for value in values],
+}
+
+
+def plain_value(attribute_value: Mapping[str, Any]) -> Any:
+    """One attribute value as a plain value: as `attribute_values.deserialize`, with integers
+    as `int`, other numbers as `float` and sets as lists."""
+    if len(attribute_value) != 1:
+        raise TypeError(f"not one typed attribute value: {attribute_value}")
+    text = attribute_value.get("S")
+    if text is not None:  # most attributes are strings: the fast way first
+        return text
+    ((tag, value),) = attribute_value.items()
+    convert = _PLAIN_FROM_TAG.get(tag)
+    if convert is None:
+        raise TypeError(f"DynamoDB type {tag} is not supported")
+    return convert(value)
 
 
 def to_attribute_values(values: Mapping[str, Any]) -> Item:
@@ -197,7 +234,7 @@ def to_attribute_values(values: Mapping[str, Any]) -> Item:
 
 
 def from_attribute_values(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: _plain(attribute_values.deserialize(value)) for name, value in item.items()}
+    return _plain_map(item)
 
 
 def serialize(value: Any) -> Any:
@@ -210,9 +247,13 @@ def _field_values(record: Any) -> dict[str, Any]:
     does not deep-copy the plain dicts (features, tags, the Chime meeting): the serializer
     only reads them, and the copy was a good part of a create's own time."""
     values = {name: getattr(record, name) for name in _FIELD_NAMES[type(record)]}
-    for name, value in values.items():
-        if isinstance(value, Capabilities):
-            values[name] = dataclasses.asdict(value)
+    capabilities = values.get("capabilities")
+    if isinstance(capabilities, Capabilities):
+        values["capabilities"] = {
+            "audio": capabilities.audio,
+            "video": capabilities.video,
+            "content": capabilities.content,
+        }
     return values
 
 
@@ -220,10 +261,6 @@ _FIELD_NAMES: Final[dict[type, tuple[str, ...]]] = {
     record_type: tuple(field.name for field in dataclasses.fields(record_type))
     for record_type in (MeetingRecord, AttendeeRecord, UserPointerRecord)
 }
-
-
-def _record_fields(record_type: type[Any]) -> set[str]:
-    return {field.name for field in dataclasses.fields(record_type)}
 
 
 def _capabilities(raw: Mapping[str, str] | None) -> Capabilities:
@@ -251,9 +288,10 @@ _ATTENDEE_CONVERTERS: Final[dict[str, Any]] = {
 def _record_from(
     record_type: type[RecordT], item: Mapping[str, Any], converters: Mapping[str, Any]
 ) -> RecordT:
-    values = from_attribute_values(item)
-    known = _record_fields(record_type)
-    arguments = {name: value for name, value in values.items() if name in known}
+    # Only the record's own fields are converted: keys and index attributes are not read.
+    arguments = {
+        name: plain_value(item[name]) for name in _FIELD_NAMES[record_type] if name in item
+    }
     for name, convert in converters.items():
         if arguments.get(name) is not None:
             arguments[name] = convert(arguments[name])
@@ -303,11 +341,13 @@ def meeting_to_item(
     values[deployment.PARTITION_KEY] = meeting_pk(record.meetingId)
     values[deployment.SORT_KEY] = MEETING_SK
     values[deployment.HOST_INDEX_PK] = host_pk(record.hostUserId)
-    values[deployment.HOST_INDEX_SK] = _created_sort_key(record)
+    created_sort_key = _created_sort_key(record)
+    values[deployment.HOST_INDEX_SK] = created_sort_key
     if record.status.is_open:
-        values[deployment.OPEN_INDEX_PK] = open_partition(record.meetingId)
-        values[deployment.OPEN_INDEX_SK] = _created_sort_key(record)
-        values[deployment.DUE_INDEX_PK] = open_partition(record.meetingId)
+        shard = open_partition(record.meetingId)
+        values[deployment.OPEN_INDEX_PK] = shard
+        values[deployment.OPEN_INDEX_SK] = created_sort_key
+        values[deployment.DUE_INDEX_PK] = shard
         values[deployment.DUE_INDEX_SK] = rfc3339(
             next_due_at_ms(record, reconcile_interval_seconds)
         )

@@ -1,5 +1,4 @@
-"""The meetings resource: create (or join-or-create by room), list, read, end, and a
-meeting's timeline."""
+"""The meetings resource: create (or join-or-create by room), list, read, end."""
 
 from __future__ import annotations
 
@@ -29,7 +28,6 @@ from meetings.handlers.http import (
     model,
     responses,
 )
-from meetings.handlers.timeline_views import TimelineEnvelope, timeline_view
 from meetings.observability import count, count_meeting_end
 from meetings.service.creating import NewMeeting
 
@@ -131,13 +129,3 @@ def end_meeting(meetingId: MeetingIdPath) -> Response[Any]:  # noqa: N803
     body = views.meeting_envelope(ended)
     count_meeting_end(str(body["meeting"]["endReason"]))
     return json_response(200, body)
-
-
-@router.get(
-    "/meetings/<meetingId>/timeline",
-    summary="What happened in a meeting, and why it ended (host, admin)",
-    responses=responses(**{"200": model("Timeline", TimelineEnvelope)}),
-)
-def meeting_timeline(meetingId: MeetingIdPath) -> Response[Any]:  # noqa: N803
-    timeline = wiring.container().timelines.timeline(caller(router.current_event), meetingId)
-    return json_response(200, timeline_view(timeline))
