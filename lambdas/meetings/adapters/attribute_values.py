@@ -122,3 +122,52 @@ def deserialize(attribute_value: Mapping[str, Any]) -> Any:
     if convert is None:
         raise TypeError(f"Dynamodb type {tag} is not supported")
     return convert(value)
+
+
+def _plain_number(text: str) -> int | float:
+    """Most numbers the table holds are integers: `int` first."""
+    try:
+        return int(text)
+    except ValueError:
+        number = Decimal(text)
+        return int(number) if number == number.to_integral_value() else float(number)
+
+
+def _plain_map(value: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: plain_value(inner) for key, inner in value.items()}
+
+
+def _plain_list(value: list[Any]) -> list[Any]:
+    return [plain_value(inner) for inner in value]
+
+
+_PLAIN_FROM_TAG: Final[dict[str, Any]] = {
+    "S": str,
+    "N": _plain_number,
+    "BOOL": bool,
+    "NULL": lambda _: None,
+    "M": _plain_map,
+    "L": _plain_list,
+    "B": bytes,
+    "SS": list,
+    "NS": lambda values: [_plain_number(value) for value in values],
+    "BS": lambda values: [bytes(value) for value in values],
+}
+
+
+def plain_value(attribute_value: Mapping[str, Any]) -> Any:
+    """One attribute value as a plain value, as `deserialize` and then numbers as `int` (or
+    `float` when not integral) and sets as lists, in one pass: what the table's records hold.
+    Every read converts each attribute of its items, nested maps included."""
+    if len(attribute_value) != 1:
+        raise TypeError(
+            f"Value must be a nonempty dictionary whose key is a valid type: {attribute_value}"
+        )
+    text = attribute_value.get("S")
+    if text is not None:  # most attributes are strings: the fast way first
+        return text
+    ((tag, value),) = attribute_value.items()
+    convert = _PLAIN_FROM_TAG.get(tag)
+    if convert is None:
+        raise TypeError(f"Dynamodb type {tag} is not supported")
+    return convert(value)

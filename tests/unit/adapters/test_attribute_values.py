@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
-from meetings.adapters.attribute_values import deserialize, serialize
+from meetings.adapters.attribute_values import deserialize, plain_value, serialize
 
 
 class Colour(StrEnum):
@@ -84,6 +84,40 @@ def test_refuses_what_boto3_refuses(value: Any) -> None:
 def test_refuses_malformed_attribute_values(attribute_value: dict[str, Any]) -> None:
     with pytest.raises(TypeError):
         deserialize(attribute_value)
+    with pytest.raises(TypeError):
+        plain_value(attribute_value)
+
+
+def _as_record_holds(value: Any) -> Any:
+    """What the records hold of a deserialized value: integral numbers as int, others as
+    float, sets as (sorted) lists."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {key: _as_record_holds(inner) for key, inner in value.items()}
+    if isinstance(value, set | frozenset):
+        return sorted(_as_record_holds(inner) for inner in value)
+    if isinstance(value, list):
+        return [_as_record_holds(inner) for inner in value]
+    return value
+
+
+@pytest.mark.parametrize("value", VALUES, ids=stable_id)
+def test_plain_value_is_deserialize_then_plain_numbers_and_lists(value: Any) -> None:
+    attribute_value = serialize(value)
+    plain = plain_value(attribute_value)
+    if isinstance(value, set | frozenset):
+        plain = sorted(plain)
+    assert plain == _as_record_holds(deserialize(attribute_value))
+    assert type(plain) is type(_as_record_holds(deserialize(attribute_value)))
+
+
+@pytest.mark.parametrize("text", ["7", "-0", "1E+3", "1.50", "-0.001", "1" + "0" * 37])
+def test_plain_numbers_are_int_when_integral(text: str) -> None:
+    number, exact = plain_value({"N": text}), Decimal(text)
+    integral = exact == exact.to_integral_value()
+    assert type(number) is (int if integral else float)
+    assert number == (int(exact) if integral else float(exact))
 
 
 def _bytes_for_binary(value: Any) -> Any:

@@ -40,11 +40,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any, Final, TypeVar
 
 from meetings import deployment
 from meetings.adapters import attribute_values
+from meetings.adapters.attribute_values import plain_value
 from meetings.domain.instants import rfc3339
 from meetings.domain.records import (
     AttendeeRecord,
@@ -176,54 +176,6 @@ def sort_key_of(item: Mapping[str, Any]) -> str:
 # --- (de)serialisation -----------------------------------------------------------------------
 
 
-def _plain_number(text: str) -> int | float:
-    """DynamoDB numbers are decimal strings; every number this table holds is an integer."""
-    try:
-        return int(text)
-    except ValueError:
-        number = Decimal(text)
-        return int(number) if number == number.to_integral_value() else float(number)
-
-
-def _plain_map(value: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: plain_value(inner) for key, inner in value.items()}
-
-
-def _plain_list(value: list[Any]) -> list[Any]:
-    return [plain_value(inner) for inner in value]
-
-
-# Attribute value tag -> its plain value in one pass (sets become lists, numbers int or float):
-# every read converts each attribute of its items, nested maps included.
-_PLAIN_FROM_TAG: Final[dict[str, Any]] = {
-    "S": str,
-    "N": _plain_number,
-    "BOOL": bool,
-    "NULL": lambda _: None,
-    "M": _plain_map,
-    "L": _plain_list,
-    "B": bytes,
-    "SS": list,
-    "NS": lambda values: [_plain_number(value) for value in values],
-    "BS": lambda values: [bytes(value) for value in values],
-}
-
-
-def plain_value(attribute_value: Mapping[str, Any]) -> Any:
-    """One attribute value as a plain value: as `attribute_values.deserialize`, with integers
-    as `int`, other numbers as `float` and sets as lists."""
-    if len(attribute_value) != 1:
-        raise TypeError(f"not one typed attribute value: {attribute_value}")
-    text = attribute_value.get("S")
-    if text is not None:  # most attributes are strings: the fast way first
-        return text
-    ((tag, value),) = attribute_value.items()
-    convert = _PLAIN_FROM_TAG.get(tag)
-    if convert is None:
-        raise TypeError(f"DynamoDB type {tag} is not supported")
-    return convert(value)
-
-
 def to_attribute_values(values: Mapping[str, Any]) -> Item:
     """Plain values → attribute values; None means "no attribute" (sparse indexes rely on it)."""
     return {
@@ -234,7 +186,7 @@ def to_attribute_values(values: Mapping[str, Any]) -> Item:
 
 
 def from_attribute_values(item: Mapping[str, Any]) -> dict[str, Any]:
-    return _plain_map(item)
+    return {name: plain_value(value) for name, value in item.items()}
 
 
 def serialize(value: Any) -> Any:
