@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bench import cleanup_scaling, event_cost, roundtrips
+from bench import cleanup_scaling, cold_start, event_cost, roundtrips
 from bench.calls import AwsCall, busy_seconds, items_read, sequential_depth
 from bench.cold_start import import_breakdown
+from bench.environments import PROJECT_ROOT
 from bench.stats import Figure, Sample
 
 
@@ -99,3 +103,18 @@ def test_index_copies_of_a_write_follow_the_index_keys() -> None:
     ended = index_writes(meeting("OPEN#1"), meeting(None))
     assert [u.partition for u in ended if u.target == deployment.OPEN_INDEX] == ["OPEN#1"]
     assert index_writes({"pk": {"S": "ACTIVITY#m"}, "sk": {"S": "1"}}, None) == []
+
+
+@pytest.mark.parametrize(("body", "status"), [(b"{}", 201), (b'{"unknown": 1}', 422)])
+def test_the_contract_floor_serves_the_api_event_through_validation(
+    tmp_path: Path, body: bytes, status: int
+) -> None:
+    """bench/cold_probe.py `contract`: the api's own first event reaches its route, and the
+    body is validated (an unknown field is refused), so the floor times what the contract
+    costs and not an error path."""
+    event = cold_start.first_event("api", None) | {"body": body.decode()}
+    environment = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(PROJECT_ROOT / "lambdas")}
+    result = cold_start.probe(
+        sys.executable, "contract", {"clients": [], "event": event}, environment, tmp_path
+    )
+    assert result["answer"]["statusCode"] == status
