@@ -11,7 +11,7 @@ SCAN_OUT := cdk.out/scan
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: dev test test-all lint format synth scan bench clean venv scan-venv browser screenshots
+.PHONY: dev test test-all lint format synth scan bench bench-reliability clean venv scan-venv browser screenshots
 
 venv: $(STAMP)
 
@@ -79,6 +79,10 @@ scan: $(STAMP) $(SCAN_STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+## the end-reason accuracy and webhook reliability runs: hundreds of meetings under event chaos
+bench-reliability: $(STAMP)
+	$(BIN)/python -m bench --only end_reason_accuracy,webhook_reliability
 
 clean:
 	rm -rf $(VENV) $(SCAN_VENV) cdk.out .pytest_cache .mypy_cache .ruff_cache .coverage

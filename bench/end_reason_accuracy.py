@@ -761,6 +761,13 @@ def measure(**overrides: Any) -> list[Figure]:
     print(report.table(), file=sys.stderr)
     notes = {
         "stated / correct": f"{report.stated} / {report.correct}",
+        # The invariant: where no timeline event was lost, no stated reason is wrong.
+        "precision where every timeline event was delivered": (
+            f"{report.precision_with_every_event_delivered:.1%}"
+        ),
+        "wrong where every timeline event was delivered (scenario, truth, stated)": [
+            (o.scenario, o.truth, o.stated) for o in report.wrong_with_every_event_delivered()
+        ],
         "still open (Chime, backend)": tuple(report.still_open.values()),
         "deliveries": report.deliveries,
         "confusion (truth: stated counts)": report.confusion(),
