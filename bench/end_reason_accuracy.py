@@ -560,6 +560,9 @@ class Report:
     outcomes: list[Outcome]
     deliveries: dict[str, int]
     seconds: float
+    # For each wrong reason stated from complete evidence: what the backend's timeline showed,
+    # the emulator's truth and the lifecycle as driven, read before the stack stops.
+    evidence: dict[str, Any] = field(default_factory=dict)
 
     @property
     def stated(self) -> int:
@@ -637,6 +640,7 @@ class Report:
             "deliveries": self.deliveries,
             "seconds": round(self.seconds, 1),
             "wrong": [asdict(o) for o in self.wrong()],
+            "evidenceOfWrongWithEveryEventDelivered": self.evidence,
         }
 
     def table(self) -> str:
@@ -703,7 +707,27 @@ def run(
     deliveries = {name: after[name] - before.get(name, 0) for name in after}
     lost = _timeline_losses(http.lost_events())
     outcomes = [outcome(m, view, truth, lost[m.meeting_id]) for m, view, truth in readings]
-    return Report(options, outcomes, deliveries, time.monotonic() - started)
+    report = Report(options, outcomes, deliveries, time.monotonic() - started)
+    report.evidence = _evidence(http, report, readings)
+    return report
+
+
+def _evidence(
+    http: Http, report: Report, readings: list[tuple[Meeting, Any, Any]]
+) -> dict[str, Any]:
+    """What a wrong reason stated from complete evidence was inferred from, to trace it."""
+    by_id = {meeting.meeting_id: (meeting, truth) for meeting, _, truth in readings}
+    evidence = {}
+    for wrong in report.wrong_with_every_event_delivered():
+        meeting, truth = by_id[wrong.meeting_id]
+        path = f"/meetings/{wrong.meeting_id}/timeline"
+        evidence[wrong.meeting_id] = {
+            "timeline": http.call("GET", path, token=meeting.host)[1],
+            "truth": truth,
+            "steps": [asdict(step) for step in meeting.steps],
+            "createdAtMs": meeting.created_at_ms,
+        }
+    return evidence
 
 
 @contextmanager
